@@ -1,0 +1,1 @@
+"""qnnforge.boards: board top-levels, constraints and bitstream builds."""

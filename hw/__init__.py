@@ -1,0 +1,1 @@
+"""qnnforge.hw: Amaranth HDL generators for quantized layers (never imports torch)."""

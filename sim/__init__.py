@@ -1,0 +1,1 @@
+"""qnnforge.sim: bit-exact verification of generated hardware with cocotb and Verilator."""

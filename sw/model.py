@@ -1,0 +1,142 @@
+"""The binarized multilayer perceptron trained for the digits flow (PyTorch).
+
+Topology: fixed-point input (``uint`` k-bit) -> binary-weight dense -> batch-norm -> sign ->
+[binary dense -> batch-norm -> sign] x (hidden layers - 1) -> binary dense -> integer scores.
+Every dense layer computes an exact integer dot product; the batch-norm + sign pairs become
+integer thresholds at export and the last layer's bias is rounded to an integer in training, so
+the evaluated model is integer-exact (see :mod:`.export`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .quantizers import BinaryWeightQuantizer, SignActivation, round_ste
+
+__all__ = ["QuantDense", "ThresholdBatchNorm", "ScoreHead", "BinarizedMLP"]
+
+
+class QuantDense(nn.Module):
+    """Dense layer without bias whose weights pass through a weight quantizer."""
+
+    def __init__(self, in_features: int, out_features: int, weight_quant: nn.Module | None = None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-1, 1))
+        self.weight_quant = weight_quant if weight_quant is not None else BinaryWeightQuantizer()
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weight.shape[0]
+
+    def quantized_weight(self) -> torch.Tensor:
+        """Return the weights the forward pass uses (the artifact's integers)."""
+        return self.weight_quant(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.quantized_weight())
+
+    def clip_latent(self) -> None:
+        """Keep latent weights in [-1, 1] so their sign can still flip (BinaryConnect)."""
+        with torch.no_grad():
+            self.weight.clamp_(-1, 1)
+
+
+class ThresholdBatchNorm(nn.BatchNorm1d):
+    """Batch-norm that precedes a sign, evaluated by one explicit formula.
+
+    In evaluation it computes ``(a - mean) * (gamma / sqrt(var + eps)) + beta``, the formula the
+    exporter replays in float64 to find each integer threshold, so threshold and model agree on
+    every integer accumulator, ties included.
+    """
+
+    def scale(self) -> torch.Tensor:
+        """Return ``gamma / sqrt(var + eps)`` as used in evaluation."""
+        return self.weight / torch.sqrt(self.running_var + self.eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return super().forward(x)
+        return (x - self.running_mean) * self.scale() + self.bias
+
+
+class ScoreHead(nn.Module):
+    """Integer class scores ``acc + round(bias)`` and float logits ``exp(log_scale) * scores``.
+
+    The positive scale only sharpens the softmax in training; it never changes the argmax, so it
+    is not exported.
+    """
+
+    def __init__(self, classes: int, fan_in: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(classes))
+        self.log_scale = nn.Parameter(torch.tensor(-0.5 * float(torch.tensor(fan_in).log())))
+
+    def integer_scores(self, acc: torch.Tensor) -> torch.Tensor:
+        return acc + round_ste(self.bias)
+
+    def forward(self, acc: torch.Tensor) -> torch.Tensor:
+        return self.log_scale.exp() * self.integer_scores(acc)
+
+
+class BinarizedMLP(nn.Module):
+    """Binarized MLP for integer inputs (already quantized, passed as float tensors).
+
+    Parameters
+    ----------
+    in_features : int
+        Number of input features.
+    hidden : sequence of int
+        Widths of the hidden layers (at least one).
+    classes : int
+        Number of classes.
+    dropout : float
+        Dropout before each hidden binarized dense layer, in training only.
+
+    Raises
+    ------
+    ValueError
+        If a width is not a positive integer or no hidden layer is given.
+    """
+
+    def __init__(self, in_features: int = 64, hidden: Sequence[int] = (128, 128),
+                 classes: int = 10, dropout: float = 0.0):
+        super().__init__()
+        widths = [in_features, *hidden, classes]
+        if len(hidden) < 1:
+            raise ValueError("BinarizedMLP needs at least one hidden layer")
+        for width in widths:
+            if not isinstance(width, int) or width < 1:
+                raise ValueError(f"layer widths must be positive integers, not {width!r}")
+        self.dense = nn.ModuleList(
+            QuantDense(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.norms = nn.ModuleList(ThresholdBatchNorm(width) for width in hidden)
+        self.sign = SignActivation()
+        self.dropout = nn.Dropout(dropout)
+        self.head = ScoreHead(classes, widths[-2])
+
+    def hidden_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the last hidden layer's bipolar activations."""
+        for index, (dense, norm) in enumerate(zip(self.dense[:-1], self.norms)):
+            if index:
+                x = self.dropout(x)
+            x = self.sign(norm(dense(x)))
+        return x
+
+    def integer_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the integer class scores (as a float tensor)."""
+        return self.head.integer_scores(self.dense[-1](self.hidden_forward(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dense[-1](self.hidden_forward(x)))
+
+    def clip_latent(self) -> None:
+        for dense in self.dense:
+            dense.clip_latent()

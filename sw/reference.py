@@ -1,0 +1,89 @@
+"""The pure-integer reference model: the definition of what the hardware must compute.
+
+Everything here is numpy on ``int64`` and reads nothing but an :class:`~.artifact.Artifact`.
+Each function mirrors one hardware block so a reader can check them against each other:
+``dense`` is the matrix-vector unit's accumulation, ``threshold`` the threshold unit,
+``scores`` the output layer, ``argmax`` the argmax stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .artifact import Artifact, DenseLayer, ThresholdActivation
+
+__all__ = ["dense", "threshold", "argmax", "layer_forward", "Trace", "run", "predict"]
+
+
+def dense(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Return the integer accumulators ``x @ weights.T`` for a batch ``x`` of shape (n, fan_in)."""
+    return np.asarray(x, dtype=np.int64) @ np.asarray(weights, dtype=np.int64).T
+
+
+def threshold(acc: np.ndarray, thresholds: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Return the bipolar activations ``+1 if direction * acc >= threshold else -1``."""
+    return np.where(directions * acc >= thresholds, 1, -1).astype(np.int64)
+
+
+def argmax(scores: np.ndarray) -> np.ndarray:
+    """Return the class of each row of ``scores``; ties go to the lowest index."""
+    return np.argmax(scores, axis=-1).astype(np.int64)
+
+
+def layer_forward(layer: DenseLayer, x: np.ndarray) -> np.ndarray:
+    """Return a layer's outputs (activations or scores) for a batch of its inputs."""
+    acc = dense(x, layer.weights)
+    if isinstance(layer.output, ThresholdActivation):
+        return threshold(acc, layer.output.thresholds, layer.output.directions)
+    return acc + layer.output.bias
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Everything the reference computes for a batch.
+
+    Attributes
+    ----------
+    inputs : numpy.ndarray
+        The quantized network inputs, shape (n, in_features).
+    outputs : tuple of numpy.ndarray
+        Each layer's outputs in order; the last one holds the class scores.
+    classes : numpy.ndarray
+        The predicted class of each sample.
+    """
+
+    inputs: np.ndarray
+    outputs: tuple[np.ndarray, ...]
+    classes: np.ndarray
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.outputs[-1]
+
+
+def run(artifact: Artifact, x: np.ndarray) -> Trace:
+    """Run the network on already quantized inputs ``x`` of shape (n, in_features).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` has the wrong shape or holds values the input encoding does not allow.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != artifact.in_features:
+        raise ValueError(f"inputs must have shape (n, {artifact.in_features}), not {x.shape}")
+    if x.dtype.kind not in "iu" or not artifact.input.encoding.contains(x):
+        raise ValueError(f"inputs must be {artifact.input.encoding} integers")
+    outputs = []
+    activations = x.astype(np.int64)
+    for layer in artifact.layers:
+        activations = layer_forward(layer, activations)
+        outputs.append(activations)
+    return Trace(inputs=x.astype(np.int64), outputs=tuple(outputs), classes=argmax(activations))
+
+
+def predict(artifact: Artifact, raw: np.ndarray) -> np.ndarray:
+    """Return the classes for raw integer features (quantized with the artifact's input rule)."""
+    return run(artifact, artifact.input.quantize(raw)).classes

@@ -1,0 +1,143 @@
+"""Quantization-aware training of the binarized digits MLP, plus a float baseline (PyTorch)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .artifact import InputQuantizer
+from .data import DIGITS_RAW_MAX, DigitsSplit
+from .encoding import uint
+from .export import quantized_predict
+from .model import BinarizedMLP
+
+__all__ = ["TrainConfig", "TrainResult", "digits_input_quantizer", "train_binarized",
+           "train_float_baseline"]
+
+Progress = Callable[[int, int, float], None]
+"""Called as ``progress(epoch, epochs, loss)`` after every epoch."""
+
+
+def digits_input_quantizer(bits: int = 4) -> InputQuantizer:
+    """Return the exact rule from ``load_digits`` pixels (0..16) to ``bits``-bit inputs.
+
+    The scale ``(2**bits - 1) / 16`` maps 0..16 onto the full code range; it is expressed as
+    ``multiplier / 2**shift`` with ``shift = 4`` (16 = 2**4), so rounding is exact.
+
+    Raises
+    ------
+    ValueError
+        If ``bits`` is not in 1..8.
+    """
+    if not isinstance(bits, int) or not 1 <= bits <= 8:
+        raise ValueError(f"input bits must be an integer in 1..8, not {bits!r}")
+    return InputQuantizer(encoding=uint(bits), raw_min=0, raw_max=DIGITS_RAW_MAX,
+                          multiplier=(1 << bits) - 1, shift=4)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of quantization-aware training (defaults reach >= 95 % on digits)."""
+
+    hidden: tuple[int, ...] = (128, 128)
+    input_bits: int = 4
+    epochs: int = 60
+    batch_size: int = 32
+    learning_rate: float = 0.01
+    dropout: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "input_bits", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (0 if name == "seed" else 1):
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if not self.hidden or any(not isinstance(w, int) or w < 1 for w in self.hidden):
+            raise ValueError(f"hidden must be a non-empty tuple of positive integers, "
+                             f"not {self.hidden!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, not {self.learning_rate!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), not {self.dropout!r}")
+
+
+@dataclass
+class TrainResult:
+    """A trained model with its input rule and the accuracies measured on the test split."""
+
+    model: BinarizedMLP
+    quantizer: InputQuantizer
+    quantized_accuracy: float
+    losses: list[float] = field(default_factory=list)
+
+
+def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
+         after_step: Callable[[], None] | None, progress: Progress | None) -> list[float]:
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    steps = config.epochs * math.ceil(len(x) / config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate,
+                                                   total_steps=steps)
+    loss_fn = nn.CrossEntropyLoss()
+    losses = []
+    for epoch in range(config.epochs):
+        model.train()
+        order = torch.randperm(len(x), generator=generator)
+        total = 0.0
+        for start in range(0, len(x), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            if len(batch) < 2:
+                continue  # batch-norm needs two samples
+            optimizer.zero_grad()
+            loss = loss_fn(model(x[batch]), y[batch])
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            if after_step is not None:
+                after_step()
+            total += loss.item() * len(batch)
+        losses.append(total / len(x))
+        if progress is not None:
+            progress(epoch + 1, config.epochs, losses[-1])
+    model.eval()
+    return losses
+
+
+def train_binarized(split: DigitsSplit, config: TrainConfig = TrainConfig(),
+                    progress: Progress | None = None) -> TrainResult:
+    """Train the binarized MLP on the training split; measure it on the test split.
+
+    The model sees inputs already quantized by :func:`digits_input_quantizer`, so its first
+    layer is exactly the fixed-point x binary product the hardware computes.
+    """
+    torch.manual_seed(config.seed)
+    quantizer = digits_input_quantizer(config.input_bits)
+    x_train = torch.as_tensor(quantizer.quantize(split.x_train), dtype=torch.float32)
+    y_train = torch.as_tensor(split.y_train)
+    model = BinarizedMLP(split.x_train.shape[1], config.hidden, int(split.y_train.max()) + 1,
+                         dropout=config.dropout)
+    losses = _fit(model, x_train, y_train, config, model.clip_latent, progress)
+    predicted = quantized_predict(model, quantizer.quantize(split.x_test))
+    accuracy = float(np.mean(predicted == split.y_test))
+    return TrainResult(model, quantizer, accuracy, losses)
+
+
+def train_float_baseline(split: DigitsSplit, config: TrainConfig = TrainConfig(),
+                         progress: Progress | None = None) -> float:
+    """Train a full-precision MLP of the same widths (ReLU, batch-norm); return test accuracy."""
+    torch.manual_seed(config.seed)
+    widths: Sequence[int] = (split.x_train.shape[1], *config.hidden)
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU(), nn.Dropout(config.dropout)]
+    model = nn.Sequential(*layers, nn.Linear(widths[-1], int(split.y_train.max()) + 1))
+    x_train = torch.as_tensor(split.x_train / DIGITS_RAW_MAX, dtype=torch.float32)
+    _fit(model, x_train, torch.as_tensor(split.y_train), config, None, progress)
+    with torch.no_grad():
+        logits = model(torch.as_tensor(split.x_test / DIGITS_RAW_MAX, dtype=torch.float32))
+    return float(np.mean(logits.argmax(1).numpy() == split.y_test))

@@ -198,6 +198,9 @@ class Artifact:
             with open(staging / ARRAYS, "wb") as f:
                 np.savez(f, **arrays)
             (staging / MANIFEST).write_text(json.dumps(_manifest(self), indent=2) + "\n")
+            os.chmod(staging, 0o755)
+            for member in (ARRAYS, MANIFEST):
+                os.chmod(staging / member, 0o644)
             if path.exists():
                 retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
                 os.rename(path, retired / "artifact")

@@ -1,0 +1,102 @@
+"""Verify a generated network bit-exactly against the integer reference in Verilator.
+
+:func:`verify_network` computes the reference outputs of every layer, builds (or reuses) the
+Verilator model of the design and runs :mod:`qnnforge.sim.network_tb` twice over the same
+samples: once at full rate, measuring cycles per inference and latency, and once with random
+input stalls and output backpressure. Any difference in any layer fails the run and names the
+sample, the layer and the first differing value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..hw.generate import Design
+from ..sw import reference
+from ..sw.artifact import Artifact
+from .runner import SimulationFailed, build_design
+
+__all__ = ["VerifyResult", "reference_vectors", "verify_network"]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What simulation measured."""
+
+    samples: int
+    mismatches: int
+    classes: np.ndarray
+    cycles_per_inference: float
+    latency_cycles: int
+    stalled_mismatches: int
+
+    def to_json(self) -> dict:
+        return {"samples": self.samples, "mismatches": self.mismatches,
+                "cycles_per_inference": self.cycles_per_inference,
+                "latency_cycles": self.latency_cycles,
+                "stalled_mismatches": self.stalled_mismatches}
+
+
+def reference_vectors(artifact: Artifact, codes: np.ndarray) -> dict[str, np.ndarray]:
+    """Return the reference outputs of every layer as hardware codes, plus scores and classes."""
+    trace = reference.run(artifact, codes)
+    vectors = {"input_codes": artifact.input.encoding.to_code(trace.inputs)}
+    for layer, output in zip(artifact.layers, trace.outputs):
+        encoding = layer.output_encoding
+        vectors[f"{layer.name}_codes"] = output if encoding is None else encoding.to_code(output)
+    vectors["scores"] = trace.scores
+    vectors["classes"] = trace.classes
+    return vectors
+
+
+def verify_network(artifact: Artifact, design: Design, codes: np.ndarray,
+                   work_dir: str | os.PathLike, *, stall: float = 0.3,
+                   backpressure: float = 0.3, seed: int = 1) -> VerifyResult:
+    """Simulate ``design`` on quantized inputs ``codes`` and compare with the reference.
+
+    Raises
+    ------
+    ValueError
+        If ``stall`` or ``backpressure`` is not in [0, 1).
+    SimulationFailed
+        If any layer output, score or class differs, or a result is missing.
+    """
+    for name, value in (("stall", stall), ("backpressure", backpressure)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{name} must lie in [0, 1), not {value}")
+    work_dir = Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    vectors_path = work_dir / "vectors.npz"
+    np.savez(vectors_path, **reference_vectors(artifact, codes))
+    summary = design.summary
+    layers = [{"name": entry["name"], "pe": entry["pe"], "bits": entry["output_bits"],
+               "signed": index == len(summary["layers"]) - 1, "fan_out": entry["fan_out"]}
+              for index, entry in enumerate(summary["layers"])]
+    results = {key: str(work_dir / f"result-{key}.json") for key in ("full_rate", "stalls")}
+    for path in results.values():
+        Path(path).unlink(missing_ok=True)
+    config = {"vectors": str(vectors_path), "layers": layers, "input": summary["input"],
+              "output": summary["output"], "latency_cycles": summary["latency_cycles"],
+              "cycles_per_inference": summary["cycles_per_inference"], "stall": stall,
+              "backpressure": backpressure, "seed": seed, "results": results}
+    built = build_design(design.verilog, design.top)
+    try:
+        built.run("qnnforge.sim.network_tb", config, name="network")
+    except SimulationFailed as failure:
+        details = []
+        for path in results.values():
+            if Path(path).exists():
+                details += json.loads(Path(path).read_text())["errors"]
+        raise SimulationFailed("; ".join(details) or str(failure)) from None
+    full = json.loads(Path(results["full_rate"]).read_text())
+    stalled = json.loads(Path(results["stalls"]).read_text())
+    return VerifyResult(samples=full["samples"], mismatches=full["mismatches"],
+                        classes=np.array(full["classes"], dtype=np.int64),
+                        cycles_per_inference=full["cycles_per_inference"],
+                        latency_cycles=full["latency_cycles"],
+                        stalled_mismatches=stalled["mismatches"])

@@ -32,7 +32,7 @@ _CLASSES = {
 
 FABRICS = {
     "ice40": ("synth_ice40 -top {top}", " -dsp", ""),
-    "xc7": ("synth_xilinx -family xc7 -top {top}", "", " -nodsp"),
+    "xc7": ("synth_xilinx -flatten -family xc7 -top {top}", "", " -nodsp"),
     "ecp5": ("synth_ecp5 -top {top}", "", " -nodsp"),
 }
 """Fabric name -> (synthesis command, flag to allow DSPs, flag to forbid them)."""

@@ -14,6 +14,7 @@ from .artifact import InputQuantizer
 from .data import DIGITS_RAW_MAX, DigitsSplit
 from .encoding import uint
 from .export import quantized_predict
+from .config import TrainConfig
 from .model import BinarizedMLP
 
 __all__ = ["TrainConfig", "TrainResult", "digits_input_quantizer", "train_binarized",
@@ -38,32 +39,6 @@ def digits_input_quantizer(bits: int = 4) -> InputQuantizer:
         raise ValueError(f"input bits must be an integer in 1..8, not {bits!r}")
     return InputQuantizer(encoding=uint(bits), raw_min=0, raw_max=DIGITS_RAW_MAX,
                           multiplier=(1 << bits) - 1, shift=4)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of quantization-aware training (defaults reach >= 95 % on digits)."""
-
-    hidden: tuple[int, ...] = (128, 128)
-    input_bits: int = 4
-    epochs: int = 60
-    batch_size: int = 32
-    learning_rate: float = 0.01
-    dropout: float = 0.1
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "input_bits", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "seed" else 1):
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
-        if not self.hidden or any(not isinstance(w, int) or w < 1 for w in self.hidden):
-            raise ValueError(f"hidden must be a non-empty tuple of positive integers, "
-                             f"not {self.hidden!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, not {self.learning_rate!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), not {self.dropout!r}")
 
 
 @dataclass

@@ -1,0 +1,42 @@
+# qnnforge: two commands from a fresh clone.
+#   make demo   bootstrap, then train -> export -> generate -> verify -> synthesize -> report
+#   make test   bootstrap, then the whole test suite
+# Bootstrap creates .venv with the pinned Python dependencies and apt-installs the open FPGA
+# tools (yosys, nextpnr-ice40, fpga-icestorm) when they are missing.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.qnnforge-deps
+APT_PACKAGES := yosys nextpnr-ice40 fpga-icestorm
+TOOLS := yosys nextpnr-ice40 icepack
+PYTEST_WORKERS ?= 2
+
+.PHONY: bootstrap tools demo test bench clean
+
+bootstrap: $(DEPS_STAMP) tools
+
+$(DEPS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+tools:
+	@missing=""; for tool in $(TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing the open FPGA tools (missing:$$missing)"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	fi; \
+	for tool in $(TOOLS); do command -v $$tool >/dev/null 2>&1 || { echo "error: $$tool is still missing after apt-get install $(APT_PACKAGES)" >&2; exit 1; }; done
+
+demo: bootstrap
+	$(VENV)/bin/qnnforge demo --out build/demo
+
+test: bootstrap
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,112 @@
+"""``qnnforge demo``: the whole flow end to end, with a report.
+
+train -> export artifact -> generate Verilog -> verify in Verilator (every held-out sample, full
+rate and with stalls) -> synthesize for iCE40 and Xilinx 7-series -> ``report.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from rich.table import Table
+
+from ..console import console, step
+from .generate import add_folding_options, folding_table
+from .train import add_training_options, train_and_export
+from .verify import verify_from_args
+
+SYNTH_FABRICS = ("ice40", "xc7")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="train, export, generate, verify and synthesize, then report",
+        description="Run the whole flow on scikit-learn's digits and write OUT/report.json.")
+    parser.add_argument("--out", type=Path, default=Path("build/demo"),
+                        help="output directory (default: %(default)s)")
+    parser.add_argument("--stall", type=float, default=0.3,
+                        help="probability of an idle input cycle in the stalled run")
+    parser.add_argument("--backpressure", type=float, default=0.3,
+                        help="probability of a not-ready output cycle in the stalled run")
+    add_training_options(parser)
+    add_folding_options(parser)
+    parser.set_defaults(func=run, samples=None)
+
+
+def synthesize_all(verilog: Path, top: str, out: Path) -> dict:
+    """Synthesize ``top`` for every demo fabric; return resource counts per fabric."""
+    from ..hw.synth import synthesize
+
+    resources = {}
+    for fabric in SYNTH_FABRICS:
+        with step(f"yosys synth for {fabric}"):
+            result = synthesize(verilog, top, fabric, log=out / f"yosys-{fabric}.log")
+        resources[fabric] = result.to_json()
+    return resources
+
+
+def report_table(report: dict) -> Table:
+    """Return the closing table of the demo."""
+    table = Table(title="qnnforge demo", title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("test samples", report["test_samples"]),
+        ("float accuracy", f"{report['float_accuracy']:.4f}"),
+        ("quantized accuracy (PyTorch)", f"{report['quantized_accuracy']:.4f}"),
+        ("integer reference accuracy", f"{report['reference_accuracy']:.4f}"),
+        ("hardware accuracy (Verilator)", f"{report['hw_accuracy']:.4f}"),
+        ("samples verified / mismatches", f"{report['samples_verified']} / "
+                                          f"{report['mismatches']}"),
+        ("cycles/inference measured (predicted)",
+         f"{report['cycles_per_inference']:g} ({report['predicted_cycles_per_inference']})"),
+        ("latency cycles", report["latency_cycles"]),
+    ]
+    for fabric, counts in report["resources"].items():
+        rows.append((f"{fabric} LUT / FF / carry / BRAM / DSP",
+                     f"{counts['lut']} / {counts['ff']} / {counts['carry']} / "
+                     f"{counts['bram']} / {counts['dsp']}"))
+    rows.append(("wall time", f"{report['wall_seconds']:.0f} s"))
+    for key, value in rows:
+        table.add_row(key, str(value))
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..hw.generate import write_atomic
+
+    started = time.monotonic()
+    out: Path = args.out
+    artifact_path = out / "model"
+    trained = train_and_export(args, artifact_path)
+    console.print(f"wrote artifact {artifact_path}")
+    verified = verify_from_args(args, artifact_path, out)
+    design = json.loads(Path(verified["design"]).read_text())
+    console.print(folding_table(design))
+    resources = synthesize_all(Path(verified["verilog"]), design["top"], out / "hw")
+    report = {
+        "test_samples": trained.test_samples,
+        "float_accuracy": trained.float_accuracy,
+        "quantized_accuracy": trained.quantized_accuracy,
+        "reference_accuracy": trained.reference_accuracy,
+        "hw_accuracy": verified["hw_accuracy"],
+        "samples_verified": verified["samples"],
+        "mismatches": verified["mismatches"] + verified["stalled_mismatches"],
+        "cycles_per_inference": verified["cycles_per_inference"],
+        "predicted_cycles_per_inference": verified["predicted_cycles_per_inference"],
+        "latency_cycles": verified["latency_cycles"],
+        "predicted_latency_cycles": verified["predicted_latency_cycles"],
+        "artifact": str(artifact_path),
+        "verilog": verified["verilog"],
+        "design": verified["design"],
+        "folding": design["folding"],
+        "resources": resources,
+        "wall_seconds": time.monotonic() - started,
+    }
+    write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
+    console.print(report_table(report))
+    console.print(f"wrote {out / 'report.json'}")
+    return 0

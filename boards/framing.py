@@ -1,0 +1,287 @@
+"""Request parsing into the accelerator's input stream, and response serialization.
+
+:class:`FrameReceiver` checks every request of :mod:`.protocol` (header, length, code range,
+checksum) while writing its codes, packed ``lanes`` per word, into one of two image buffers. Only
+an image whose checksum matched is released to the accelerator, so a corrupt request never
+reaches it; the second buffer receives the next image while the first is read. Every request
+ends in one status, queued in order for :class:`ResponseSender`, which answers each with its
+status, and for an accepted image with the class and scores the accelerator produces for it.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from .protocol import REQUEST, RESPONSE, SYNC, Status, score_bytes
+
+__all__ = ["FrameReceiver", "ResponseSender", "STATUS_DEPTH"]
+
+STATUS_DEPTH = 4
+"""Statuses that may wait for the transmitter; a request is refused as busy when none is free."""
+
+
+def _positive(kind: str, name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise TypeError(f"{kind} {name} must be a positive integer, not {value!r}")
+
+
+class FrameReceiver(wiring.Component):
+    """Parse requests from a byte stream into image words and statuses.
+
+    Parameters
+    ----------
+    in_features : int
+        Codes per image (the request length the receiver accepts).
+    input_bits : int
+        Width of one code, 1..8.
+    lanes : int
+        Codes per output word; must divide ``in_features``.
+    timeout : int
+        Cycles of silence that end a request cut short, or a rejected request's drain.
+
+    Attributes
+    ----------
+    i_stream : In(stream.Signature(8))
+        Received bytes; always taken.
+    line_error : In(1)
+        The UART lost a byte; rejects the request in progress.
+    o_stream : Out(stream.Signature(ArrayLayout(unsigned(input_bits), lanes)))
+        The codes of accepted images, ``in_features / lanes`` words each.
+    o_status : Out(stream.Signature(Status))
+        One status per request, in request order.
+
+    Raises
+    ------
+    TypeError
+        If a parameter is not a positive integer.
+    ValueError
+        If ``input_bits`` exceeds 8 or ``lanes`` does not divide ``in_features``.
+    """
+
+    def __init__(self, in_features: int, input_bits: int, lanes: int, timeout: int):
+        for name, value in (("in_features", in_features), ("input_bits", input_bits),
+                            ("lanes", lanes), ("timeout", timeout)):
+            _positive("FrameReceiver", name, value)
+        if input_bits > 8:
+            raise ValueError(f"FrameReceiver input_bits must be at most 8, not {input_bits}")
+        if in_features % lanes:
+            raise ValueError(f"FrameReceiver lanes must divide in_features ({in_features}), "
+                             f"not {lanes}")
+        if in_features > 0xFFFF:
+            raise ValueError(f"FrameReceiver in_features must be at most 65535, "
+                             f"not {in_features}")
+        self._in_features = in_features
+        self._input_bits = input_bits
+        self._lanes = lanes
+        self._timeout = timeout
+        self._word = data.ArrayLayout(unsigned(input_bits), lanes)
+        super().__init__({
+            "i_stream": In(stream.Signature(8)),
+            "line_error": In(1),
+            "o_stream": Out(stream.Signature(self._word)),
+            "o_status": Out(stream.Signature(Status)),
+        })
+
+    @property
+    def words(self) -> int:
+        """Output words per image."""
+        return self._in_features // self._lanes
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.buffer = buffer = Memory(shape=self._word, depth=2 * self.words, init=[])
+        m.submodules.statuses = statuses = SyncFIFOBuffered(width=8, depth=STATUS_DEPTH)
+        full = Signal(2)  # which buffer holds a checked image the accelerator has not read
+        self._parse(m, buffer.write_port(), statuses, full)
+        self._read(m, buffer.read_port(), full)
+        m.d.comb += [self.o_status.valid.eq(statuses.r_rdy), statuses.r_en.eq(self.o_status.ready),
+                     self.o_status.payload.eq(statuses.r_data)]
+        return m
+
+    def _parse(self, m: Module, write, statuses: SyncFIFOBuffered, full: Signal) -> None:
+        i = self.i_stream
+        byte = i.payload
+        bank = Signal()
+        length_low = Signal(8)
+        total = Signal(8)  # running checksum
+        count = Signal(range(self._in_features))
+        lane = Signal(range(self._lanes))
+        word = Signal(self._word)
+        next_word = Signal(self._word)
+        quiet = Signal(range(self._timeout + 1))
+        status = Signal(Status)
+        finish = Signal()  # push ``status`` and leave the request
+
+        m.d.comb += i.ready.eq(1)
+        with m.If(i.valid):
+            m.d.sync += quiet.eq(0)
+        with m.Elif(quiet != self._timeout):
+            m.d.sync += quiet.eq(quiet + 1)
+        timed_out = ~i.valid & (quiet == self._timeout)
+
+        m.d.comb += [next_word.eq(word), next_word[lane].eq(byte[:self._input_bits])]
+        m.d.comb += [write.addr.eq(Mux(bank, self.words, 0) + count // self._lanes),
+                     write.data.eq(next_word)]
+        # a status that finds the queue full is lost; BUSY keeps that from happening to OK
+        m.d.comb += [statuses.w_data.eq(status), statuses.w_en.eq(finish)]
+
+        def reject(reason: Status) -> None:
+            m.d.comb += [status.eq(reason), finish.eq(1)]
+            m.next = "DRAIN"
+
+        def abort_on_line() -> None:
+            # inside a request, after the byte rules, so these win over them
+            with m.If(self.line_error):
+                reject(Status.LINE_ERROR)
+            with m.Elif(timed_out):
+                m.d.comb += [status.eq(Status.TIMEOUT), finish.eq(1)]
+                m.next = "IDLE"
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(i.valid & (byte == SYNC)):
+                    m.next = "HEADER"
+                with m.Elif(i.valid):
+                    reject(Status.BAD_HEADER)
+                with m.Elif(self.line_error):
+                    reject(Status.LINE_ERROR)
+            with m.State("HEADER"):
+                with m.If(i.valid & (byte == REQUEST)):
+                    m.d.sync += [total.eq(0), count.eq(0), lane.eq(0)]
+                    with m.If(full.bit_select(bank, 1) | ~statuses.w_rdy):
+                        reject(Status.BUSY)
+                    with m.Else():
+                        m.next = "LENGTH_LOW"
+                with m.Elif(i.valid):
+                    reject(Status.BAD_HEADER)
+                abort_on_line()
+            with m.State("LENGTH_LOW"):
+                with m.If(i.valid):
+                    m.d.sync += [length_low.eq(byte), total.eq(total + byte)]
+                    m.next = "LENGTH_HIGH"
+                abort_on_line()
+            with m.State("LENGTH_HIGH"):
+                with m.If(i.valid & (Cat(length_low, byte) == self._in_features)):
+                    m.d.sync += total.eq(total + byte)
+                    m.next = "PAYLOAD"
+                with m.Elif(i.valid):
+                    reject(Status.BAD_LENGTH)
+                abort_on_line()
+            with m.State("PAYLOAD"):
+                with m.If(i.valid & (byte >> self._input_bits != 0)):
+                    reject(Status.BAD_VALUE)
+                with m.Elif(i.valid):
+                    m.d.comb += write.en.eq(lane == self._lanes - 1)
+                    m.d.sync += [total.eq(total + byte), word.eq(next_word),
+                                 lane.eq(Mux(lane == self._lanes - 1, 0, lane + 1)),
+                                 count.eq(count + 1)]
+                    with m.If(count == self._in_features - 1):
+                        m.next = "CHECKSUM"
+                abort_on_line()
+            with m.State("CHECKSUM"):
+                with m.If(i.valid & (byte == total)):
+                    m.d.comb += [status.eq(Status.OK), finish.eq(1)]
+                    m.d.sync += [full.bit_select(bank, 1).eq(1), bank.eq(~bank)]
+                    m.next = "IDLE"
+                with m.Elif(i.valid):
+                    reject(Status.BAD_CHECKSUM)
+                abort_on_line()
+            with m.State("DRAIN"):  # ignore the rest of a rejected request
+                with m.If(timed_out):
+                    m.next = "IDLE"
+
+    def _read(self, m: Module, read, full: Signal) -> None:
+        o = self.o_stream
+        bank = Signal()
+        index = Signal(range(self.words))
+        advance = ~o.valid | o.ready
+        ready = full.bit_select(bank, 1)
+        m.d.comb += [read.en.eq(advance), read.addr.eq(Mux(bank, self.words, 0) + index),
+                     o.payload.eq(read.data)]
+        with m.If(advance):
+            m.d.sync += o.valid.eq(ready)
+            with m.If(ready):
+                m.d.sync += index.eq(Mux(index == self.words - 1, 0, index + 1))
+                with m.If(index == self.words - 1):
+                    m.d.sync += [full.bit_select(bank, 1).eq(0), bank.eq(~bank)]
+
+
+class ResponseSender(wiring.Component):
+    """Serialize one response per status, with the accelerator's result for each OK.
+
+    Parameters
+    ----------
+    score_shape : Shape
+        Shape of one class score (signed).
+    classes : int
+        Scores per result.
+
+    Attributes
+    ----------
+    i_status : In(stream.Signature(Status))
+        Statuses in request order; one is taken when its response has been sent.
+    i_result : In(stream.Signature(StructLayout({"cls": ..., "scores": ...})))
+        The accelerator's results; one is taken per OK status.
+    o_stream : Out(stream.Signature(8))
+        Response bytes.
+
+    Raises
+    ------
+    TypeError
+        If ``classes`` is not a positive integer.
+    ValueError
+        If ``classes`` exceeds 255.
+    """
+
+    def __init__(self, score_shape, classes: int):
+        _positive("ResponseSender", "classes", classes)
+        if classes > 255:
+            raise ValueError(f"ResponseSender classes must be at most 255, not {classes}")
+        self._score_shape = Shape.cast(score_shape)
+        self._classes = classes
+        result = data.StructLayout({"cls": unsigned(bits_for(classes - 1)),
+                                    "scores": data.ArrayLayout(self._score_shape, classes)})
+        super().__init__({
+            "i_status": In(stream.Signature(Status)),
+            "i_result": In(stream.Signature(result)),
+            "o_stream": Out(stream.Signature(8)),
+        })
+
+    @property
+    def ok_length(self) -> int:
+        """Bytes of an OK response."""
+        return 5 + self._classes * score_bytes(self._score_shape.width)
+
+    def elaborate(self, platform):
+        m = Module()
+        status, result, o = self.i_status, self.i_result, self.o_stream
+        width = score_bytes(self._score_shape.width)
+        body = Signal(data.ArrayLayout(8, self.ok_length - 1))  # everything but the checksum
+        m.d.comb += [body[0].eq(SYNC), body[1].eq(RESPONSE), body[2].eq(status.payload),
+                     body[3].eq(result.payload.cls)]
+        for index in range(self._classes):
+            score = Signal(signed(8 * width), name=f"score{index}")
+            m.d.comb += score.eq(result.payload.scores[index])
+            for byte in range(width):
+                m.d.comb += body[4 + index * width + byte].eq(score[8 * byte:8 * (byte + 1)])
+
+        ok = status.payload == Status.OK
+        index = Signal(range(self.ok_length))
+        total = Signal(8)
+        last = index == Mux(ok, self.ok_length - 1, 3)
+        m.d.comb += [o.valid.eq(status.valid & (~ok | result.valid)),
+                     o.payload.eq(Mux(last, total, body[index]))]
+        with m.If(o.valid & o.ready):
+            with m.If(last):
+                m.d.sync += [index.eq(0), total.eq(0)]
+                m.d.comb += [status.ready.eq(1), result.ready.eq(ok)]
+            with m.Else():
+                m.d.sync += index.eq(index + 1)
+                with m.If(index >= 2):
+                    m.d.sync += total.eq(total + o.payload)
+        return m

@@ -1,0 +1,182 @@
+"""The board-level design: UART in, accelerator, UART out, status LEDs.
+
+::
+
+    rx -> UARTReceiver -> FrameReceiver -> Network -> ResponseSender -> UARTTransmitter -> tx
+                                  \\------ statuses, in order -----/
+
+:class:`UartAccelerator` has plain ports (``rx``, ``tx`` and two LED drives) and is what the
+board testbench simulates; :class:`BoardTop` places it on an amaranth-boards platform, requests
+the UART and LEDs, and optionally runs it from a PLL (see :mod:`.clocking`).
+"""
+
+
+from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.cdc import ResetSynchronizer
+from amaranth.lib.wiring import In, Out
+
+from ..hw.folding import Folding
+from ..hw.network import Network
+from ..sw.artifact import Artifact
+from .framing import FrameReceiver, ResponseSender
+from .protocol import Status
+from .uart import UARTReceiver, UARTTransmitter
+
+__all__ = ["UartAccelerator", "BoardTop", "DEFAULT_BAUD", "quiet_cycles"]
+
+DEFAULT_BAUD = 115200
+QUIET_BYTES = 64
+"""Byte times of silence that end a cut-short or rejected request (5.6 ms at 115200 baud)."""
+
+
+def quiet_cycles(divisor: int, quiet_bytes: int = QUIET_BYTES) -> int:
+    """Return the receiver timeout in cycles: ``quiet_bytes`` byte times of 10 bits."""
+    return 10 * divisor * quiet_bytes
+
+
+class _Stretch(Elaboratable):
+    """Hold ``output`` high for ``cycles`` after each ``pulse`` so a person can see it."""
+
+    def __init__(self, cycles: int):
+        self.cycles = cycles
+        self.pulse = Signal()
+        self.output = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        left = Signal(range(self.cycles + 1))
+        with m.If(self.pulse):
+            m.d.sync += left.eq(self.cycles)
+        with m.Elif(left != 0):
+            m.d.sync += left.eq(left - 1)
+        m.d.comb += self.output.eq(left != 0)
+        return m
+
+
+class UartAccelerator(wiring.Component):
+    """The accelerator behind a UART request/response protocol (:mod:`.protocol`).
+
+    Parameters
+    ----------
+    artifact : Artifact
+        The network.
+    folding : Folding
+        Its folding; the input words carry ``folding.input_lanes`` codes.
+    divisor : int
+        Clock cycles per UART bit.
+    quiet : int, optional
+        Cycles of silence that end a cut-short or rejected request; by default
+        :data:`QUIET_BYTES` byte times.
+    led_cycles : int
+        How long each LED stays lit after an event.
+
+    Attributes
+    ----------
+    rx : In(1)
+        Serial input (idle high).
+    tx : Out(1)
+        Serial output (idle high).
+    activity : Out(1)
+        Lit while bytes come and go.
+    fault : Out(1)
+        Lit after a rejected request or a line error.
+
+    Raises
+    ------
+    ValueError
+        If ``quiet`` is shorter than two byte times or ``led_cycles`` is not positive.
+    """
+
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+    activity: Out(1)
+    fault: Out(1)
+
+    def __init__(self, artifact: Artifact, folding: Folding, divisor: int, *,
+                 quiet: int | None = None, led_cycles: int = 1 << 20):
+        self._network = Network(artifact, folding)
+        self._uart_rx = UARTReceiver(divisor)
+        self._uart_tx = UARTTransmitter(divisor)
+        quiet = quiet_cycles(divisor) if quiet is None else quiet
+        if not isinstance(quiet, int) or quiet < 20 * divisor:
+            raise ValueError(f"quiet must be at least two byte times ({20 * divisor} cycles), "
+                             f"not {quiet!r}")
+        if not isinstance(led_cycles, int) or led_cycles < 1:
+            raise ValueError(f"led_cycles must be a positive integer, not {led_cycles!r}")
+        self._frames = FrameReceiver(artifact.in_features, artifact.input.encoding.bits,
+                                     folding.input_lanes, quiet)
+        last = self._network.lowered[-1]
+        self._sender = ResponseSender(last.output_shape, artifact.num_classes)
+        self._led_cycles = led_cycles
+        self._quiet = quiet
+        super().__init__()
+
+    @property
+    def network(self) -> Network:
+        return self._network
+
+    @property
+    def quiet(self) -> int:
+        return self._quiet
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.uart_rx = uart_rx = self._uart_rx
+        m.submodules.frames = frames = self._frames
+        m.submodules.network = network = self._network
+        m.submodules.sender = sender = self._sender
+        m.submodules.uart_tx = uart_tx = self._uart_tx
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx),
+                     frames.line_error.eq(uart_rx.error)]
+        wiring.connect(m, uart_rx.o_stream, frames.i_stream)
+        wiring.connect(m, frames.o_stream, network.i_stream)
+        wiring.connect(m, frames.o_status, sender.i_status)
+        wiring.connect(m, network.o_stream, sender.i_result)
+        wiring.connect(m, sender.o_stream, uart_tx.i_stream)
+
+        m.submodules.activity = activity = _Stretch(self._led_cycles)
+        m.submodules.fault = fault = _Stretch(self._led_cycles)
+        status = sender.i_status
+        m.d.comb += [
+            activity.pulse.eq(uart_rx.o_stream.valid | uart_tx.i_stream.ready
+                              & uart_tx.i_stream.valid),
+            fault.pulse.eq(status.valid & status.ready & (status.payload != Status.OK)),
+            self.activity.eq(activity.output), self.fault.eq(fault.output),
+        ]
+        return m
+
+
+class BoardTop(Elaboratable):
+    """:class:`UartAccelerator` on an amaranth-boards platform.
+
+    Parameters
+    ----------
+    core_factory : callable
+        ``core_factory(clock_hz) -> UartAccelerator``, called with the frequency the design runs
+        at once the platform (and PLL) are known.
+    pll : object, optional
+        A PLL from :mod:`.clocking` with ``elaborate_clock(m, platform) -> (clk, locked)`` and
+        ``output_hz``; without one the board's own oscillator clocks the design.
+    """
+
+    def __init__(self, core_factory, pll=None):
+        self._core_factory = core_factory
+        self._pll = pll
+
+    def elaborate(self, platform):
+        m = Module()
+        if self._pll is None:
+            clock_hz = platform.default_clk_frequency
+        else:
+            m.domains.sync = sync = ClockDomain("sync")
+            clk, locked = self._pll.elaborate_clock(m, platform)
+            m.d.comb += sync.clk.eq(clk)
+            m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+            clock_hz = self._pll.output_hz
+        m.submodules.core = core = self._core_factory(clock_hz)
+        uart = platform.request("uart", 0)
+        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        m.d.comb += [platform.request("led", 0).o.eq(core.activity),
+                     platform.request("led", 1).o.eq(core.fault)]
+        return m

@@ -1,0 +1,37 @@
+"""The whole board design (UART in, accelerator, UART out) in cocotb + Verilator."""
+
+import numpy as np
+import pytest
+
+from qnnforge.boards.protocol import Status
+from qnnforge.boards.verify import verify_board
+from qnnforge.sw import reference
+from qnnforge.sw.data import load_digits_split
+
+HELD_OUT = 50
+
+
+def test_board_answers_held_out_images_like_the_reference(artifact, folding, tmp_path):
+    codes = artifact.input.quantize(load_digits_split().x_test[:HELD_OUT])
+    result = verify_board(artifact, folding, codes, tmp_path)
+    # the testbench already compared scores; check the classes it reports independently
+    assert result.requests == HELD_OUT
+    np.testing.assert_array_equal(result.classes, reference.run(artifact, codes).classes)
+    # each malformed request got its own error, and the good request after it its result
+    expected = []
+    for case in result.malformed_cases:
+        expected += [{"bad second header byte": Status.BAD_HEADER,
+                      "stray bytes before a header": Status.BAD_HEADER,
+                      "length one short": Status.BAD_LENGTH,
+                      "length one long": Status.BAD_LENGTH,
+                      "wrong checksum": Status.BAD_CHECKSUM,
+                      "cut short": Status.TIMEOUT,
+                      "code out of range": Status.BAD_VALUE}[case].name, "OK"]
+    assert list(result.malformed_statuses) == expected
+    assert len(result.malformed_cases) == 7
+
+
+def test_board_verification_rejects_codes_of_the_wrong_size(artifact, folding, tmp_path):
+    with pytest.raises(ValueError, match=r"^codes must have shape \(n, 64\) with n >= 1, "
+                                         r"not \(3, 63\)$"):
+        verify_board(artifact, folding, np.zeros((3, 63), dtype=np.int64), tmp_path)

@@ -1,0 +1,79 @@
+"""The whole generated network in Verilator, bit-exact against the integer reference.
+
+One trained digits model is verified on every held-out sample, at full rate and with random
+stalls and backpressure, and its measured cycle figures are checked against the design
+summary. A random network with folds that do not divide its layers covers the uneven paths,
+and a corrupted reference proves the checker names the sample, layer and value.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from qnnforge.hw.folding import LayerFolding
+from qnnforge.hw.generate import generate
+from qnnforge.sim.runner import SimulationFailed
+from qnnforge.sim.verify import verify_network
+from qnnforge.sw.artifact import ThresholdActivation
+from qnnforge.sw.data import load_digits_split
+
+from ..hw.layers import random_inputs, random_network
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split()
+
+
+@pytest.fixture(scope="module")
+def trained(digits, tmp_path_factory):
+    from qnnforge.sw.export import export_artifact, quantized_predict
+    from qnnforge.sw.train import train_binarized
+
+    result = train_binarized(digits)
+    artifact = export_artifact(result.model, result.quantizer, "digits")
+    codes = artifact.input.quantize(digits.x_test)
+    design = generate(artifact, tmp_path_factory.mktemp("digits-hw"))
+    return artifact, design, codes, quantized_predict(result.model, codes)
+
+
+def test_trained_network_is_bit_exact_on_every_held_out_sample(trained, digits, tmp_path):
+    artifact, design, codes, torch_classes = trained
+    assert len(codes) >= 360
+    result = verify_network(artifact, design, codes, tmp_path)
+    assert result.samples == len(codes)
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    np.testing.assert_array_equal(result.classes, torch_classes)
+    assert np.mean(result.classes == digits.y_test) >= 0.95
+    predicted = design.summary["cycles_per_inference"]
+    assert predicted <= 256
+    assert abs(result.cycles_per_inference - predicted) <= 0.05 * predicted
+    assert result.latency_cycles == design.summary["latency_cycles"]
+
+
+def test_checker_names_the_first_differing_sample_layer_and_value(trained, tmp_path):
+    artifact, design, codes, _ = trained
+    hidden = artifact.layers[1]
+    corrupted_output = ThresholdActivation(hidden.output.thresholds + 3,
+                                           hidden.output.directions)
+    corrupted = dataclasses.replace(artifact, layers=(
+        artifact.layers[0], dataclasses.replace(hidden, output=corrupted_output),
+        *artifact.layers[2:]))
+    with pytest.raises(SimulationFailed,
+                       match=r"sample \d+, layer fc1, element \d+: expected -?\d+, got -?\d+"):
+        verify_network(corrupted, design, codes[:40], tmp_path, stall=0.0, backpressure=0.0)
+
+
+def test_uneven_folding_with_stalls(tmp_path):
+    rng = np.random.default_rng(7)
+    artifact = random_network(rng, [18, 12, 9, 6])
+    folding = {0: LayerFolding(pe=3, simd=5), 1: LayerFolding(pe=9, simd=7),
+               2: LayerFolding(pe=2, simd=4)}
+    design = generate(artifact, tmp_path / "hw", overrides=folding)
+    codes = artifact.input.encoding.to_code(random_inputs(artifact.input.encoding, rng, 200, 18))
+    result = verify_network(artifact, design, codes, tmp_path / "sim", stall=0.5,
+                            backpressure=0.5, seed=3)
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    assert result.cycles_per_inference == pytest.approx(design.summary["cycles_per_inference"],
+                                                        rel=0.05)

@@ -10,9 +10,8 @@ board testbench simulates; :class:`BoardTop` places it on an amaranth-boards pla
 the UART and LEDs, and optionally runs it from a PLL (see :mod:`.clocking`).
 """
 
-
 from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
@@ -117,6 +116,11 @@ class UartAccelerator(wiring.Component):
         return self._network
 
     @property
+    def divisor(self) -> int:
+        """Clock cycles per UART bit."""
+        return self._uart_rx.divisor
+
+    @property
     def quiet(self) -> int:
         return self._quiet
 
@@ -152,31 +156,36 @@ class BoardTop(Elaboratable):
 
     Parameters
     ----------
-    core_factory : callable
-        ``core_factory(clock_hz) -> UartAccelerator``, called with the frequency the design runs
-        at once the platform (and PLL) are known.
-    pll : object, optional
-        A PLL from :mod:`.clocking` with ``elaborate_clock(m, platform) -> (clk, locked)`` and
-        ``output_hz``; without one the board's own oscillator clocks the design.
+    core : UartAccelerator
+        The design, built for the frequency the board runs it at.
+    activity_led, fault_led : (str, int)
+        The platform resources (name, number) of the two status LEDs.
+    pll : Pll, optional
+        A PLL from :mod:`.clocking` that makes the ``sync`` clock; without one the board's own
+        oscillator clocks the design. The design is held in reset until the PLL locks.
     """
 
-    def __init__(self, core_factory, pll=None):
-        self._core_factory = core_factory
+    def __init__(self, core: UartAccelerator, activity_led: tuple[str, int],
+                 fault_led: tuple[str, int], pll=None):
+        self._core = core
+        self._activity_led = activity_led
+        self._fault_led = fault_led
         self._pll = pll
 
     def elaborate(self, platform):
         m = Module()
-        if self._pll is None:
-            clock_hz = platform.default_clk_frequency
-        else:
+        if self._pll is not None:
             m.domains.sync = sync = ClockDomain("sync")
             clk, locked = self._pll.elaborate_clock(m, platform)
             m.d.comb += sync.clk.eq(clk)
             m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
-            clock_hz = self._pll.output_hz
-        m.submodules.core = core = self._core_factory(clock_hz)
-        uart = platform.request("uart", 0)
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
-        m.d.comb += [platform.request("led", 0).o.eq(core.activity),
-                     platform.request("led", 1).o.eq(core.fault)]
+        m.submodules.core = core = self._core
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx = tx = io.Buffer("o", uart.tx)
+        m.submodules.activity = activity = io.Buffer(
+            "o", platform.request(*self._activity_led, dir="-"))
+        m.submodules.fault = fault = io.Buffer("o", platform.request(*self._fault_led, dir="-"))
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx), activity.o.eq(core.activity),
+                     fault.o.eq(core.fault)]
         return m

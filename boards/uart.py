@@ -8,7 +8,6 @@ as it is not taken; a byte arriving before the previous one was taken, or a miss
 pulses ``error`` (the byte is dropped).
 """
 
-
 from amaranth.hdl import Cat, Const, Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer

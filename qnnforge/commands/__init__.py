@@ -9,4 +9,6 @@ COMMANDS = (
     "generate",
     "verify",
     "demo",
+    "build",
+    "run",
 )

@@ -1,0 +1,220 @@
+"""Board builds: a bitstream for the iCEBreaker, Verilog, constraints and scripts for the rest.
+
+``build_board`` places :class:`~.top.UartAccelerator` on the board's amaranth-boards platform
+and writes the platform's build plan into the output directory: the design (RTLIL and Verilog),
+the pin constraints (PCF, LPF or XDC) and ``build_<name>.sh`` for the board's usual flow.
+
+* ``icestorm`` (iCEBreaker): the script runs here (Yosys, nextpnr-ice40, icepack). The report
+  takes logic cells, block RAMs, DSPs and the Fmax nextpnr achieved from nextpnr's JSON report;
+  the build fails if the design does not fit or Fmax is below the clock.
+* ``trellis`` (ULX3S): the script runs here only if nextpnr-ecp5 and ecppack are installed.
+* ``vivado`` (Arty A7): the script needs Vivado, which is never run here.
+
+For boards whose flow cannot run here, Yosys still synthesizes the Verilog for the board's fabric
+(unless ``estimate=False``), so the report holds resource counts before place and route.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..hw.folding import Folding, LayerFolding, default_folding
+from ..hw.generate import design_summary, write_atomic
+from ..hw.synth import synthesize
+from ..hw.toolchain import find_tool
+from ..sw.artifact import Artifact
+from .clocking import PLL_SOLVERS
+from .platforms import Board
+from .protocol import Status, response_length
+from .top import DEFAULT_BAUD, BoardTop, UartAccelerator
+from .uart import baud_divisor
+
+__all__ = ["BoardBuildError", "BoardBuild", "FLOW_TOOLS", "build_board", "parse_nextpnr_report"]
+
+FLOW_TOOLS = {"icestorm": ("yosys", "nextpnr-ice40", "icepack"),
+              "trellis": ("yosys", "nextpnr-ecp5", "ecppack"),
+              "vivado": ("vivado",)}
+"""Tools each flow's build script runs."""
+
+_NEXTPNR_CELLS = {"lc": "ICESTORM_LC", "bram": "ICESTORM_RAM", "dsp": "ICESTORM_DSP"}
+
+
+class BoardBuildError(RuntimeError):
+    """Place and route failed, the design did not fit, or it missed its clock."""
+
+
+@dataclass(frozen=True)
+class BoardBuild:
+    """What a board build wrote: the output directory, its main files and the report."""
+
+    out_dir: Path
+    name: str
+    report: dict
+
+    @property
+    def bitstream(self) -> Path | None:
+        path = self.report.get("bitstream")
+        return None if path is None else Path(path)
+
+
+def parse_nextpnr_report(report: dict, clock_mhz: float) -> dict:
+    """Return the utilization and Fmax in a nextpnr-ice40 ``--report`` JSON.
+
+    Fmax is the lowest over the design's clocks (there is one: ``sync``).
+
+    Raises
+    ------
+    BoardBuildError
+        If the report has no utilization or no clock.
+    """
+    utilization = report.get("utilization", {})
+    fmax = report.get("fmax", {})
+    if _NEXTPNR_CELLS["lc"] not in utilization or not fmax:
+        raise BoardBuildError("nextpnr's report has no logic-cell utilization or no clock")
+    result = {}
+    for key, cell in _NEXTPNR_CELLS.items():
+        entry = utilization.get(cell, {"used": 0, "available": 0})
+        result[key], result[f"{key}_total"] = entry["used"], entry["available"]
+    result["fmax_mhz"] = round(min(entry["achieved"] for entry in fmax.values()), 2)
+    result["clock_mhz"] = round(clock_mhz, 3)
+    result["timing_met"] = result["fmax_mhz"] >= clock_mhz
+    return result
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _run_icestorm(out_dir: Path, name: str, timeout: float) -> dict:
+    for tool in FLOW_TOOLS["icestorm"]:
+        find_tool(tool)
+    script = out_dir / f"build_{name}.sh"
+    try:
+        result = subprocess.run(["sh", script.name], cwd=out_dir, capture_output=True,
+                                text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise BoardBuildError(f"{script} ran longer than {timeout:g} s") from None
+    if result.returncode != 0:
+        for log, stage in ((out_dir / f"{name}.tim", "nextpnr-ice40 (place and route)"),
+                           (out_dir / f"{name}.rpt", "yosys (synthesis)")):
+            if log.exists():
+                break
+        raise BoardBuildError(f"{stage} failed for {name} (exit {result.returncode}); the "
+                              f"design may not fit the device. End of {log.name}:\n"
+                              f"{_tail(log)}\n{result.stderr.strip()[-2000:]}")
+    return json.loads((out_dir / f"{name}.report.json").read_text())
+
+
+def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
+                folding: Folding | None = None, target_cycles: int | None = None,
+                overrides: dict[int, LayerFolding] | None = None,
+                clock_hz: float | None = None, baud: int = DEFAULT_BAUD, run: bool = True,
+                estimate: bool = True, seed: int = 1, timeout: float = 1800) -> BoardBuild:
+    """Build ``artifact``'s board design for ``board`` into ``out_dir``; write ``report.json``.
+
+    Parameters
+    ----------
+    folding : Folding, optional
+        Exact folding; by default one from ``target_cycles`` (the board's default if None)
+        and the per-layer ``overrides``.
+    clock_hz : float, optional
+        Clock to run the design at; a PLL makes it when it differs from the oscillator.
+    baud : int
+        UART rate.
+    run : bool
+        Run the build script where its tools are installed (a bitstream for the iCEBreaker).
+    estimate : bool
+        Synthesize with Yosys for resource counts when the script does not run.
+
+    Raises
+    ------
+    ValueError
+        If the folding does not fit, the PLL cannot make the clock, or the baud rate cannot be
+        made from it.
+    ToolMissingError
+        If a tool of the iCEBreaker flow (or Yosys, for an estimate) is missing.
+    BoardBuildError
+        If place and route fails (the design does not fit) or Fmax is below the clock; the
+        report is written first.
+    """
+    out_dir = Path(out_dir)
+    if folding is None:
+        shapes = [(layer.in_features, layer.out_features) for layer in artifact.layers]
+        folding = default_folding(shapes, target_cycles or board.target_cycles, overrides)
+    platform = board.platform()
+    oscillator = platform.default_clk_frequency
+    pll = None
+    if clock_hz is not None and abs(clock_hz - oscillator) > 1:
+        pll = PLL_SOLVERS[board.fabric](oscillator, clock_hz)
+    clock = oscillator if pll is None else pll.output_hz
+    core = UartAccelerator(artifact, folding, baud_divisor(clock, baud),
+                           led_cycles=int(clock // 10))
+    top = BoardTop(core, board.activity_led, board.fault_led, pll)
+    name = f"qnnforge_{board.name.replace('-', '_')}"
+    options = {}
+    if board.flow == "icestorm":
+        # Per-bit write enables of register files would each take a control set of their own
+        # and overflow the PLBs; below 8 users an enable is folded into the LUT instead.
+        options["synth_opts"] = "-dffe_min_ce_use 8"
+        options["nextpnr_opts"] = (f"--report {name}.report.json --timing-allow-fail "
+                                   f"--seed {seed}")
+    plan = platform.build(top, name=name, build_dir=str(out_dir), do_build=False,
+                          debug_verilog=True, **options)
+    plan.extract(out_dir)
+    verilog = out_dir / f"{name}.v"
+    if not verilog.exists():  # the open flows read RTLIL; keep plain Verilog beside it
+        shutil.copyfile(out_dir / f"{name}.debug.v", verilog)
+
+    summary = design_summary(core.network, name)
+    request_bytes = artifact.in_features + 5
+    score_bits = core.network.lowered[-1].output_shape.width
+    report = {
+        "board": board.name, "device": platform.device, "package": platform.package,
+        "flow": board.flow, "clock_mhz": round(clock / 1e6, 3),
+        "oscillator_mhz": oscillator / 1e6,
+        "pll": None if pll is None else {"family": pll.family, **pll.params},
+        "baud": baud, "uart_divisor": core.divisor,
+        "folding": folding.to_json(), "cycles_per_inference": summary["cycles_per_inference"],
+        "latency_cycles": summary["latency_cycles"],
+        "inferences_per_second": {
+            "accelerator": round(clock / summary["cycles_per_inference"], 1),
+            # the request is the longer of the two frames; 10 bits a byte
+            "uart": round(baud / (10 * max(request_bytes, response_length(
+                Status.OK, artifact.num_classes, score_bits))), 1)},
+        "files": {"verilog": str(verilog),
+                  "constraints": str(out_dir / f"{name}.{board.constraints}"),
+                  "script": str(out_dir / f"build_{name}.sh")},
+        "capacity": board.capacity,
+    }
+    tools = FLOW_TOOLS[board.flow]
+    runnable = run and all(shutil.which(tool) for tool in tools)
+    if board.flow == "icestorm" and run:
+        nextpnr = _run_icestorm(out_dir, name, timeout)
+        report.update(parse_nextpnr_report(nextpnr, clock / 1e6))
+        report["bitstream"] = str(out_dir / f"{name}.bin")
+    elif runnable:
+        subprocess.run(["sh", f"build_{name}.sh"], cwd=out_dir, check=True, timeout=timeout)
+        report["place_and_route"] = "ran"
+    else:
+        missing = [tool for tool in tools if not shutil.which(tool)]
+        report["place_and_route"] = (f"not run here: {', '.join(missing)} not installed"
+                                     if run else "not run (disabled)")
+        if estimate:
+            resources = synthesize(verilog, name, board.fabric,
+                                   log=out_dir / f"{name}.estimate.log")
+            report["yosys_estimate"] = {key: value for key, value in resources.to_json().items()
+                                        if key != "cells"}
+    write_atomic(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
+    if board.flow == "icestorm" and run and not report["timing_met"]:
+        raise BoardBuildError(f"timing not met on {board.name}: Fmax {report['fmax_mhz']} MHz "
+                              f"is below the {report['clock_mhz']} MHz clock (report: "
+                              f"{out_dir / 'report.json'}); lower --clock-mhz or raise "
+                              f"--target-cycles")
+    return BoardBuild(out_dir, name, report)

@@ -1,0 +1,131 @@
+"""Board builds: constraint files and scripts for every board, the iCEBreaker bitstream, PLLs."""
+
+import json
+import shutil
+
+import pytest
+
+from qnnforge.boards.build import BoardBuildError, parse_nextpnr_report
+from qnnforge.boards.clocking import ecp5_pll, ice40_pll, xc7_pll
+from qnnforge.boards.platforms import BOARDS, get_board
+from qnnforge.cli import main
+
+
+@pytest.fixture(scope="module")
+def artifact_dir(tmp_path_factory, artifact):
+    return artifact.save(tmp_path_factory.mktemp("model") / "small")
+
+
+def _build(artifact_dir, out, board, *extra):
+    status = main(["build", str(artifact_dir), "--board", board, "--out", str(out),
+                   "--no-estimate", *extra])
+    return status, json.loads((out / "report.json").read_text())
+
+
+def _expected_place_and_route(*tools):
+    missing = [tool for tool in tools if not shutil.which(tool)]
+    return f"not run here: {', '.join(missing)} not installed" if missing else "ran"
+
+
+def test_ulx3s_gets_verilog_lpf_and_trellis_script(artifact_dir, tmp_path):
+    status, report = _build(artifact_dir, tmp_path, "ulx3s-85f")
+    assert status == 0
+    name = "qnnforge_ulx3s_85f"
+    lpf = (tmp_path / f"{name}.lpf").read_text()
+    for line in ('LOCATE COMP "uart_0__rx__io" SITE "M1";', 'LOCATE COMP "uart_0__tx__io" '
+                 'SITE "L4";', 'LOCATE COMP "led_0__io" SITE "B2";',
+                 'FREQUENCY PORT "clk25_0__io" 25000000.0 HZ;'):
+        assert line in lpf
+    script = (tmp_path / f"build_{name}.sh").read_text()
+    assert "--85k --package CABGA381" in script and "$ECPPACK" in script
+    assert f"module {name}(" in (tmp_path / f"{name}.v").read_text()
+    assert report["place_and_route"] == _expected_place_and_route("yosys", "nextpnr-ecp5",
+                                                                  "ecppack")
+    assert report["clock_mhz"] == 25.0 and report["uart_divisor"] == 217
+
+
+def test_arty_gets_verilog_xdc_and_vivado_tcl_with_a_pll(artifact_dir, tmp_path):
+    status, report = _build(artifact_dir, tmp_path, "arty-a7-35", "--clock-mhz", "150")
+    assert status == 0
+    name = "qnnforge_arty_a7_35"
+    xdc = (tmp_path / f"{name}.xdc").read_text()
+    assert 'set_property LOC A9 [get_ports "uart_0__rx__io"]' in xdc
+    assert 'set_property LOC D10 [get_ports "uart_0__tx__io"]' in xdc
+    tcl = (tmp_path / f"{name}.tcl").read_text()
+    assert "-part xc7a35ticsg324-1L" in tcl and f"add_files {name}.v" in tcl
+    verilog = (tmp_path / f"{name}.v").read_text()
+    assert "PLLE2_BASE" in verilog and "CLKFBOUT_MULT" in verilog
+    assert report["pll"] == {"family": "xc7", "DIVCLK_DIVIDE": 1, "CLKFBOUT_MULT": 9,
+                             "CLKOUT0_DIVIDE": 6}
+    assert report["clock_mhz"] == 150.0 and report["uart_divisor"] == 1302
+
+
+def test_icebreaker_bitstream_fits_and_meets_timing(artifact_dir, tmp_path):
+    status = main(["build", str(artifact_dir), "--board", "icebreaker", "--out", str(tmp_path)])
+    assert status == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    bitstream = tmp_path / "qnnforge_icebreaker.bin"
+    assert report["bitstream"] == str(bitstream) and bitstream.stat().st_size > 100_000
+    assert report["lc_total"] == 5280 and 0 < report["lc"] <= 5280
+    assert report["bram_total"] == 30 and report["dsp_total"] == 8
+    assert report["fmax_mhz"] >= report["clock_mhz"] == 12.0 and report["timing_met"]
+    pcf = (tmp_path / "qnnforge_icebreaker.pcf").read_text()
+    assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
+
+
+def test_icebreaker_pll_design(artifact_dir, tmp_path):
+    status, report = _build(artifact_dir, tmp_path, "icebreaker", "--clock-mhz", "24",
+                            "--no-run")
+    assert status == 0
+    verilog = (tmp_path / "qnnforge_icebreaker.v").read_text()
+    assert "SB_PLL40_PAD" in verilog
+    assert report["pll"] == {"family": "ice40", "DIVR": 0, "DIVF": 63, "DIVQ": 5,
+                             "FILTER_RANGE": 1}
+    assert report["place_and_route"] == "not run (disabled)"
+    assert "fmax_mhz" not in report
+
+
+def test_nextpnr_report_parsing():
+    report = {"utilization": {"ICESTORM_LC": {"used": 4100, "available": 5280},
+                              "ICESTORM_RAM": {"used": 9, "available": 30}},
+              "fmax": {"clk_a": {"achieved": 31.5, "constraint": 24.0},
+                       "clk_b": {"achieved": 20.25, "constraint": 24.0}}}
+    assert parse_nextpnr_report(report, 24.0) == {
+        "lc": 4100, "lc_total": 5280, "bram": 9, "bram_total": 30, "dsp": 0, "dsp_total": 0,
+        "fmax_mhz": 20.25, "clock_mhz": 24.0, "timing_met": False}
+    with pytest.raises(BoardBuildError, match=r"^nextpnr's report has no logic-cell "
+                                              r"utilization or no clock$"):
+        parse_nextpnr_report({"utilization": {}}, 12.0)
+
+
+def test_unknown_board():
+    with pytest.raises(ValueError, match=r"^board must be one of icebreaker, ulx3s-85f, "
+                                         r"arty-a7-35, not 'zedboard'$"):
+        get_board("zedboard")
+    assert set(BOARDS) == {"icebreaker", "ulx3s-85f", "arty-a7-35"}
+
+
+@pytest.mark.parametrize("solver, input_hz, request_hz", [
+    (ice40_pll, 12e6, 48e6), (ice40_pll, 12e6, 30e6), (ecp5_pll, 25e6, 75e6),
+    (ecp5_pll, 25e6, 50e6), (xc7_pll, 100e6, 125e6), (xc7_pll, 100e6, 200e6)])
+def test_pll_settings_make_the_requested_clock(solver, input_hz, request_hz):
+    pll = solver(input_hz, request_hz)
+    p = pll.params
+    if pll.family == "ice40":
+        output = input_hz * (p["DIVF"] + 1) / ((p["DIVR"] + 1) * 2 ** p["DIVQ"])
+        assert 533e6 <= output * 2 ** p["DIVQ"] <= 1066e6
+    elif pll.family == "ecp5":
+        output = input_hz * p["CLKFB_DIV"] / p["CLKI_DIV"]
+        assert 400e6 <= output * p["CLKOP_DIV"] <= 800e6
+    else:
+        output = input_hz * p["CLKFBOUT_MULT"] / (p["DIVCLK_DIVIDE"] * p["CLKOUT0_DIVIDE"])
+        assert 800e6 <= input_hz * p["CLKFBOUT_MULT"] / p["DIVCLK_DIVIDE"] <= 1600e6
+    assert output == pytest.approx(pll.output_hz) == pytest.approx(request_hz, rel=0.01)
+
+
+def test_pll_out_of_range():
+    with pytest.raises(ValueError, match=r"^no ice40 PLL setting reaches 48 MHz from 5 MHz$"):
+        ice40_pll(5e6, 48e6)
+    with pytest.raises(ValueError, match=r"^the closest ice40 PLL output to 15\.5 MHz from "
+                                         r"12 MHz is 16\.125 MHz \(more than 1% off\)$"):
+        ice40_pll(12e6, 15.5e6)

@@ -1,0 +1,42 @@
+"""Verilog generation and the design summary's cycle model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from qnnforge.hw.folding import LayerFolding
+from qnnforge.hw.generate import generate
+
+from .layers import random_network
+
+
+@pytest.fixture(scope="module")
+def artifact():
+    return random_network(np.random.default_rng(1), [16, 8, 4])
+
+
+def test_generate_writes_verilog_and_summary(artifact, tmp_path):
+    design = generate(artifact, tmp_path, overrides={0: LayerFolding(2, 4)}, top="net")
+    text = design.verilog.read_text()
+    assert text.count("module net(") == 1 and "i_stream__payload" in text
+    summary = json.loads(design.summary_path.read_text())
+    assert summary == design.summary
+    first, second = summary["layers"]
+    assert (first["pe"], first["simd"], first["cycles_per_vector"]) == (2, 4, 4 * 4)
+    assert summary["cycles_per_inference"] == max(
+        [summary["input"]["beats_per_inference"]] + [l["cycles_per_vector"] for l in summary["layers"]])
+    assert summary["latency_cycles"] == summary["input"]["beats_per_inference"] + sum(
+        layer["cycles_per_vector"] + 2 for layer in summary["layers"])
+    assert second["accumulator_bits"] == 4  # popcount of 8 lanes
+
+
+def test_generate_is_deterministic(artifact, tmp_path):
+    first = generate(artifact, tmp_path / "a").verilog.read_text()
+    assert generate(artifact, tmp_path / "b").verilog.read_text() == first
+
+
+def test_generate_rejects_bad_top(artifact, tmp_path):
+    with pytest.raises(ValueError, match=r"^top must be a Verilog identifier, not '1net'$"):
+        generate(artifact, tmp_path, top="1net")
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,54 @@
+"""Thresholds moved into the popcount domain decide exactly as in the dot-product domain."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import signed, unsigned
+
+from qnnforge.hw.lowering import element_shape, lower_layer, signed_shape_for
+from qnnforge.sw.artifact import DenseLayer, ScoreOutput, ThresholdActivation
+from qnnforge.sw.encoding import BIPOLAR, sint, uint
+
+
+@pytest.mark.parametrize("fan_in", [1, 2, 7, 8, 33])
+def test_xnor_count_domain_thresholds_are_exact(fan_in):
+    thresholds = np.arange(-fan_in, fan_in + 2)
+    for direction in (1, -1):
+        layer = DenseLayer("l", BIPOLAR, BIPOLAR, np.ones((len(thresholds), fan_in), np.int64),
+                           ThresholdActivation(thresholds, np.full(len(thresholds), direction)))
+        lowered = lower_layer(layer)
+        for count in range(fan_in + 1):
+            dot = 2 * count - fan_in
+            hardware = np.where(lowered.flips == 1, count <= lowered.bounds,
+                                count >= lowered.bounds)
+            np.testing.assert_array_equal(hardware, direction * dot >= thresholds)
+        low, high = lowered.bounds.min(), lowered.bounds.max()
+        shape = lowered.bound_shape
+        assert -(1 << (shape.width - 1)) <= low and high < (1 << (shape.width - 1))
+
+
+def test_fixed_point_layer_keeps_the_dot_domain():
+    thresholds = np.array([-5, 0, 7])
+    layer = DenseLayer("l", uint(4), BIPOLAR, np.ones((3, 4), np.int64),
+                       ThresholdActivation(thresholds, np.array([1, -1, 1])))
+    lowered = lower_layer(layer)
+    assert lowered.dot == "binary_weight"
+    np.testing.assert_array_equal(lowered.bounds, [-5, 0, 7])
+    np.testing.assert_array_equal(lowered.flips, [0, 1, 0])
+    assert lowered.acc_shape == signed(7)  # |acc| <= 4 * 15 = 60
+
+
+def test_xnor_scores_offset_by_fan_in_and_bias():
+    layer = DenseLayer("out", BIPOLAR, BIPOLAR, np.ones((2, 10), np.int64),
+                       ScoreOutput(np.array([3, -2])))
+    lowered = lower_layer(layer)
+    np.testing.assert_array_equal(lowered.score_offsets, [3 - 10, -2 - 10])
+    assert lowered.score_scale == 2
+    assert lowered.output_shape == signed(5)  # |score| <= 10 + 3
+
+
+def test_shapes():
+    assert element_shape(BIPOLAR) == unsigned(1)
+    assert element_shape(uint(4)) == unsigned(4)
+    assert element_shape(sint(3)) == signed(3)
+    assert signed_shape_for(-1, 0) == signed(1)
+    assert signed_shape_for(-129, 127) == signed(9)

@@ -1,0 +1,48 @@
+"""The command line, as a user runs it: train -> generate -> verify, and clear errors."""
+
+import json
+
+import pytest
+
+from qnnforge.cli import main
+
+
+def test_help_lists_the_flow(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("train", "generate", "verify", "demo"):
+        assert command in out
+
+
+def test_train_generate_verify_step_by_step(tmp_path, capsys):
+    model = tmp_path / "model"
+    assert main(["train", "--out", str(model)]) == 0
+    metadata = json.loads((model / "manifest.json").read_text())["metadata"]
+    assert metadata["test_samples"] == 360 and metadata["quantized_accuracy"] >= 0.95
+    assert main(["generate", str(model), "--out", str(tmp_path / "hw")]) == 0
+    assert (tmp_path / "hw" / "qnnforge_top.v").exists()
+    assert main(["verify", str(model), "--out", str(tmp_path / "verify"), "--samples", "40"]) == 0
+    report = json.loads((tmp_path / "verify" / "verify.json").read_text())
+    assert report["samples"] == 40 and report["mismatches"] == 0
+    assert report["stalled_mismatches"] == 0
+    assert "samples verified" in capsys.readouterr().out
+
+
+def test_missing_artifact_is_a_clear_error(tmp_path, capsys):
+    assert main(["generate", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.strip() == \
+        f"qnnforge: error: {tmp_path / 'nowhere'}: not an artifact directory"
+
+
+def test_bad_folding_is_a_clear_error(tmp_path, capsys):
+    from tests.hw.layers import random_network
+    import numpy as np
+
+    random_network(np.random.default_rng(0), [16, 8, 4]).save(tmp_path / "model")
+    assert main(["generate", str(tmp_path / "model"), "--fold", "0:3x4",
+                 "--out", str(tmp_path / "hw")]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "qnnforge: error: layer 0: PE must divide the fan-out 8, not 3"
+    assert not (tmp_path / "hw").exists()

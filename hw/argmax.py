@@ -12,6 +12,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
+from .params import positive_int
+
 __all__ = ["Argmax", "result_layout"]
 
 
@@ -47,9 +49,8 @@ class Argmax(wiring.Component):
     """
 
     def __init__(self, score_shape, classes: int, lanes: int):
-        for name, value in (("classes", classes), ("lanes", lanes)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise TypeError(f"Argmax {name} must be a positive integer, not {value!r}")
+        positive_int("Argmax classes", classes)
+        positive_int("Argmax lanes", lanes)
         if classes % lanes:
             raise ValueError(f"Argmax lanes must divide classes ({classes}), not {lanes}")
         self._score_shape = Shape.cast(score_shape)

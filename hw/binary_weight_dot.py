@@ -11,6 +11,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
+from .params import positive_int
 from .popcount import adder_tree
 
 __all__ = ["BinaryWeightDot"]
@@ -42,10 +43,8 @@ class BinaryWeightDot(wiring.Component):
     """
 
     def __init__(self, lanes: int, x_shape):
-        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-            raise TypeError(f"BinaryWeightDot lanes must be a positive integer, not {lanes!r}")
+        self._lanes = positive_int("BinaryWeightDot lanes", lanes)
         x_shape = Shape.cast(x_shape)
-        self._lanes = lanes
         self._x_shape = x_shape
         max_abs = 1 << (x_shape.width - 1) if x_shape.signed else (1 << x_shape.width) - 1
         super().__init__({

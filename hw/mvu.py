@@ -34,15 +34,11 @@ from amaranth.lib.wiring import In, Out
 
 from .binary_weight_dot import BinaryWeightDot
 from .lowering import LoweredLayer
+from .params import positive_int
 from .threshold import Threshold
 from .xnor_dot import XnorDot
 
 __all__ = ["MatrixVectorUnit"]
-
-
-def _check_positive(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise TypeError(f"{name} must be a positive integer, not {value!r}")
 
 
 class MatrixVectorUnit(wiring.Component):
@@ -77,7 +73,7 @@ class MatrixVectorUnit(wiring.Component):
 
     def __init__(self, layer: LoweredLayer, *, pe: int, simd: int, in_lanes: int):
         for name, value in (("PE", pe), ("SIMD", simd), ("in_lanes", in_lanes)):
-            _check_positive(name, value)
+            positive_int(name, value)
         if layer.fan_out % pe:
             raise ValueError(f"PE must be a positive integer dividing {layer.fan_out} "
                              f"(layer {layer.name!r}), not {pe}")

@@ -12,6 +12,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .params import positive_int
 from .popcount import count_shape, popcount
 
 __all__ = ["XnorDot"]
@@ -39,9 +40,7 @@ class XnorDot(wiring.Component):
     """
 
     def __init__(self, lanes: int):
-        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-            raise TypeError(f"XnorDot lanes must be a positive integer, not {lanes!r}")
-        self._lanes = lanes
+        self._lanes = positive_int("XnorDot lanes", lanes)
         super().__init__({"x": In(lanes), "w": In(lanes), "count": Out(count_shape(lanes))})
 
     @property

@@ -22,7 +22,7 @@ from .framing import FrameReceiver, ResponseSender
 from .protocol import Status
 from .uart import UARTReceiver, UARTTransmitter
 
-__all__ = ["UartAccelerator", "BoardTop", "DEFAULT_BAUD", "quiet_cycles"]
+__all__ = ["UartAccelerator", "BoardTop", "PulseStretcher", "DEFAULT_BAUD", "quiet_cycles"]
 
 DEFAULT_BAUD = 115200
 QUIET_BYTES = 64
@@ -34,19 +34,32 @@ def quiet_cycles(divisor: int, quiet_bytes: int = QUIET_BYTES) -> int:
     return 10 * divisor * quiet_bytes
 
 
-class _Stretch(Elaboratable):
-    """Hold ``output`` high for ``cycles`` after each ``pulse`` so a person can see it."""
+class PulseStretcher(wiring.Component):
+    """Hold ``output`` high for ``cycles`` after each ``pulse``, so a person can see it on a LED.
+
+    Parameters
+    ----------
+    cycles : int
+        Cycles ``output`` stays high after the last pulse.
+
+    Attributes
+    ----------
+    pulse : In(1)
+    output : Out(1)
+    """
+
+    pulse: In(1)
+    output: Out(1)
 
     def __init__(self, cycles: int):
-        self.cycles = cycles
-        self.pulse = Signal()
-        self.output = Signal()
+        self._cycles = cycles
+        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        left = Signal(range(self.cycles + 1))
+        left = Signal(range(self._cycles + 1))
         with m.If(self.pulse):
-            m.d.sync += left.eq(self.cycles)
+            m.d.sync += left.eq(self._cycles)
         with m.Elif(left != 0):
             m.d.sync += left.eq(left - 1)
         m.d.comb += self.output.eq(left != 0)
@@ -139,8 +152,8 @@ class UartAccelerator(wiring.Component):
         wiring.connect(m, network.o_stream, sender.i_result)
         wiring.connect(m, sender.o_stream, uart_tx.i_stream)
 
-        m.submodules.activity = activity = _Stretch(self._led_cycles)
-        m.submodules.fault = fault = _Stretch(self._led_cycles)
+        m.submodules.activity = activity = PulseStretcher(self._led_cycles)
+        m.submodules.fault = fault = PulseStretcher(self._led_cycles)
         status = sender.i_status
         m.d.comb += [
             activity.pulse.eq(uart_rx.o_stream.valid | uart_tx.i_stream.ready

@@ -159,11 +159,11 @@ async def board_classifies_images(dut):
     vectors = np.load(config["vectors"])
     codes = vectors["input_codes"]
     source, sink, reader = await _start(dut, config)
-    start = cocotb.utils.get_sim_time("ns")
+    start = cocotb.utils.get_sim_time(unit="ns")
     for row in codes:
         await source.send(encode_request(row, config["input_bits"]))
     responses = await _collect(dut, reader, len(codes), config["response_budget"])
-    elapsed_cycles = (cocotb.utils.get_sim_time("ns") - start) / 10
+    elapsed_cycles = (cocotb.utils.get_sim_time(unit="ns") - start) / 10
     expected = [_expected_ok(vectors, index) for index in range(len(codes))]
     errors = _check(expected, responses, sink)
     _record("images", {"requests": len(codes), "responses": len(responses), "errors": errors,

@@ -3,9 +3,10 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
-from qnnforge.boards.build import BoardBuildError, parse_nextpnr_report
+from qnnforge.boards.build import BoardBuildError, build_board, parse_nextpnr_report
 from qnnforge.boards.clocking import ecp5_pll, ice40_pll, xc7_pll
 from qnnforge.boards.platforms import BOARDS, get_board
 from qnnforge.cli import main
@@ -129,3 +130,26 @@ def test_pll_out_of_range():
     with pytest.raises(ValueError, match=r"^the closest ice40 PLL output to 15\.5 MHz from "
                                          r"12 MHz is 16\.125 MHz \(more than 1% off\)$"):
         ice40_pll(12e6, 15.5e6)
+
+
+def _tiny_artifact():
+    from qnnforge.sw.artifact import (Artifact, DenseLayer, InputQuantizer, ScoreOutput,
+                                      ThresholdActivation)
+    from qnnforge.sw.encoding import BIPOLAR, uint
+
+    quantizer = InputQuantizer(encoding=uint(4), raw_min=0, raw_max=16, multiplier=15, shift=4)
+    hidden = DenseLayer("fc0", uint(4), BIPOLAR, np.array([[1, -1, 1, -1], [1, 1, -1, -1]]),
+                        ThresholdActivation(np.array([0, 3]), np.array([1, -1])))
+    out = DenseLayer("fc1", BIPOLAR, BIPOLAR, np.array([[1, -1], [-1, 1]]),
+                     ScoreOutput(np.array([0, 1])))
+    return Artifact(name="tiny", input=quantizer, layers=(hidden, out))
+
+
+def test_estimate_synthesizes_the_board_core_for_the_fabric(tmp_path):
+    result = build_board(_tiny_artifact(), get_board("arty-a7-35"), tmp_path, run=False)
+    estimate = result.report["yosys_estimate"]
+    assert estimate["top"] == "qnnforge_arty_a7_35_core" and estimate["fabric"] == "xc7"
+    assert estimate["lut"] > 20 and estimate["ff"] > 20
+    assert result.report["place_and_route"] == "not run (disabled)"
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["yosys_estimate"] == estimate

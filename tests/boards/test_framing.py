@@ -93,7 +93,8 @@ def _with_code(good: bytes, value: int) -> bytes:
 def test_malformed_request_is_rejected_and_the_next_is_accepted(frame, status):
     image = np.arange(FEATURES) % 16
     good = encode_request(image, BITS)
-    frame = {"short": encode_request(image[:-1], BITS), "corrupt": good[:-1] + bytes([good[-1] ^ 4]),
+    frame = {"short": encode_request(image[:-1], BITS),
+             "corrupt": good[:-1] + bytes([good[-1] ^ 4]),
              "value": _with_code(good, 16), "cut": good[:7]}.get(frame, frame)
     words, statuses = _receive([frame, good])
     assert statuses == [status, Status.OK]

@@ -75,8 +75,9 @@ def design_summary(network: Network, top: str) -> dict:
             "cycles_per_vector": cycles,
             "input_bits": layer.input_shape.width, "accumulator_bits": layer.acc_shape.width,
             "output_bits": layer.output_shape.width,
-            "weight_memory": {"width": fold.pe * fold.simd, "depth": cycles,
-                              "bits": fold.pe * fold.simd * cycles},
+            "weight_memory": {"width": fold.pe * fold.simd * layer.weight_shape.width,
+                              "depth": cycles,
+                              "bits": fold.pe * fold.simd * layer.weight_shape.width * cycles},
         })
     input_beats = network.lowered[0].fan_in // folding.input_lanes
     stages = [("input", input_beats)] + [(entry["name"], entry["cycles_per_vector"])
@@ -102,7 +103,7 @@ def design_summary(network: Network, top: str) -> dict:
 def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | None = None,
              *, target_cycles: int = DEFAULT_TARGET_CYCLES,
              overrides: dict[int, LayerFolding] | None = None, top: str = DEFAULT_TOP,
-             artifact_path: str | os.PathLike | None = None) -> Design:
+             artifact_path: str | os.PathLike | None = None, dsp: bool = True) -> Design:
     """Write ``<top>.v`` and ``design.json`` for ``artifact`` into ``out_dir``.
 
     Parameters
@@ -114,6 +115,9 @@ def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | 
     folding : Folding, optional
         Exact folding; by default one is chosen by :func:`~.folding.default_folding` from
         ``target_cycles`` and the user's per-layer ``overrides``.
+    dsp : bool
+        Let the synthesizer infer DSP blocks for fixed-point multipliers (``False``: LUT-only
+        shift-add multipliers).
 
     Raises
     ------
@@ -125,9 +129,10 @@ def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | 
     if folding is None:
         shapes = [(layer.in_features, layer.out_features) for layer in artifact.layers]
         folding = default_folding(shapes, target_cycles, overrides)
-    network = Network(artifact, folding)
+    network = Network(artifact, folding, dsp=dsp)
     text = verilog.convert(network, name=top, emit_src=False)
     summary = design_summary(network, top)
+    summary["dsp"] = bool(dsp)
     summary["verilog_sha256"] = hashlib.sha256(text.encode()).hexdigest()
     if artifact_path is not None:
         summary["artifact"] = str(artifact_path)

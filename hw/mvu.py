@@ -15,9 +15,13 @@ Structure::
   so the next vector streams in while the current one is being reused ``NF`` times; in steady
   state the unit is busy every cycle.
 * When ``SIMD`` does not divide ``K``, the last step reads ``K mod SIMD`` real lanes. The padding
-  lanes are never written, so they hold input code 0, and their weight bits are chosen to make
-  them contribute nothing: weight code 1 for XNOR (0 XNOR 1 = 0, not counted), anything for
-  fixed-point inputs (0 times a weight is 0).
+  lanes are never written, so they hold input code 0, and their weight codes are chosen to make
+  them contribute nothing: weight code 1 for XNOR (0 XNOR 1 = 0, not counted), code 0 for every
+  other dot kind (their inputs are fixed-point, so code 0 is the value 0).
+* Every precision uses the same folding and streams; only the per-lane dot unit (XNOR-popcount,
+  add/subtract, ternary add/subtract/skip, fixed-point multiplier) and the output stage
+  (threshold, multi-threshold, requantizer, score) differ. The output constants of each fold
+  (bounds and flips, requantization parameters or score offsets) sit in a second memory.
 * Backpressure: the whole compute pipeline advances only when the output register is empty or
   being emptied (``advance = ~o.valid | o.ready``), so a stalled consumer never loses a result.
 """
@@ -33,8 +37,12 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .binary_weight_dot import BinaryWeightDot
-from .lowering import LoweredLayer
+from .fixed_mac import FixedDot
+from .lowering import LoweredLayer, signed_shape_for
+from .multithreshold import MultiThreshold
 from .params import positive_int
+from .requantizer import Requantizer
+from .ternary_dot import TernaryDot
 from .threshold import Threshold
 from .xnor_dot import XnorDot
 
@@ -54,6 +62,9 @@ class MatrixVectorUnit(wiring.Component):
         Input elements consumed per cycle, 1..``layer.fan_in`` (need not divide it).
     in_lanes : int
         Elements per input beat; must divide ``layer.fan_in``.
+    dsp : bool
+        Fixed-point multipliers (dot products and requantizer) are inferred as DSP blocks
+        (``True``) or built from LUTs as shift-add multipliers (``False``).
 
     Attributes
     ----------
@@ -71,7 +82,8 @@ class MatrixVectorUnit(wiring.Component):
         not divide ``fan_in``.
     """
 
-    def __init__(self, layer: LoweredLayer, *, pe: int, simd: int, in_lanes: int):
+    def __init__(self, layer: LoweredLayer, *, pe: int, simd: int, in_lanes: int,
+                 dsp: bool = True):
         for name, value in (("PE", pe), ("SIMD", simd), ("in_lanes", in_lanes)):
             positive_int(name, value)
         if layer.fan_out % pe:
@@ -87,6 +99,7 @@ class MatrixVectorUnit(wiring.Component):
         self._pe = pe
         self._simd = simd
         self._in_lanes = in_lanes
+        self._dsp = bool(dsp)
         super().__init__({
             "i_stream": In(stream.Signature(data.ArrayLayout(layer.input_shape, in_lanes))),
             "o_stream": Out(stream.Signature(data.ArrayLayout(layer.output_shape, pe))),
@@ -125,13 +138,20 @@ class MatrixVectorUnit(wiring.Component):
 
     # --- constant memories -----------------------------------------------------------------
 
-    def weight_words(self) -> list[int]:
-        """Return the weight memory contents, one ``PE * SIMD``-bit word per (nf, sf) step.
+    @property
+    def weight_width(self) -> int:
+        """Bits of one weight code."""
+        return self._layer.weight_shape.width
 
-        Bit ``p * SIMD + s`` of word ``nf * SF + sf`` is the weight code of output channel
-        ``nf * PE + p`` and input ``sf * SIMD + s``; padding inputs get the neutral code.
+    def weight_words(self) -> list[int]:
+        """Return the weight memory contents, one ``PE * SIMD * width``-bit word per step.
+
+        Code ``p * SIMD + s`` (bits ``width`` wide) of word ``nf * SF + sf`` is the weight code of
+        output channel ``nf * PE + p`` and input ``sf * SIMD + s``; padding inputs get the
+        neutral code.
         """
         layer, pe, simd = self._layer, self._pe, self._simd
+        width = self.weight_width
         padded_in = self.synapse_folds * simd
         neutral = 1 if layer.dot == "xnor" else 0
         codes = np.full((layer.fan_out, padded_in), neutral, dtype=np.int64)
@@ -139,31 +159,41 @@ class MatrixVectorUnit(wiring.Component):
         # (NF, PE, SF, SIMD) -> (NF, SF, PE, SIMD) -> one word per (nf, sf)
         blocks = codes.reshape(self.neuron_folds, pe, self.synapse_folds, simd)
         blocks = blocks.transpose(0, 2, 1, 3).reshape(-1, pe * simd)
-        weights = 1 << np.arange(pe * simd, dtype=object)
+        weights = 1 << (width * np.arange(pe * simd, dtype=object))
         return [int(np.dot(row.astype(object), weights)) for row in blocks]
 
     def _output_layout(self) -> data.ArrayLayout:
         layer = self._layer
-        if layer.bounds is not None:
+        if layer.output_kind == "threshold":
             element = data.StructLayout({"bound": layer.bound_shape, "flip": 1})
+        elif layer.output_kind == "multithreshold":
+            element = data.StructLayout({
+                "bounds": data.ArrayLayout(layer.bound_shape, layer.levels), "flip": 1})
+        elif layer.output_kind == "requantize":
+            requant = layer.requant
+            element = data.StructLayout({
+                "multiplier": requant["multiplier_shape"], "offset": requant["offset_shape"],
+                "shift": range(requant["max_shift"] + 1), "zero_point": layer.output_shape})
         else:
             element = layer.output_shape
         return data.ArrayLayout(element, self._pe)
 
+    def _channel_constant(self, c: int):
+        layer = self._layer
+        if layer.output_kind == "threshold":
+            return {"bound": int(layer.bounds[c]), "flip": int(layer.flips[c])}
+        if layer.output_kind == "multithreshold":
+            return {"bounds": [int(b) for b in layer.bounds[c]], "flip": int(layer.flips[c])}
+        if layer.output_kind == "requantize":
+            return {key: int(layer.requant[key][c])
+                    for key in ("multiplier", "offset", "shift", "zero_point")}
+        return int(layer.score_offsets[c])
+
     def output_words(self) -> list:
-        """Return the per-fold output constants: (bound, flip) or score offsets, PE per word."""
-        layer, pe = self._layer, self._pe
-        layout = self._output_layout()
-        words = []
-        for nf in range(self.neuron_folds):
-            channels = range(nf * pe, (nf + 1) * pe)
-            if layer.bounds is not None:
-                init = [{"bound": int(layer.bounds[c]), "flip": int(layer.flips[c])}
-                        for c in channels]
-            else:
-                init = [int(layer.score_offsets[c]) for c in channels]
-            words.append(init)
-        return words
+        """Return the per-fold output constants of ``PE`` channels, one word per fold."""
+        pe = self._pe
+        return [[self._channel_constant(c) for c in range(nf * pe, (nf + 1) * pe)]
+                for nf in range(self.neuron_folds)]
 
     # --- elaboration -----------------------------------------------------------------------
 
@@ -201,7 +231,7 @@ class MatrixVectorUnit(wiring.Component):
         nf = Signal(range(nf_count))
         step = Signal(range(nf_count * sf_count))
         m.submodules.weights = weights = Memory(
-            shape=unsigned(pe * simd), depth=nf_count * sf_count, init=self.weight_words())
+            shape=unsigned(pe * simd * self.weight_width), depth=nf_count * sf_count, init=self.weight_words())
         m.submodules.constants = constants = Memory(
             shape=self._output_layout(), depth=nf_count, init=self.output_words())
         weight_port = weights.read_port()
@@ -226,7 +256,8 @@ class MatrixVectorUnit(wiring.Component):
         constant_words = constant_port.data
         results = []
         for p in range(pe):
-            contribution = self._dot_unit(m, p, x_word, weight_port.data.word_select(p, simd))
+            w_word = weight_port.data.word_select(p, simd * self.weight_width)
+            contribution = self._dot_unit(m, p, x_word, w_word)
             acc = Signal(layer.acc_shape, name=f"acc{p}")
             total = Signal(layer.acc_shape, name=f"total{p}")
             m.d.comb += total.eq(Mux(first, 0, acc) + contribution)
@@ -258,20 +289,49 @@ class MatrixVectorUnit(wiring.Component):
             m.d.comb += [unit.x.eq(x_word.as_value()), unit.w.eq(w_bits)]
             m.submodules[f"dot{p}"] = unit
             return unit.count
-        unit = BinaryWeightDot(simd, layer.input_shape)
+        if layer.dot == "binary_weight":
+            unit = BinaryWeightDot(simd, layer.input_shape)
+        elif layer.dot == "ternary":
+            unit = TernaryDot(simd, layer.input_shape)
+        else:
+            unit = FixedDot(simd, layer.input_shape, layer.weight_shape, dsp=self._dsp)
         m.d.comb += [unit.x.eq(x_word), unit.w.eq(w_bits)]
         m.submodules[f"dot{p}"] = unit
         return unit.sum
 
     def _finish(self, m, p, total, constant):
         layer = self._layer
-        if layer.bounds is not None:
+        if layer.output_kind == "threshold":
             unit = Threshold(layer.acc_shape, layer.bound_shape)
             m.submodules[f"threshold{p}"] = unit
             m.d.comb += [unit.acc.eq(total), unit.bound.eq(constant.bound),
                          unit.flip.eq(constant.flip)]
             return unit.y
+        if layer.output_kind == "multithreshold":
+            unit = MultiThreshold(layer.acc_shape, layer.bound_shape, layer.levels)
+            m.submodules[f"threshold{p}"] = unit
+            m.d.comb += [unit.acc.eq(total), unit.bounds.eq(constant.bounds),
+                         unit.flip.eq(constant.flip)]
+            return unit.y
+        if layer.output_kind == "requantize":
+            return self._requantize(m, p, total, constant)
         score = Signal(layer.output_shape, name=f"score{p}")
         m.d.comb += score.eq(total * layer.score_scale + constant)
         return score
+
+    def _requantize(self, m, p, total, constant):
+        layer, requant = self._layer, self._layer.requant
+        if layer.dot == "xnor":  # the requantizer takes the signed dot product 2P - K
+            acc = Signal(signed_shape_for(-layer.fan_in, layer.fan_in), name=f"dot{p}_acc")
+            m.d.comb += acc.eq(total * 2 - layer.fan_in)
+        else:
+            acc = total
+        unit = Requantizer(acc.shape(), requant["multiplier_shape"], requant["offset_shape"],
+                           layer.output_shape, base=requant["shift_base"],
+                           max_shift=requant["max_shift"], dsp=self._dsp)
+        m.submodules[f"requantize{p}"] = unit
+        m.d.comb += [unit.acc.eq(acc), unit.multiplier.eq(constant.multiplier),
+                     unit.offset.eq(constant.offset), unit.shift.eq(constant.shift),
+                     unit.zero_point.eq(constant.zero_point)]
+        return unit.y
 

@@ -32,6 +32,8 @@ class Network(wiring.Component):
         The validated integer network.
     folding : Folding
         PE/SIMD per layer and the input stream width.
+    dsp : bool
+        Fixed-point multipliers use inferred DSP blocks (``True``) or LUTs only (``False``).
 
     Attributes
     ----------
@@ -46,7 +48,7 @@ class Network(wiring.Component):
         If the folding does not have one entry per layer or does not fit a layer.
     """
 
-    def __init__(self, artifact: Artifact, folding: Folding):
+    def __init__(self, artifact: Artifact, folding: Folding, *, dsp: bool = True):
         if len(folding.layers) != len(artifact.layers):
             raise ValueError(f"folding has {len(folding.layers)} layers, the artifact "
                              f"{len(artifact.layers)}")
@@ -57,6 +59,7 @@ class Network(wiring.Component):
                              f"not {folding.input_lanes}")
         self._artifact = artifact
         self._folding = folding
+        self._dsp = bool(dsp)
         self._lowered = tuple(lower_layer(layer) for layer in artifact.layers)
         last = self._lowered[-1]
         super().__init__({
@@ -79,7 +82,7 @@ class Network(wiring.Component):
         units = []
         for layer, layer_folding in zip(self._lowered, self._folding.layers):
             unit = MatrixVectorUnit(layer, pe=layer_folding.pe, simd=layer_folding.simd,
-                                    in_lanes=lanes)
+                                    in_lanes=lanes, dsp=self._dsp)
             m.submodules[layer.name] = unit
             units.append(unit)
             lanes = layer_folding.pe

@@ -24,12 +24,19 @@ import numpy as np
 from .encoding import BIPOLAR, Encoding
 
 __all__ = [
-    "SCHEMA_VERSION", "FORMAT", "ArtifactError", "InputQuantizer", "ThresholdActivation",
-    "ScoreOutput", "DenseLayer", "Artifact", "load_artifact",
+    "SCHEMA_VERSION", "SUPPORTED_VERSIONS", "FORMAT", "ArtifactError", "InputQuantizer",
+    "ThresholdActivation", "MultiThresholdActivation", "RequantizeOutput", "ScoreOutput",
+    "DenseLayer", "Artifact", "load_artifact",
 ]
 
 FORMAT = "qnnforge.artifact"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
+"""Version 1 (bipolar weights, threshold and score outputs) still loads; saving writes 2."""
+REQUANT_MULTIPLIER_BITS = 32
+"""Requantization multipliers are signed integers of at most this many bits."""
+REQUANT_MAX_SHIFT = 62
+_INT64_LIMIT = 1 << 62
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
 
@@ -109,6 +116,42 @@ class ThresholdActivation:
 
 
 @dataclass(frozen=True)
+class MultiThresholdActivation:
+    """Unsigned k-bit activation by ``2**k - 1`` integer thresholds per channel (FINN style).
+
+    ``y[c] = #{l : direction[c] * acc[c] >= thresholds[c, l]}``, a value in ``0 .. 2**k - 1``.
+    Each row of ``thresholds`` is non-decreasing, so ``y >= l`` exactly when threshold ``l`` is
+    passed.
+    """
+
+    thresholds: np.ndarray
+    directions: np.ndarray
+    encoding: Encoding
+
+    @property
+    def levels(self) -> int:
+        """Number of thresholds per channel, ``2**k - 1``."""
+        return (1 << self.encoding.bits) - 1
+
+
+@dataclass(frozen=True)
+class RequantizeOutput:
+    """Fixed-point requantization of the accumulator (gemmlowp/TFLite style), per channel.
+
+    ``y[c] = clamp(((acc[c] * multiplier[c] + offset[c]) >> shift[c]) + zero_point[c],
+    encoding.min, encoding.max)`` with an arithmetic (flooring) shift. The exporter folds the
+    float scale ratio into ``multiplier / 2**shift``, the batch-norm bias into ``offset`` and
+    adds ``2**(shift - 1)`` to ``offset`` so that the shift rounds half up.
+    """
+
+    multiplier: np.ndarray
+    shift: np.ndarray
+    offset: np.ndarray
+    zero_point: np.ndarray
+    encoding: Encoding
+
+
+@dataclass(frozen=True)
 class ScoreOutput:
     """Integer class scores: ``score[c] = acc[c] + bias[c]``."""
 
@@ -127,7 +170,7 @@ class DenseLayer:
         Encodings of the layer input and of its weights.
     weights : numpy.ndarray
         Integer weights of shape ``(out_features, in_features)``.
-    output : ThresholdActivation or ScoreOutput
+    output : ThresholdActivation, MultiThresholdActivation, RequantizeOutput or ScoreOutput
         What the layer does with its accumulators.
     """
 
@@ -135,7 +178,7 @@ class DenseLayer:
     input_encoding: Encoding
     weight_encoding: Encoding
     weights: np.ndarray
-    output: ThresholdActivation | ScoreOutput
+    output: ThresholdActivation | MultiThresholdActivation | RequantizeOutput | ScoreOutput
 
     @property
     def in_features(self) -> int:
@@ -148,13 +191,18 @@ class DenseLayer:
     @property
     def output_encoding(self) -> Encoding | None:
         """Encoding of the activations, or None for a score layer."""
-        if isinstance(self.output, ThresholdActivation):
-            return self.output.encoding
-        return None
+        if isinstance(self.output, ScoreOutput):
+            return None
+        return self.output.encoding
 
     @property
     def accumulator_bound(self) -> int:
-        """Worst-case ``|acc|`` over all legal inputs and weights: ``fan_in * max|w| * max|x|``."""
+        """Worst-case ``|acc|`` over all legal inputs and weights: ``fan_in * max|w| * max|x|``.
+
+        Every product satisfies ``|w * x| <= max|w| * max|x|`` (for two's complement operands the
+        extreme is most negative times most negative), so no sum of ``fan_in`` products exceeds
+        the bound; hardware accumulators are sized from it and cannot overflow.
+        """
         return (self.in_features * self.weight_encoding.max_abs
                 * self.input_encoding.max_abs)
 
@@ -204,8 +252,13 @@ class Artifact:
             if path.exists():
                 retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
                 os.rename(path, retired / "artifact")
-                os.rename(staging, path)
-                shutil.rmtree(retired)
+                try:
+                    os.rename(staging, path)
+                except BaseException:
+                    os.rename(retired / "artifact", path)
+                    shutil.rmtree(retired, ignore_errors=True)
+                    raise
+                shutil.rmtree(retired, ignore_errors=True)
             else:
                 os.rename(staging, path)
         except BaseException:
@@ -215,6 +268,9 @@ class Artifact:
 
 
 # --- serialization ------------------------------------------------------------------------------
+
+_REQUANT_ARRAYS = ("multiplier", "shift", "offset", "zero_point")
+
 
 def _manifest(artifact: Artifact) -> dict:
     layers = []
@@ -231,6 +287,14 @@ def _manifest(artifact: Artifact) -> dict:
             entry["output"] = {"kind": "threshold", "encoding": layer.output.encoding.to_json(),
                                "thresholds": f"{layer.name}.thresholds",
                                "directions": f"{layer.name}.directions"}
+        elif isinstance(layer.output, MultiThresholdActivation):
+            entry["output"] = {"kind": "multithreshold",
+                               "encoding": layer.output.encoding.to_json(),
+                               "thresholds": f"{layer.name}.thresholds",
+                               "directions": f"{layer.name}.directions"}
+        elif isinstance(layer.output, RequantizeOutput):
+            entry["output"] = {"kind": "requantize", "encoding": layer.output.encoding.to_json(),
+                               **{key: f"{layer.name}.{key}" for key in _REQUANT_ARRAYS}}
         else:
             entry["output"] = {"kind": "scores", "bias": f"{layer.name}.bias"}
         layers.append(entry)
@@ -247,10 +311,14 @@ def _manifest(artifact: Artifact) -> dict:
 def _arrays(artifact: Artifact) -> dict[str, np.ndarray]:
     arrays = {}
     for layer in artifact.layers:
-        arrays[f"{layer.name}.weights"] = layer.weights.astype(np.int8 if layer.weight_encoding.bits <= 8 else np.int32)
-        if isinstance(layer.output, ThresholdActivation):
+        wide = layer.weight_encoding.bits > 8 or layer.weight_encoding.max > 127
+        arrays[f"{layer.name}.weights"] = layer.weights.astype(np.int32 if wide else np.int8)
+        if isinstance(layer.output, (ThresholdActivation, MultiThresholdActivation)):
             arrays[f"{layer.name}.thresholds"] = layer.output.thresholds.astype(np.int64)
             arrays[f"{layer.name}.directions"] = layer.output.directions.astype(np.int8)
+        elif isinstance(layer.output, RequantizeOutput):
+            for key in _REQUANT_ARRAYS:
+                arrays[f"{layer.name}.{key}"] = getattr(layer.output, key).astype(np.int64)
         else:
             arrays[f"{layer.name}.bias"] = layer.output.bias.astype(np.int64)
     return arrays
@@ -260,7 +328,7 @@ def _arrays(artifact: Artifact) -> dict[str, np.ndarray]:
 
 def _get(mapping: Any, key: str, path: str, kind: type | tuple[type, ...]) -> Any:
     if not isinstance(mapping, dict):
-        raise _fail(path, f"must be an object, not {type(mapping).__name__}")
+        raise _fail(path or MANIFEST, f"must be an object, not {type(mapping).__name__}")
     if key not in mapping:
         raise _fail(f"{path}.{key}" if path else key, "missing field")
     value = mapping[key]
@@ -294,6 +362,8 @@ def _array(arrays: dict, manifest: dict, key: str, path: str, shape: tuple[int, 
         raise _fail(f"{path}.{key}", f"array {name!r} must hold integers, not {array.dtype}")
     if array.shape != shape:
         raise _fail(f"{path}.{key}", f"array {name!r} must have shape {shape}, not {array.shape}")
+    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        raise _fail(f"{path}.{key}", f"array {name!r} holds values beyond the int64 range")
     return array.astype(np.int64)
 
 
@@ -310,12 +380,12 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
     if not path.is_dir():
         raise ArtifactError(f"{path}: not an artifact directory")
     try:
-        manifest = json.loads((path / MANIFEST).read_text(),
-                              parse_constant=lambda c: _reject_constant(c))
+        manifest = json.loads((path / MANIFEST).read_text(), parse_constant=_NonFinite)
     except FileNotFoundError:
         raise ArtifactError(f"{path}: {MANIFEST} is missing") from None
     except json.JSONDecodeError as error:
         raise ArtifactError(f"{MANIFEST}: not valid JSON ({error})") from None
+    _reject_non_finite(manifest, "")
     try:
         with np.load(path / ARRAYS, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
@@ -326,8 +396,20 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
     return artifact_from_manifest(manifest, arrays)
 
 
-def _reject_constant(constant: str):
-    raise ArtifactError(f"{MANIFEST}: {constant} is not allowed (values must be integers)")
+class _NonFinite(str):
+    """A ``NaN``/``Infinity``/``-Infinity`` constant read from the manifest, kept to be reported."""
+
+
+def _reject_non_finite(value: Any, path: str) -> None:
+    # json.loads accepts these constants; find the field that holds one so the message names it.
+    if isinstance(value, _NonFinite):
+        raise _fail(path or MANIFEST, f"{value} is not allowed (values must be integers)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_non_finite(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_non_finite(item, f"{path}[{index}]")
 
 
 def artifact_from_manifest(manifest: Any, arrays: dict[str, np.ndarray]) -> Artifact:
@@ -335,9 +417,9 @@ def artifact_from_manifest(manifest: Any, arrays: dict[str, np.ndarray]) -> Arti
     if _get(manifest, "format", "", str) != FORMAT:
         raise _fail("format", f"must be {FORMAT!r}, not {manifest['format']!r}")
     version = _get(manifest, "schema_version", "", int)
-    if version != SCHEMA_VERSION:
+    if version not in SUPPORTED_VERSIONS:
         raise _fail("schema_version", f"version {version} is not supported "
-                                      f"(this qnnforge reads version {SCHEMA_VERSION})")
+                                      f"(this qnnforge reads versions 1 and {SCHEMA_VERSION})")
     name = _get(manifest, "name", "", str)
     entry = _get(manifest, "input", "", dict)
     quantizer = InputQuantizer(
@@ -349,7 +431,7 @@ def artifact_from_manifest(manifest: Any, arrays: dict[str, np.ndarray]) -> Arti
     layer_entries = _get(manifest, "layers", "", list)
     layers = []
     for index, entry in enumerate(layer_entries):
-        layers.append(_layer(entry, arrays, f"layers[{index}]"))
+        layers.append(_layer(entry, arrays, f"layers[{index}]", version))
     output = _get(manifest, "output", "", dict)
     if _get(output, "kind", "output", str) != "argmax":
         raise _fail("output.kind", f"must be 'argmax', not {output['kind']!r}")
@@ -364,7 +446,7 @@ def artifact_from_manifest(manifest: Any, arrays: dict[str, np.ndarray]) -> Arti
     return artifact
 
 
-def _layer(entry: Any, arrays: dict, path: str) -> DenseLayer:
+def _layer(entry: Any, arrays: dict, path: str, version: int) -> DenseLayer:
     name = _get(entry, "name", path, str)
     op = _get(entry, "op", path, str)
     if op != "dense":
@@ -385,11 +467,31 @@ def _layer(entry: Any, arrays: dict, path: str) -> DenseLayer:
     elif kind == "scores":
         output = ScoreOutput(bias=_array(arrays, output_entry, "bias", f"{path}.output",
                                          (fan_out,)))
+    elif kind == "multithreshold" and version >= 2:
+        encoding = _encoding(output_entry, "encoding", f"{path}.output")
+        if encoding.kind != "uint" or encoding.bits > 8:
+            raise _fail(f"{path}.output.encoding",
+                        f"must be an unsigned encoding of 1..8 bits, not {encoding}")
+        output = MultiThresholdActivation(
+            thresholds=_array(arrays, output_entry, "thresholds", f"{path}.output",
+                              (fan_out, (1 << encoding.bits) - 1)),
+            directions=_array(arrays, output_entry, "directions", f"{path}.output", (fan_out,)),
+            encoding=encoding)
+    elif kind == "requantize" and version >= 2:
+        output = RequantizeOutput(
+            **{key: _array(arrays, output_entry, key, f"{path}.output", (fan_out,))
+               for key in _REQUANT_ARRAYS},
+            encoding=_encoding(output_entry, "encoding", f"{path}.output"))
     else:
-        raise _fail(f"{path}.output.kind", f"must be 'threshold' or 'scores', not {kind!r}")
+        kinds = ("'threshold' or 'scores'" if version < 2 else
+                 "'threshold', 'multithreshold', 'requantize' or 'scores'")
+        raise _fail(f"{path}.output.kind", f"must be {kinds}, not {kind!r}")
+    weight_encoding = _encoding(entry, "weight_encoding", path)
+    if version < 2 and weight_encoding.kind != "bipolar":
+        raise _fail(f"{path}.weight_encoding", f"schema version 1 supports bipolar weights, "
+                                               f"not {weight_encoding}")
     return DenseLayer(name=name, input_encoding=_encoding(entry, "input_encoding", path),
-                      weight_encoding=_encoding(entry, "weight_encoding", path),
-                      weights=weights, output=output)
+                      weight_encoding=weight_encoding, weights=weights, output=output)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -431,28 +533,56 @@ def _validate(artifact: Artifact) -> None:
         last = index == len(artifact.layers) - 1
         if last != isinstance(layer.output, ScoreOutput):
             raise _fail(f"{path}.output.kind", "must be 'scores' for the last layer and "
-                                               "'threshold' for every other layer")
+                                               "an activation for every other layer")
         previous = layer.output_encoding
         previous_width = layer.out_features
 
 
+_WEIGHT_KINDS = {"bipolar": 1, "ternary": 2, "int": 16, "uint": 16}
+
+
 def _validate_values(layer: DenseLayer, path: str) -> None:
-    if layer.weight_encoding.kind not in ("bipolar",):
-        raise _fail(f"{path}.weight_encoding", f"schema version {SCHEMA_VERSION} supports "
-                                               f"bipolar weights, not {layer.weight_encoding}")
-    if not layer.weight_encoding.contains(layer.weights):
-        raise _fail(f"{path}.weights", f"values must be legal {layer.weight_encoding} values")
+    encoding = layer.weight_encoding
+    if encoding.bits > _WEIGHT_KINDS[encoding.kind]:
+        raise _fail(f"{path}.weight_encoding", f"weights must have at most 16 bits, not "
+                                               f"{encoding}")
+    if not encoding.contains(layer.weights):
+        raise _fail(f"{path}.weights", f"values must be legal {encoding} values")
     bound = layer.accumulator_bound
-    if isinstance(layer.output, ThresholdActivation):
-        if layer.output.encoding != BIPOLAR:
+    output = layer.output
+    if isinstance(output, (ThresholdActivation, MultiThresholdActivation)):
+        if isinstance(output, ThresholdActivation) and output.encoding != BIPOLAR:
             raise _fail(f"{path}.output.encoding", "must be bipolar")
-        if not np.all(np.isin(layer.output.directions, (-1, 1))):
+        if not np.all(np.isin(output.directions, (-1, 1))):
             raise _fail(f"{path}.output.directions", "values must be -1 or +1")
-        if np.any(np.abs(layer.output.thresholds) > bound + 1):
+        if np.any(np.abs(output.thresholds) > bound + 1):
             raise _fail(f"{path}.output.thresholds",
                         f"values must lie in {-bound - 1}..{bound + 1} (the accumulator bound "
                         f"is {bound})")
+        if output.thresholds.ndim == 2 and np.any(np.diff(output.thresholds, axis=1) < 0):
+            raise _fail(f"{path}.output.thresholds", "each channel's thresholds must be "
+                                                     "non-decreasing")
+    elif isinstance(output, RequantizeOutput):
+        _validate_requantize(output, bound, f"{path}.output")
     else:
-        if np.any(np.abs(layer.output.bias) > bound):
+        if np.any(np.abs(output.bias) > bound):
             raise _fail(f"{path}.output.bias", f"values must lie in {-bound}..{bound}")
 
+
+def _validate_requantize(output: RequantizeOutput, bound: int, path: str) -> None:
+    encoding = output.encoding
+    if encoding.kind not in ("uint", "int") or encoding.bits > 16:
+        raise _fail(f"{path}.encoding", f"must be an integer encoding of at most 16 bits, "
+                                        f"not {encoding}")
+    limit = 1 << (REQUANT_MULTIPLIER_BITS - 1)
+    if np.any(np.abs(output.multiplier) >= limit):
+        raise _fail(f"{path}.multiplier", f"values must lie in {-limit + 1}..{limit - 1}")
+    if np.any((output.shift < 0) | (output.shift > REQUANT_MAX_SHIFT)):
+        raise _fail(f"{path}.shift", f"values must lie in 0..{REQUANT_MAX_SHIFT}")
+    # acc * multiplier + offset must stay inside int64 (the reference's and the bound's type)
+    worst = bound * (limit - 1)
+    if np.any(np.abs(output.offset) > _INT64_LIMIT - worst):
+        raise _fail(f"{path}.offset", f"values must lie in {worst - _INT64_LIMIT}.."
+                                      f"{_INT64_LIMIT - worst}")
+    if not encoding.contains(output.zero_point):
+        raise _fail(f"{path}.zero_point", f"values must be legal {encoding} values")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Encoding", "BIPOLAR", "uint", "sint"]
+__all__ = ["Encoding", "BIPOLAR", "TERNARY", "uint", "sint"]
 
-_KINDS = ("bipolar", "uint", "int")
+_KINDS = ("bipolar", "ternary", "uint", "int")
 
 
 @dataclass(frozen=True)
@@ -25,11 +25,12 @@ class Encoding:
     ----------
     kind : str
         ``"bipolar"``: values in {-1, +1}, one bit each, bit 1 meaning +1.
+        ``"ternary"``: values in {-1, 0, +1}, two bits each in two's complement (``11`` = -1).
         ``"uint"``: unsigned integers ``0 .. 2**bits - 1``.
         ``"int"``: two's complement integers ``-2**(bits-1) .. 2**(bits-1) - 1``.
     bits : int
-        Width of one element in hardware; must be 1 for ``"bipolar"``, 1..32 for ``"uint"`` and
-        2..32 for ``"int"``.
+        Width of one element in hardware; must be 1 for ``"bipolar"``, 2 for ``"ternary"``,
+        1..32 for ``"uint"`` and 2..32 for ``"int"``.
 
     Raises
     ------
@@ -48,7 +49,8 @@ class Encoding:
                 f"Encoding kind must be one of {', '.join(_KINDS)}, not {self.kind!r}")
         if not isinstance(self.bits, int) or isinstance(self.bits, bool):
             raise TypeError(f"Encoding bits must be an integer, not {self.bits!r}")
-        low, high = {"bipolar": (1, 1), "uint": (1, 32), "int": (2, 32)}[self.kind]
+        low, high = {"bipolar": (1, 1), "ternary": (2, 2), "uint": (1, 32),
+                     "int": (2, 32)}[self.kind]
         if not low <= self.bits <= high:
             raise ValueError(
                 f"Encoding {self.kind!r} needs bits in {low}..{high}, not {self.bits}")
@@ -56,7 +58,7 @@ class Encoding:
     @property
     def min(self) -> int:
         """Smallest legal value."""
-        if self.kind == "bipolar":
+        if self.kind in ("bipolar", "ternary"):
             return -1
         if self.kind == "uint":
             return 0
@@ -65,7 +67,7 @@ class Encoding:
     @property
     def max(self) -> int:
         """Largest legal value."""
-        if self.kind == "bipolar":
+        if self.kind in ("bipolar", "ternary"):
             return 1
         if self.kind == "uint":
             return (1 << self.bits) - 1
@@ -74,7 +76,7 @@ class Encoding:
     @property
     def signed(self) -> bool:
         """Whether the hardware element is a two's complement number."""
-        return self.kind == "int"
+        return self.kind in ("int", "ternary")
 
     @property
     def max_abs(self) -> int:
@@ -103,7 +105,7 @@ class Encoding:
         codes = np.asarray(codes, dtype=np.int64) & ((1 << self.bits) - 1)
         if self.kind == "bipolar":
             return 2 * codes - 1
-        if self.kind == "int":
+        if self.signed:
             return np.where(codes >= (1 << (self.bits - 1)), codes - (1 << self.bits), codes)
         return codes
 
@@ -112,10 +114,11 @@ class Encoding:
         return {"kind": self.kind, "bits": self.bits}
 
     def __str__(self) -> str:
-        return "bipolar" if self.kind == "bipolar" else f"{self.kind}{self.bits}"
+        return self.kind if self.kind in ("bipolar", "ternary") else f"{self.kind}{self.bits}"
 
 
 BIPOLAR = Encoding("bipolar", 1)
+TERNARY = Encoding("ternary", 2)
 
 
 def uint(bits: int) -> Encoding:

@@ -3,7 +3,8 @@
 Everything here is numpy on ``int64`` and reads nothing but an :class:`~.artifact.Artifact`.
 Each function mirrors one hardware block so a reader can check them against each other:
 ``dense`` is the matrix-vector unit's accumulation, ``threshold`` the threshold unit,
-``scores`` the output layer, ``argmax`` the argmax stage.
+``multithreshold`` the multi-threshold unit, ``requantize`` the requantizer, ``argmax`` the argmax
+stage.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .artifact import Artifact, DenseLayer, ThresholdActivation
+from .artifact import (Artifact, DenseLayer, MultiThresholdActivation, RequantizeOutput,
+                       ThresholdActivation)
 
-__all__ = ["dense", "threshold", "argmax", "layer_forward", "Trace", "run", "predict"]
+__all__ = ["dense", "threshold", "multithreshold", "requantize", "argmax", "layer_forward",
+           "Trace", "run", "predict"]
 
 
 def dense(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -27,6 +30,24 @@ def threshold(acc: np.ndarray, thresholds: np.ndarray, directions: np.ndarray) -
     return np.where(directions * acc >= thresholds, 1, -1).astype(np.int64)
 
 
+def multithreshold(acc: np.ndarray, thresholds: np.ndarray,
+                   directions: np.ndarray) -> np.ndarray:
+    """Return ``#{l : direction * acc >= thresholds[:, l]}`` per channel (unsigned k-bit)."""
+    signed_acc = (directions * np.asarray(acc, dtype=np.int64))[..., None]
+    return np.sum(signed_acc >= thresholds, axis=-1).astype(np.int64)
+
+
+def requantize(acc: np.ndarray, output: RequantizeOutput) -> np.ndarray:
+    """Return ``clamp(((acc * multiplier + offset) >> shift) + zero_point)`` per channel.
+
+    ``>>`` is numpy's arithmetic shift, which floors like the hardware's; the validated
+    artifact keeps ``acc * multiplier + offset`` inside int64.
+    """
+    product = np.asarray(acc, dtype=np.int64) * output.multiplier + output.offset
+    y = (product >> output.shift) + output.zero_point
+    return np.clip(y, output.encoding.min, output.encoding.max).astype(np.int64)
+
+
 def argmax(scores: np.ndarray) -> np.ndarray:
     """Return the class of each row of ``scores``; ties go to the lowest index."""
     return np.argmax(scores, axis=-1).astype(np.int64)
@@ -35,9 +56,14 @@ def argmax(scores: np.ndarray) -> np.ndarray:
 def layer_forward(layer: DenseLayer, x: np.ndarray) -> np.ndarray:
     """Return a layer's outputs (activations or scores) for a batch of its inputs."""
     acc = dense(x, layer.weights)
-    if isinstance(layer.output, ThresholdActivation):
-        return threshold(acc, layer.output.thresholds, layer.output.directions)
-    return acc + layer.output.bias
+    output = layer.output
+    if isinstance(output, ThresholdActivation):
+        return threshold(acc, output.thresholds, output.directions)
+    if isinstance(output, MultiThresholdActivation):
+        return multithreshold(acc, output.thresholds, output.directions)
+    if isinstance(output, RequantizeOutput):
+        return requantize(acc, output)
+    return acc + output.bias
 
 
 @dataclass(frozen=True)

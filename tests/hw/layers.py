@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qnnforge.sw.artifact import (Artifact, DenseLayer, InputQuantizer, ScoreOutput,
-                                  ThresholdActivation)
+from qnnforge.sw.artifact import (Artifact, DenseLayer, InputQuantizer, MultiThresholdActivation,
+                                  RequantizeOutput, ScoreOutput, ThresholdActivation)
 from qnnforge.sw.encoding import BIPOLAR, Encoding, uint
 
 
@@ -47,3 +47,55 @@ def random_network(rng, widths: list[int], input_bits: int = 4) -> Artifact:
         encoding = BIPOLAR
     quantizer = InputQuantizer(uint(input_bits), 0, (1 << input_bits) - 1, 1, 0)
     return Artifact("random", quantizer, tuple(layers))
+
+
+def random_weights(rng, encoding: Encoding, fan_out: int, fan_in: int) -> np.ndarray:
+    """Return random legal weights with the extreme values forced into the first row."""
+    if encoding.kind == "bipolar":
+        return rng.choice([-1, 1], size=(fan_out, fan_in)).astype(np.int64)
+    weights = rng.integers(encoding.min, encoding.max + 1, size=(fan_out, fan_in))
+    weights[0, 0] = encoding.min
+    if fan_in > 1:
+        weights[0, 1] = encoding.max
+    return weights.astype(np.int64)
+
+
+def random_output(rng, kind: str, fan_out: int, bound: int, encoding: Encoding | None = None):
+    """Return a random output rule of ``kind`` for accumulators in ``-bound .. bound``.
+
+    Thresholds include the always (``-bound``) and never (``bound + 1``) extremes; requantizers
+    mix small and large multipliers so that some channels saturate at both ends.
+    """
+    if kind == "scores":
+        return ScoreOutput(rng.integers(-3, 4, size=fan_out))
+    directions = rng.choice([-1, 1], size=fan_out)
+    if kind == "threshold":
+        thresholds = rng.integers(-bound - 1, bound + 2, size=fan_out)
+        return ThresholdActivation(thresholds, directions)
+    if kind == "multithreshold":
+        levels = (1 << encoding.bits) - 1
+        spread = max(1, bound // 2)
+        thresholds = np.sort(rng.integers(-spread, spread + 1, size=(fan_out, levels)), axis=1)
+        thresholds[0] = -bound  # always passed
+        if fan_out > 1:
+            thresholds[1] = bound + 1  # never passed
+        if fan_out > 2:
+            thresholds[2, levels // 2:] = bound + 1
+        return MultiThresholdActivation(thresholds, directions, encoding)
+    shift = rng.integers(0, 24, size=fan_out)
+    multiplier = rng.integers(-(1 << 15), 1 << 15, size=fan_out)
+    multiplier[0] = -(1 << 15) + 1
+    offset = rng.integers(-(1 << 20), 1 << 20, size=fan_out) + np.where(
+        shift > 0, 1 << np.maximum(shift - 1, 0), 0)
+    zero_point = rng.integers(encoding.min, encoding.max + 1, size=fan_out)
+    return RequantizeOutput(multiplier, shift, offset, zero_point, encoding)
+
+
+def mixed_layer(rng, fan_in: int, fan_out: int, input_encoding: Encoding,
+                weight_encoding: Encoding, kind: str, output_encoding: Encoding | None = None,
+                name: str = "layer") -> DenseLayer:
+    """Return a random layer of any precision pair and output rule."""
+    weights = random_weights(rng, weight_encoding, fan_out, fan_in)
+    bound = fan_in * weight_encoding.max_abs * input_encoding.max_abs
+    output = random_output(rng, kind, fan_out, bound, output_encoding)
+    return DenseLayer(name, input_encoding, weight_encoding, weights, output)

@@ -1,0 +1,73 @@
+"""Dot product of fixed-point activations with ternary (-1/0/+1) weights: add, subtract or skip.
+
+No multiplier is needed: lane ``i`` contributes ``x[i]`` when ``w[i]`` is +1, ``-x[i]`` when it is
+-1 and nothing when it is 0. Weights are 2-bit two's complement codes (``01`` = +1, ``11`` = -1,
+``00`` = 0); the sign bit alone selects subtraction, so the unused code ``10`` reads as -1.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Shape, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from .popcount import adder_tree
+
+__all__ = ["TernaryDot", "shape_max_abs"]
+
+
+def shape_max_abs(shape: Shape) -> int:
+    """Return the largest magnitude a value of ``shape`` can have."""
+    shape = Shape.cast(shape)
+    return 1 << (shape.width - 1) if shape.signed else (1 << shape.width) - 1
+
+
+class TernaryDot(wiring.Component):
+    """Combinational dot product of ``lanes`` fixed-point activations with ternary weights.
+
+    Parameters
+    ----------
+    lanes : int
+        Number of lanes (SIMD).
+    x_shape : Shape
+        Shape of one activation (``unsigned(k)`` or ``signed(k)``).
+
+    Attributes
+    ----------
+    x : In(ArrayLayout(x_shape, lanes))
+        Activations.
+    w : In(ArrayLayout(signed(2), lanes))
+        Weight codes.
+    sum : Out(signed)
+        ``sum(w[i] * x[i])``, wide enough for the worst case ``lanes * max|x|``.
+
+    Raises
+    ------
+    TypeError
+        If ``lanes`` is not a positive integer.
+    """
+
+    def __init__(self, lanes: int, x_shape):
+        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
+            raise TypeError(f"TernaryDot lanes must be a positive integer, not {lanes!r}")
+        x_shape = Shape.cast(x_shape)
+        self._lanes = lanes
+        super().__init__({
+            "x": In(data.ArrayLayout(x_shape, lanes)),
+            "w": In(data.ArrayLayout(signed(2), lanes)),
+            "sum": Out(signed(bits_for(lanes * shape_max_abs(x_shape)) + 1)),
+        })
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    def elaborate(self, platform):
+        m = Module()
+        terms = []
+        for i in range(self._lanes):
+            w = self.w[i]
+            terms.append(Mux(w == 0, 0, Mux(w[1], -self.x[i], self.x[i])))
+        m.d.comb += self.sum.eq(adder_tree(terms))
+        return m

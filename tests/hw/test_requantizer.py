@@ -1,0 +1,64 @@
+"""The requantizer (multiply, shift, round, saturate) against the reference rule."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import signed, unsigned
+from hypothesis import given, settings, strategies as st
+
+from qnnforge.hw.lowering import signed_shape_for
+from qnnforge.hw.requantizer import Requantizer
+from qnnforge.sw import reference
+from qnnforge.sw.artifact import RequantizeOutput
+from qnnforge.sw.encoding import sint, uint
+
+from .simulate import run_comb
+
+
+@settings(max_examples=30, deadline=None)
+@given(acc_bits=st.integers(2, 24), out_signed=st.booleans(), out_bits=st.integers(2, 16),
+       base=st.integers(0, 20), max_shift=st.integers(0, 12), dsp=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_requantizer_matches_reference(acc_bits, out_signed, out_bits, base, max_shift, dsp,
+                                       seed):
+    rng = np.random.default_rng(seed)
+    encoding = sint(out_bits) if out_signed else uint(out_bits)
+    n = 10
+    acc_low, acc_high = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    acc = rng.integers(acc_low, acc_high + 1, size=n)
+    acc[:2] = acc_low, acc_high
+    multiplier = rng.integers(-(1 << 15) + 1, 1 << 15, size=n)
+    multiplier[0] = -(1 << 15) + 1  # most negative acc x most negative multiplier
+    shift = base + rng.integers(0, max_shift + 1, size=n)
+    offset = rng.integers(-(1 << 30), 1 << 30, size=n)
+    zero_point = rng.integers(encoding.min, encoding.max + 1, size=n)
+    rule = RequantizeOutput(multiplier, shift, offset, zero_point, encoding)
+    expected = reference.requantize(acc, rule)
+    dut = Requantizer(signed(acc_bits), signed(16), signed_shape_for(-(1 << 30), 1 << 30),
+                      signed(out_bits) if out_signed else unsigned(out_bits), base=base,
+                      max_shift=max_shift, dsp=dsp)
+    cases = [{"acc": int(acc[i]), "multiplier": int(multiplier[i]), "offset": int(offset[i]),
+              "shift": int(shift[i] - base), "zero_point": int(zero_point[i])} for i in range(n)]
+    results = iter(expected)
+
+    def check(ctx, case):
+        assert ctx.get(dut.y) == next(results), case
+    run_comb(dut, cases, check)
+
+
+def test_requantizer_saturates_at_both_ends():
+    dut = Requantizer(signed(12), signed(8), signed(4), unsigned(4), base=0, max_shift=2)
+    cases = [{"acc": 2047, "multiplier": 127, "offset": 0, "shift": 0, "zero_point": 0},
+             {"acc": -2048, "multiplier": 127, "offset": 0, "shift": 0, "zero_point": 3},
+             {"acc": 5, "multiplier": 3, "offset": 2, "shift": 2, "zero_point": 1}]
+    expected = iter([15, 0, (5 * 3 + 2 >> 2) + 1])
+    run_comb(dut, cases, lambda ctx, case: _check(ctx.get(dut.y), next(expected)))
+
+
+def _check(actual, expected):
+    assert actual == expected
+
+
+def test_requantizer_rejects_negative_shift():
+    with pytest.raises(ValueError, match=r"^Requantizer base must be a non-negative integer, "
+                                         r"not -1$"):
+        Requantizer(signed(4), signed(4), signed(4), unsigned(4), base=-1)

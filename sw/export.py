@@ -46,7 +46,9 @@ def fold_threshold(norm: ThresholdBatchNorm, bound: int) -> tuple[np.ndarray, np
     """
     mean = _float64(norm.running_mean)
     beta = _float64(norm.bias)
-    scale = _float64(norm.weight) / np.sqrt(_float64(norm.running_var) + norm.eps)
+    # The model's own scale(), not numpy's: torch's float64 sqrt is not always correctly rounded,
+    # and an ulp of difference moves a threshold that sits on a tie.
+    scale = _float64(copy.deepcopy(norm).to(torch.float64).scale())
     thresholds = np.empty(len(mean), dtype=np.int64)
     directions = np.empty(len(mean), dtype=np.int64)
     for c in range(len(mean)):
@@ -57,10 +59,10 @@ def fold_threshold(norm: ThresholdBatchNorm, bound: int) -> tuple[np.ndarray, np
             directions[c], thresholds[c] = 1, (-bound if beta[c] >= 0 else bound + 1)
             continue
         direction = 1 if scale[c] > 0 else -1
-        estimate = mean[c] - beta[c] / scale[c]
+        with np.errstate(over="ignore"):
+            estimate = np.clip(mean[c] - beta[c] / scale[c], -bound - 1, bound + 1)
         # Start inside the legal range; f is monotone, so walking to the switch point is exact.
-        a = int(np.clip(math.ceil(estimate) if direction > 0 else math.floor(estimate),
-                        -bound - 1, bound + 1))
+        a = int(math.ceil(estimate) if direction > 0 else math.floor(estimate))
         step = -direction  # towards the non-firing side
         while -bound - 1 <= a + step <= bound + 1 and fires(a + step):
             a += step
@@ -92,8 +94,8 @@ def export_artifact(model: BinarizedMLP, quantizer: InputQuantizer, name: str,
             thresholds, directions = fold_threshold(model.norms[index], bound)
             output = ThresholdActivation(thresholds, directions)
         else:
-            bias = np.round(_float64(model.head.bias)).astype(np.int64)
-            output = ScoreOutput(np.clip(bias, -bound, bound))
+            # Never clip: a clipped bias changes the argmax; out of range fails validation.
+            output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
         layers.append(DenseLayer(name_, encoding, BIPOLAR, weights, output))
         encoding = BIPOLAR
     return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})

@@ -72,8 +72,12 @@ def _classify(fabric: str, cells: dict[str, int]) -> Resources:
                      cells=dict(sorted(cells.items())))
 
 
+_KEEP_HIERARCHY = {"ice40": " -noflatten", "xc7": "", "ecp5": " -noflatten"}
+
+
 def synthesize(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = True,
-               log: str | os.PathLike | None = None, timeout: float = 1800) -> Resources:
+               log: str | os.PathLike | None = None, timeout: float = 1800,
+               flatten: bool = True) -> Resources:
     """Synthesize ``top`` from the Verilog file ``verilog`` for ``fabric`` and count its cells.
 
     Parameters
@@ -88,6 +92,9 @@ def synthesize(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = Tr
         Let Yosys map multipliers to DSP blocks (``False`` forces LUT-only arithmetic).
     log : path, optional
         Where to keep the Yosys log.
+    flatten : bool
+        Flatten the design before mapping (``False`` maps each module once and counts its
+        cells once per instance: far faster for designs of many identical lanes).
 
     Raises
     ------
@@ -102,6 +109,8 @@ def synthesize(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = Tr
         raise ValueError(f"fabric must be one of {', '.join(FABRICS)}, not {fabric!r}")
     yosys = find_tool("yosys")
     command, with_dsp, without_dsp = FABRICS[fabric]
+    if not flatten:
+        command = command.replace(" -flatten", "") + _KEEP_HIERARCHY[fabric]
     with tempfile.TemporaryDirectory(prefix="qnnforge-synth-") as scratch:
         stat_path = Path(scratch) / "stat.json"
         log_path = Path(log) if log is not None else Path(scratch) / "yosys.log"

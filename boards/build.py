@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ from .protocol import Status, response_length
 from .top import DEFAULT_BAUD, BoardTop, UartAccelerator
 from .uart import baud_divisor
 
-__all__ = ["BoardBuildError", "BoardBuild", "FLOW_TOOLS", "build_board", "parse_nextpnr_report"]
+__all__ = ["BoardBuildError", "BoardBuild", "FLOW_TOOLS", "build_board", "fit_overflow",
+           "parse_nextpnr_report"]
 
 FLOW_TOOLS = {"icestorm": ("yosys", "nextpnr-ice40", "icepack"),
               "trellis": ("yosys", "nextpnr-ecp5", "ecppack"),
@@ -89,6 +91,14 @@ def parse_nextpnr_report(report: dict, clock_mhz: float) -> dict:
     return result
 
 
+def fit_overflow(log: str) -> tuple[int, int] | None:
+    """Return (used, available) logic cells if a nextpnr-ice40 log shows more used than exist."""
+    match = re.search(r"ICESTORM_LC:\s*(\d+)/\s*(\d+)", log)
+    if match is None or int(match[1]) <= int(match[2]):
+        return None
+    return int(match[1]), int(match[2])
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     if not path.exists():
         return "(no log)"
@@ -109,9 +119,17 @@ def _run_icestorm(out_dir: Path, name: str, timeout: float) -> dict:
                            (out_dir / f"{name}.rpt", "yosys (synthesis)")):
             if log.exists():
                 break
-        raise BoardBuildError(f"{stage} failed for {name} (exit {result.returncode}); the "
-                              f"design may not fit the device. End of {log.name}:\n"
-                              f"{_tail(log)}\n{result.stderr.strip()[-2000:]}")
+        overflow = fit_overflow(log.read_text(errors="replace")) if log.exists() else None
+        if overflow is not None:
+            reason = (f"the design needs {overflow[0]} of the device's {overflow[1]} logic "
+                      f"cells; raise --target-cycles")
+        elif log.suffix == ".tim":
+            reason = "the design may not fit the device"
+        else:
+            reason = "synthesis failed"
+        raise BoardBuildError(f"{stage} failed for {name} (exit {result.returncode}): {reason}. "
+                              f"End of {log.name}:\n{_tail(log)}\n"
+                              f"{result.stderr.strip()[-2000:]}")
     return json.loads((out_dir / f"{name}.report.json").read_text())
 
 

@@ -6,7 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from qnnforge.boards.build import BoardBuildError, build_board, parse_nextpnr_report
+from qnnforge.boards.build import (BoardBuildError, build_board, fit_overflow,
+                                   parse_nextpnr_report)
 from qnnforge.boards.clocking import ecp5_pll, ice40_pll, xc7_pll
 from qnnforge.boards.platforms import BOARDS, get_board
 from qnnforge.cli import main
@@ -153,3 +154,10 @@ def test_estimate_synthesizes_the_board_core_for_the_fabric(tmp_path):
     assert result.report["place_and_route"] == "not run (disabled)"
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["yosys_estimate"] == estimate
+
+
+def test_fit_overflow_reads_the_utilisation_line():
+    log = "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:  5557/ 5280   105%\n"
+    assert fit_overflow(log) == (5557, 5280)
+    assert fit_overflow(log.replace("5557", "4148")) is None
+    assert fit_overflow("ERROR: something else") is None

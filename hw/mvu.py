@@ -37,7 +37,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .binary_weight_dot import BinaryWeightDot
-from .fixed_mac import FixedDot
+from .fixed_dot import FixedDot
 from .lowering import LoweredLayer, signed_shape_for
 from .multithreshold import MultiThreshold
 from .params import positive_int

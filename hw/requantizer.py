@@ -14,7 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .fixed_mac import product
+from .fixed_dot import product
 from .ternary_dot import shape_max_abs
 
 __all__ = ["Requantizer"]

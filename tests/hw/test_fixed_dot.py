@@ -5,7 +5,7 @@ import pytest
 from amaranth.hdl import signed, unsigned
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.fixed_mac import FixedDot, FixedMultiplier
+from qnnforge.hw.fixed_dot import FixedDot, FixedMultiplier
 
 from .simulate import run_comb
 
@@ -64,3 +64,19 @@ def test_most_negative_times_most_negative_fits():
 def test_dot_rejects_bad_lanes():
     with pytest.raises(TypeError, match=r"^FixedDot lanes must be a positive integer, not 'x'$"):
         FixedDot("x", unsigned(4), signed(4))
+
+
+@pytest.mark.parametrize("dsp", [True, False])
+def test_dsp_choice_reaches_synthesis(dsp, tmp_path):
+    from amaranth.back import verilog
+
+    from qnnforge.hw.synth import synthesize
+
+    dut = FixedDot(1, signed(8), signed(8), dsp=dsp)
+    path = tmp_path / "dot.v"
+    path.write_text(verilog.convert(dut, name="dot", emit_src=False))
+    resources = synthesize(path, "dot", "xc7", log=tmp_path / "yosys.log")
+    if dsp:
+        assert resources.dsp > 0
+    else:
+        assert resources.dsp == 0 and resources.lut > 0

@@ -15,13 +15,14 @@ Results are plain dicts (one record per job, see :func:`run_sweep`) written as J
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -79,8 +80,11 @@ class Job:
 
     @property
     def top(self) -> str:
-        return (f"cost_{self.kind}_{self.precision}_{self.lanes}_{self.architecture}"
-                f"_{self.fabric}")
+        """Verilog name of the design; equal for jobs whose designs are equal."""
+        top = f"cost_{self.kind}_{self.precision}_{self.lanes}_{self.architecture}"
+        if self.architecture in ("compressor", "constant"):
+            top += f"_lut{LUT_INPUTS[self.fabric]}"
+        return top
 
     @property
     def has_multiplier(self) -> bool:
@@ -125,19 +129,28 @@ def sweep_jobs(precisions: Iterable[str] = DEFAULT_PRECISIONS,
 
 def design_verilog(job: Job) -> tuple[str, bool, int]:
     """Return ``(verilog, flatten, latency)`` of a job's design."""
+    return _design_verilog(job.top, job.precision, job.lanes, job.architecture,
+                           LUT_INPUTS[job.fabric])
+
+
+@functools.lru_cache(maxsize=None)
+def _design_verilog(top: str, precision: str, lanes: int, architecture: str,
+                    lut_inputs: int) -> tuple[str, bool, int]:
     from amaranth.back import verilog
+
+    job = Job(precision, lanes, "xc7", False, architecture)
 
     precision = parse_precision(job.precision)
     if job.kind == "mac":
         mac = Mac(precision, MAC_TERMS)
-        return verilog.convert(mac, name=job.top, emit_src=False), True, 1
+        return verilog.convert(mac, name=top, emit_src=False), True, 1
     if precision.name == "1":
-        unit = XnorPopcount(job.lanes, job.architecture, lut_inputs=LUT_INPUTS[job.fabric],
+        unit = XnorPopcount(job.lanes, job.architecture, lut_inputs=lut_inputs,
                             weights=(constant_weights(job.lanes)
                                      if job.architecture == "constant" else None))
-        return verilog.convert(unit, name=job.top, emit_src=False), True, unit.latency
+        return verilog.convert(unit, name=top, emit_src=False), True, unit.latency
     # many identical wide lanes: map the lane module once
-    return dot_verilog(precision, job.lanes, job.top), False, 0
+    return dot_verilog(precision, job.lanes, top), False, 0
 
 
 def _cache_key(verilog: str, job: Job, flatten: bool, yosys: str) -> str:
@@ -197,25 +210,28 @@ def run_sweep(jobs: Sequence[Job], *, cache: str | os.PathLike = DEFAULT_CACHE,
     cache.mkdir(parents=True, exist_ok=True)
     yosys = tool_version("yosys")
     prepared = []
-    for job in jobs:
-        verilog, flatten, latency = design_verilog(job)
-        prepared.append((job, verilog, flatten, latency,
-                         _cache_key(verilog, job, flatten, yosys)))
     records: dict[int, dict] = {}
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        futures = {}
-        for index, (job, verilog, flatten, latency, key) in enumerate(prepared):
-            futures[pool.submit(_synthesize_job, job, verilog, flatten, cache, key)] = index
-        for future in as_completed(futures):
-            index = futures[future]
-            job, _, _, latency, key = prepared[index]
-            record = {**_job_fields(job), "latency": latency, "design_hash": key,
-                      **future.result()}
-            if "lut" in record:
-                record["lut_per_lane"] = round(record["lut"] / job.lanes, 4)
-            records[index] = record
-            if progress is not None:
-                progress(job, record)
+        by_key: dict[str, Future] = {}
+        waiting: dict[Future, list[int]] = {}
+        # generate in this thread while Yosys runs the designs already generated
+        for index, job in enumerate(jobs):
+            verilog, flatten, latency = design_verilog(job)
+            key = _cache_key(verilog, job, flatten, yosys)
+            prepared.append((job, latency, key))
+            if key not in by_key:  # equal designs (no multiplier, either DSP flag) run once
+                by_key[key] = pool.submit(_synthesize_job, job, verilog, flatten, cache, key)
+            waiting.setdefault(by_key[key], []).append(index)
+        for future in as_completed(waiting):
+            for index in waiting[future]:
+                job, latency, key = prepared[index]
+                record = {**_job_fields(job), "latency": latency, "design_hash": key,
+                          **future.result()}
+                if "lut" in record:
+                    record["lut_per_lane"] = round(record["lut"] / job.lanes, 4)
+                records[index] = record
+                if progress is not None:
+                    progress(job, record)
     ordered = [records[i] for i in range(len(prepared))]
     _add_ratios(ordered)
     return ordered

@@ -1,0 +1,177 @@
+"""Precision-cost explorer: MAC designs in simulation, sweep definition, and small Yosys runs."""
+
+import csv
+import json
+import random
+
+import pytest
+from amaranth.sim import Simulator
+
+from qnnforge.cli import main
+from qnnforge.hw.cost import (Job, plot_series, run_sweep, sweep_jobs, write_csv, write_json,
+                              write_plot)
+from qnnforge.hw.fixed_mac import Lane, Mac, accumulator_shape, parse_precision
+
+
+def to_signed(value, bits):
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+@pytest.mark.parametrize("name", ["ternary", "2", "3", "4"])
+def test_lane_multiplies_every_operand_pair(name):
+    precision = parse_precision(name)
+    lane = Lane(precision)
+    bits = precision.bits
+    values = [-1, 0, 1] if name == "ternary" else range(-(1 << (bits - 1)), 1 << (bits - 1))
+    sim = Simulator(lane)
+
+    async def testbench(ctx):
+        for x in values:
+            for w in values:
+                ctx.set(lane.x, x)
+                ctx.set(lane.w, w)
+                await ctx.delay(1e-9)
+                assert ctx.get(lane.p) == x * w, (x, w)
+
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+@pytest.mark.parametrize("name", ["1", "ternary", "8"])
+def test_mac_accumulates_and_restarts(name):
+    precision = parse_precision(name)
+    mac = Mac(precision, terms=16)
+    rng = random.Random(name)
+    if name == "1":
+        pairs = [(rng.randint(0, 1), rng.randint(0, 1)) for _ in range(40)]
+        product = lambda x, w: int(x == w)  # noqa: E731
+    else:
+        low = -1 if name == "ternary" else -128
+        high = 1 if name == "ternary" else 127
+        pairs = [(rng.randint(low, high), rng.randint(low, high)) for _ in range(40)]
+        product = lambda x, w: x * w  # noqa: E731
+    sim = Simulator(mac)
+    sim.add_clock(1e-6)
+
+    async def testbench(ctx):
+        expected = 0
+        for index, (x, w) in enumerate(pairs):
+            first = index % 16 == 0
+            ctx.set(mac.x, x)
+            ctx.set(mac.w, w)
+            ctx.set(mac.first, first)
+            await ctx.tick()
+            expected = product(x, w) + (0 if first else expected)
+            assert ctx.get(mac.acc) == expected, index
+
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+def test_accumulator_holds_the_worst_case():
+    assert accumulator_shape(parse_precision("1"), 1024).width == 11
+    assert not accumulator_shape(parse_precision("1"), 1024).signed
+    # 256 * 128 * 128 = 2**22 needs 23 magnitude bits and a sign
+    assert accumulator_shape(parse_precision("8"), 256).width == 24
+
+
+def test_parse_precision():
+    assert parse_precision("t").name == "ternary"
+    assert parse_precision(" 08 ").bits == 8
+    with pytest.raises(ValueError, match=r"^precision must be 1, ternary or a width from 2 to "
+                                         r"64, not 'binary'$"):
+        parse_precision("binary")
+
+
+def test_sweep_jobs_enumerates_every_combination():
+    jobs = sweep_jobs(["1", "4"], [16, 64], ["xc7", "ice40"], [False, True],
+                      ["adder_tree", "compressor"])
+    # per fabric and DSP flag: 2 MACs, 1-bit x 2 lanes x 2 architectures, 4-bit x 2 lanes
+    assert len(jobs) == 2 * 2 * (2 + 4 + 2)
+    assert Job("1", 64, "ice40", True, "compressor") in jobs
+    assert Job("4", 16, "xc7", False, "adder_tree") in jobs
+    assert Job("4", 1, "xc7", True, "mac") in jobs
+
+
+def test_sweep_jobs_validates():
+    with pytest.raises(ValueError, match=r"^fabric must be one of ice40, xc7, ecp5, not 'gw1n'$"):
+        sweep_jobs(["1"], [16], ["gw1n"])
+    with pytest.raises(ValueError, match=r"^lanes must be integers of at least 2, not 1$"):
+        sweep_jobs(["1"], [1], ["xc7"])
+    with pytest.raises(ValueError, match=r"^architecture must be one of adder_tree, pipelined, "
+                                         r"compressor, constant, not 'dadda'$"):
+        sweep_jobs(["1"], [16], ["xc7"], architectures=["dadda"])
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    """16 lanes on xc7, LUT only: every 1-bit architecture, 2- and 4-bit (real Yosys runs)."""
+    cache = tmp_path_factory.mktemp("cost-cache")
+    jobs = sweep_jobs(["1", "2", "4"], [16], ["xc7"], [False])
+    return cache, jobs, run_sweep(jobs, cache=cache, workers=2)
+
+
+def test_sweep_records_hold_counts_and_ratios(small_sweep):
+    _, jobs, records = small_sweep
+    assert len(records) == len(jobs)
+    by_key = {(r["precision"], r["lanes"], r["architecture"]): r for r in records}
+    for record in records:
+        assert "error" not in record
+        assert record["lut_per_lane"] == pytest.approx(record["lut"] / record["lanes"], abs=1e-3)
+        assert {"lut", "ff", "carry", "dsp", "bram", "latency", "ratio_to_1bit"} <= set(record)
+    tree, compressor = by_key["1", 16, "adder_tree"], by_key["1", 16, "compressor"]
+    assert compressor["lut"] < tree["lut"]
+    assert by_key["1", 16, "constant"]["lut"] <= compressor["lut"]
+    assert by_key["1", 16, "pipelined"]["ff"] > 0 and by_key["1", 16, "pipelined"]["latency"] == 2
+    assert by_key["4", 16, "adder_tree"]["lut"] > 2 * by_key["2", 16, "adder_tree"]["lut"]
+    assert by_key["1", 1, "mac"]["ff"] == 11  # the 1024-term accumulator
+    assert by_key["4", 16, "adder_tree"]["ratio_to_1bit"] > 10
+
+
+def test_sweep_reads_the_cache(small_sweep):
+    cache, jobs, records = small_sweep
+    again = run_sweep(jobs, cache=cache, workers=2)
+    assert all(record["cached"] for record in again)
+    assert [r["lut"] for r in again] == [r["lut"] for r in records]
+
+
+def test_writers(small_sweep, tmp_path):
+    _, _, records = small_sweep
+    write_json(records, tmp_path / "cost.json", {"yosys": "test"})
+    write_csv(records, tmp_path / "cost.csv")
+    write_plot(records, tmp_path / "cost.png")
+    document = json.loads((tmp_path / "cost.json").read_text())
+    assert document["schema"] == "qnnforge-cost/1" and len(document["records"]) == len(records)
+    rows = list(csv.DictReader((tmp_path / "cost.csv").open()))
+    assert len(rows) == len(records) and rows[0]["fabric"] == "xc7"
+    assert (tmp_path / "cost.png").read_bytes()[:4] == b"\x89PNG"
+    series = plot_series(records)["xc7"]
+    assert [name for _, _, name in series] == ["1", "2", "4"]
+    assert series[0][1] == min(r["lut_per_lane"] for r in records if r["precision"] == "1"
+                               and r["lanes"] == 16 and r["architecture"] != "constant")
+
+
+def test_yosys_failure_is_reported_with_its_log(tmp_path, monkeypatch):
+    import qnnforge.hw.cost as cost
+
+    monkeypatch.setattr(cost, "design_verilog",
+                        lambda job: ("module broken(input a; endmodule\n", True, 0))
+    records = run_sweep([Job("1", 16, "xc7", False, "adder_tree")], cache=tmp_path)
+    assert "yosys failed" in records[0]["error"]
+    assert records[0]["log"].endswith(".log")
+    assert "syntax error" in open(records[0]["log"]).read()
+
+
+def test_cli_writes_json_csv_and_plot(small_sweep, tmp_path, capsys):
+    cache, _, _ = small_sweep  # the same designs: read from the fixture's cache
+    out = tmp_path / "cost.json"
+    status = main(["cost", "--fabric", "xc7", "--bits", "1,4", "--lanes", "16", "--dsp", "off",
+                   "--architectures", "adder_tree,compressor", "--json", str(out),
+                   "--cache", str(cache)])
+    assert status == 0
+    records = json.loads(out.read_text())["records"]
+    assert {(r["precision"], r["lanes"], r["architecture"]) for r in records} == {
+        ("1", 1, "mac"), ("1", 16, "adder_tree"), ("1", 16, "compressor"), ("4", 1, "mac"),
+        ("4", 16, "adder_tree")}
+    assert out.with_suffix(".csv").exists() and out.with_suffix(".png").exists()
+    assert "Precision cost (Yosys)" in capsys.readouterr().out

@@ -18,6 +18,9 @@ class TrainConfig:
     learning_rate: float = 0.01
     dropout: float = 0.1
     seed: int = 0
+    precision: str = "binary"
+    layer_precision: tuple[tuple[int, str], ...] = ()
+    """Per-layer overrides of the preset: ``((layer, precision name), ...)``."""
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "input_bits", "seed"):
@@ -31,3 +34,23 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be positive, not {self.learning_rate!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), not {self.dropout!r}")
+        self.layer_precisions()  # validates the preset and the overrides
+
+    def layer_precisions(self) -> tuple:
+        """Return the :class:`~.precision.LayerPrecision` of every dense layer.
+
+        Raises
+        ------
+        ValueError
+            If the precision preset or an override is invalid (see
+            :func:`~.precision.layer_precisions`).
+        """
+        from .precision import layer_precisions
+
+        return layer_precisions(self.precision, len(self.hidden) + 1,
+                                dict(self.layer_precision))
+
+    @property
+    def all_binary(self) -> bool:
+        """Whether every layer is binary (the original binarized flow, bit for bit)."""
+        return all(p.name == "binary" for p in self.layer_precisions())

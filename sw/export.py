@@ -13,6 +13,17 @@ same float64 operations as the model, around that estimate; because ``f`` is mon
 this finds the exact switching point, so ties and rounding cannot make the two disagree.
 Thresholds are clamped to ``[-B, B + 1]`` (``B`` the accumulator bound), where ``-B`` means
 always and ``B + 1`` never.
+
+A :class:`~.model.QuantMLP` exports the same way, per layer precision:
+
+* unsigned k-bit activations (``k <= 4``) become ``2**k - 1`` thresholds per channel
+  (:func:`fold_multithreshold`): ``y >= j`` exactly when ``round(f(a) / step) >= j``, a monotone
+  predicate of the integer ``a`` found by bisection while evaluating the model's own float64
+  formula, so ties and rounding cannot make model and artifact disagree;
+* wider activations become the requantization rule the model itself evaluates
+  (:meth:`~.model.QuantMLP.requantize_rule`);
+* weights are the quantizers' integer codes; their float scales are absorbed by the batch-norm
+  (hidden layers) or do not change the argmax (last layer: one positive scale per tensor).
 """
 
 from __future__ import annotations
@@ -23,11 +34,14 @@ import math
 import numpy as np
 import torch
 
-from .artifact import Artifact, DenseLayer, InputQuantizer, ScoreOutput, ThresholdActivation
+from .artifact import (Artifact, DenseLayer, InputQuantizer, MultiThresholdActivation,
+                       RequantizeOutput, ScoreOutput, ThresholdActivation)
 from .encoding import BIPOLAR
-from .model import BinarizedMLP, ThresholdBatchNorm
+from .model import BinarizedMLP, QuantMLP, ThresholdBatchNorm
+from .quantizers import UnsignedActivationQuantizer
 
-__all__ = ["fold_threshold", "export_artifact", "quantized_predict"]
+__all__ = ["fold_threshold", "fold_multithreshold", "export_artifact", "export_quant_artifact",
+           "quantized_predict"]
 
 
 def _float64(tensor: torch.Tensor) -> np.ndarray:
@@ -98,6 +112,78 @@ def export_artifact(model: BinarizedMLP, quantizer: InputQuantizer, name: str,
             output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
         layers.append(DenseLayer(name_, encoding, BIPOLAR, weights, output))
         encoding = BIPOLAR
+    return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})
+
+
+def fold_multithreshold(norm: ThresholdBatchNorm, activation: UnsignedActivationQuantizer,
+                        bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return integer ``(thresholds, directions)`` equivalent to ``activation(norm(a))``.
+
+    ``thresholds`` has shape ``(channels, 2**k - 1)``; row ``c`` is non-decreasing and
+    ``directions[c] * a >= thresholds[c, j - 1]`` exactly when the model outputs at least ``j``.
+    """
+    exact = copy.deepcopy(norm).to(torch.float64)
+    mean = _float64(exact.running_mean)[:, None]
+    beta = _float64(exact.bias)[:, None]
+    scale = _float64(exact.scale())[:, None]
+    step = _float64(copy.deepcopy(activation).to(torch.float64).step())
+    levels = np.arange(1, activation.levels + 1, dtype=np.float64)[None, :]
+    directions = np.where(scale[:, 0] < 0, -1, 1)
+    sign = directions[:, None].astype(np.float64)
+
+    def fires(a: np.ndarray) -> np.ndarray:
+        # the model's own operations, in its order, on float64
+        value = (((sign * a.astype(np.float64)) - mean) * scale + beta) / step
+        return np.round(value) >= levels
+
+    shape = (len(directions), activation.levels)
+    low = np.full(shape, -bound, dtype=np.int64)
+    high = np.full(shape, bound + 1, dtype=np.int64)  # bound + 1: never fires
+    # fires(sign * a) is non-decreasing in a: bisect for the smallest firing a
+    while np.any(low < high):
+        middle = (low + high) // 2
+        hit = fires(middle)
+        high = np.where((low < high) & hit, middle, high)
+        low = np.where((low < high) & ~hit, middle + 1, low)
+    return low, directions.astype(np.int64)
+
+
+def _layer_output(model: QuantMLP, index: int, bound: int):
+    precision = model.precisions[index]
+    kind = precision.output_kind
+    if kind == "threshold":
+        return ThresholdActivation(*fold_threshold(model.norms[index], bound))
+    if kind == "multithreshold":
+        thresholds, directions = fold_multithreshold(model.norms[index],
+                                                     model.activations[index], bound)
+        return MultiThresholdActivation(thresholds, directions, precision.activation)
+    multiplier, shift, offset = model.requantize_rule(index)
+    return RequantizeOutput(multiplier, shift, offset, np.zeros_like(multiplier),
+                            precision.activation)
+
+
+def export_quant_artifact(model: QuantMLP, quantizer: InputQuantizer, name: str,
+                          metadata: dict | None = None) -> Artifact:
+    """Return the integer artifact of a trained mixed-precision model.
+
+    Raises
+    ------
+    ValueError
+        If the resulting artifact is invalid (an :class:`~.artifact.ArtifactError`).
+    """
+    layers = []
+    encoding = quantizer.encoding
+    last = len(model.dense) - 1
+    for index, (dense, precision) in enumerate(zip(model.dense, model.precisions)):
+        with torch.no_grad():
+            weights = np.round(_float64(dense.quantized_weight())).astype(np.int64)
+        bound = dense.in_features * precision.weights.max_abs * encoding.max_abs
+        if index < last:
+            output = _layer_output(model, index, bound)
+        else:
+            output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
+        layers.append(DenseLayer(f"fc{index}", encoding, precision.weights, weights, output))
+        encoding = output.encoding if index < last else None
     return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})
 
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .quantizers import BinaryWeightQuantizer, SignActivation, round_ste
+from .fixedpoint import requantize_parameters
+from .precision import LayerPrecision
+from .quantizers import (BinaryWeightQuantizer, FixedPointWeightQuantizer, SignActivation,
+                         TernaryWeightQuantizer, UnsignedActivationQuantizer, round_ste)
 
-__all__ = ["QuantDense", "ThresholdBatchNorm", "ScoreHead", "BinarizedMLP"]
+__all__ = ["QuantDense", "ThresholdBatchNorm", "ScoreHead", "BinarizedMLP", "QuantMLP",
+           "weight_quantizer", "activation_quantizer"]
 
 
 class QuantDense(nn.Module):
@@ -74,10 +79,11 @@ class ScoreHead(nn.Module):
     is not exported.
     """
 
-    def __init__(self, classes: int, fan_in: int):
+    def __init__(self, classes: int, fan_in: int, magnitude: float = 1.0):
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(classes))
-        self.log_scale = nn.Parameter(torch.tensor(-0.5 * float(torch.tensor(fan_in).log())))
+        self.log_scale = nn.Parameter(torch.tensor(-0.5 * float(torch.tensor(fan_in).log())
+                                                   - float(torch.tensor(magnitude).log())))
 
     def integer_scores(self, acc: torch.Tensor) -> torch.Tensor:
         return acc + round_ste(self.bias)
@@ -140,3 +146,126 @@ class BinarizedMLP(nn.Module):
     def clip_latent(self) -> None:
         for dense in self.dense:
             dense.clip_latent()
+
+
+def weight_quantizer(precision: LayerPrecision) -> nn.Module:
+    """Return the weight quantizer of a layer precision."""
+    encoding = precision.weights
+    if encoding.kind == "bipolar":
+        return BinaryWeightQuantizer()
+    if encoding.kind == "ternary":
+        return TernaryWeightQuantizer()
+    return FixedPointWeightQuantizer(encoding.bits, signed=encoding.signed)
+
+
+def activation_quantizer(precision: LayerPrecision) -> nn.Module:
+    """Return the activation quantizer of a hidden layer's precision."""
+    if precision.activation.kind == "bipolar":
+        return SignActivation()
+    return UnsignedActivationQuantizer(precision.activation.bits)
+
+
+class QuantMLP(nn.Module):
+    """MLP with a precision per layer: binary, ternary or fixed-point weights and activations.
+
+    Each hidden layer is ``quantized dense -> batch-norm -> activation quantizer``; the last is
+    ``quantized dense -> integer scores``. Dense layers multiply integer codes, so accumulators
+    are exact integers. In evaluation, hidden layers whose activation is requantized
+    (``precision.output_kind == "requantize"``) compute the exported integer rule
+    ``clamp(((acc * M + offset) >> s), 0, 2**k - 1)`` itself (:meth:`requantize_rule`), so the
+    model and the integer artifact agree exactly; the other activations are replayed exactly by
+    the exporter's threshold search.
+
+    Parameters
+    ----------
+    in_features : int
+        Number of input features.
+    hidden : sequence of int
+        Widths of the hidden layers (at least one).
+    classes : int
+        Number of classes.
+    precisions : sequence of LayerPrecision
+        One per dense layer (``len(hidden) + 1``).
+    dropout : float
+        Dropout before each hidden layer but the first, in training only.
+    input_max : int
+        Largest input code (the score head's initial scale depends on the value ranges).
+
+    Raises
+    ------
+    ValueError
+        If a width is not a positive integer, no hidden layer is given or the number of
+        precisions is not the number of layers.
+    """
+
+    def __init__(self, in_features: int, hidden: Sequence[int], classes: int,
+                 precisions: Sequence[LayerPrecision], dropout: float = 0.0,
+                 input_max: int = 15):
+        super().__init__()
+        widths = [in_features, *hidden, classes]
+        if len(hidden) < 1:
+            raise ValueError("QuantMLP needs at least one hidden layer")
+        for width in widths:
+            if not isinstance(width, int) or width < 1:
+                raise ValueError(f"layer widths must be positive integers, not {width!r}")
+        if len(precisions) != len(widths) - 1:
+            raise ValueError(f"QuantMLP needs {len(widths) - 1} layer precisions, not "
+                             f"{len(precisions)}")
+        self.precisions = tuple(precisions)
+        self.dense = nn.ModuleList(QuantDense(a, b, weight_quantizer(p)) for a, b, p in
+                                   zip(widths[:-1], widths[1:], precisions))
+        self.norms = nn.ModuleList(ThresholdBatchNorm(width) for width in hidden)
+        self.activations = nn.ModuleList(activation_quantizer(p) for p in precisions[:-1])
+        self.dropout = nn.Dropout(dropout)
+        last_input = (input_max if len(precisions) == 1
+                      else max(1, precisions[-2].activation.max_abs))
+        self.head = ScoreHead(classes, widths[-2],
+                              magnitude=max(1.0, last_input * precisions[-1].weights.max_abs / 2))
+
+    def requantize_rule(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the integer ``(multiplier, shift, offset)`` of hidden layer ``index``.
+
+        ``y = round(f(acc) / step)`` with ``f(a) = (a - mean) * c + beta`` is
+        ``round(acc * ratio + bias)`` with ``ratio = c / step`` and
+        ``bias = (beta - mean * c) / step``, both computed in float64.
+        """
+        norm, activation = self.norms[index], self.activations[index]
+        with torch.no_grad():
+            c = (norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps))
+            step = activation.step().double()
+            ratio = (c / step).cpu().numpy()
+            bias = ((norm.bias.double() - norm.running_mean.double() * c) / step).cpu().numpy()
+        return requantize_parameters(ratio, bias)
+
+    def _requantized(self, index: int, acc: torch.Tensor) -> torch.Tensor:
+        multiplier, shift, offset = (torch.as_tensor(a) for a in self.requantize_rule(index))
+        integer = torch.round(acc.detach()).to(torch.int64)
+        y = torch.bitwise_right_shift(integer * multiplier + offset, shift)
+        levels = self.activations[index].levels
+        return torch.clamp(y, 0, levels).to(acc.dtype)
+
+    def hidden_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the last hidden layer's activation codes."""
+        for index, (dense, norm, activation) in enumerate(
+                zip(self.dense[:-1], self.norms, self.activations)):
+            if index:
+                x = self.dropout(x)
+            acc = dense(x)
+            if not self.training and self.precisions[index].output_kind == "requantize":
+                x = self._requantized(index, acc)
+            else:
+                x = activation(norm(acc))
+        return x
+
+    def integer_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the integer class scores (as a float tensor)."""
+        return self.head.integer_scores(self.dense[-1](self.hidden_forward(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dense[-1](self.hidden_forward(x)))
+
+    def clip_latent(self) -> None:
+        """Keep binary layers' latent weights in [-1, 1] (the others scale with their max)."""
+        for dense, precision in zip(self.dense, self.precisions):
+            if precision.weights.kind == "bipolar":
+                dense.clip_latent()

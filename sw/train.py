@@ -15,10 +15,10 @@ from .data import DIGITS_RAW_MAX, DigitsSplit
 from .encoding import uint
 from .export import quantized_predict
 from .config import TrainConfig
-from .model import BinarizedMLP
+from .model import BinarizedMLP, QuantMLP
 
 __all__ = ["TrainConfig", "TrainResult", "digits_input_quantizer", "train_binarized",
-           "train_float_baseline"]
+           "train_quantized", "train_float_baseline"]
 
 Progress = Callable[[int, int, float], None]
 """Called as ``progress(epoch, epochs, loss)`` after every epoch."""
@@ -45,7 +45,7 @@ def digits_input_quantizer(bits: int = 4) -> InputQuantizer:
 class TrainResult:
     """A trained model with its input rule and the accuracies measured on the test split."""
 
-    model: BinarizedMLP
+    model: BinarizedMLP | QuantMLP
     quantizer: InputQuantizer
     quantized_accuracy: float
     losses: list[float] = field(default_factory=list)
@@ -96,6 +96,28 @@ def train_binarized(split: DigitsSplit, config: TrainConfig = TrainConfig(),
     y_train = torch.as_tensor(split.y_train)
     model = BinarizedMLP(split.x_train.shape[1], config.hidden, int(split.y_train.max()) + 1,
                          dropout=config.dropout)
+    losses = _fit(model, x_train, y_train, config, model.clip_latent, progress)
+    predicted = quantized_predict(model, quantizer.quantize(split.x_test))
+    accuracy = float(np.mean(predicted == split.y_test))
+    return TrainResult(model, quantizer, accuracy, losses)
+
+
+def train_quantized(split: DigitsSplit, config: TrainConfig = TrainConfig(),
+                    progress: Progress | None = None) -> TrainResult:
+    """Train the MLP with the precision per layer of ``config``; measure it on the test split.
+
+    An all-binary configuration trains :class:`~.model.BinarizedMLP` exactly as
+    :func:`train_binarized` does; any other trains a :class:`~.model.QuantMLP`.
+    """
+    if config.all_binary:
+        return train_binarized(split, config, progress)
+    torch.manual_seed(config.seed)
+    quantizer = digits_input_quantizer(config.input_bits)
+    x_train = torch.as_tensor(quantizer.quantize(split.x_train), dtype=torch.float32)
+    y_train = torch.as_tensor(split.y_train)
+    model = QuantMLP(split.x_train.shape[1], config.hidden, int(split.y_train.max()) + 1,
+                     config.layer_precisions(), dropout=config.dropout,
+                     input_max=quantizer.encoding.max)
     losses = _fit(model, x_train, y_train, config, model.clip_latent, progress)
     predicted = quantized_predict(model, quantizer.quantize(split.x_test))
     accuracy = float(np.mean(predicted == split.y_test))

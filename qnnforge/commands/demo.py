@@ -54,6 +54,7 @@ def report_table(report: dict) -> Table:
     table.add_column(style="bold")
     table.add_column(justify="right")
     rows = [
+        ("precision per layer", ", ".join(report["precision"]["layers"])),
         ("test samples", report["test_samples"]),
         ("float accuracy", f"{report['float_accuracy']:.4f}"),
         ("quantized accuracy (PyTorch)", f"{report['quantized_accuracy']:.4f}"),
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(folding_table(design))
     resources = synthesize_all(Path(verified["verilog"]), design["top"], out / "hw")
     report = {
+        "precision": trained.precision,
         "test_samples": trained.test_samples,
         "float_accuracy": trained.float_accuracy,
         "quantized_accuracy": trained.quantized_accuracy,

@@ -20,6 +20,9 @@ def add_folding_options(parser: argparse.ArgumentParser) -> None:
                             "(default: %(default)s)")
     group.add_argument("--fold", action="append", default=[], metavar="LAYER:PExSIMD",
                        help="set one layer's folding, e.g. --fold 1:8x16 (repeatable)")
+    group.add_argument("--no-dsp", dest="dsp", action="store_false",
+                       help="build fixed-point multipliers from LUTs (shift-add) instead of "
+                            "letting the synthesizer infer DSP blocks")
 
 
 def register(subparsers) -> None:
@@ -43,6 +46,7 @@ def generate_from_args(args: argparse.Namespace, artifact_path: Path, out: Path)
 
     artifact = load_artifact(artifact_path)
     return artifact, generate(artifact, out, target_cycles=args.target_cycles,
+                                  dsp=getattr(args, "dsp", True),
                               overrides=parse_folding(args.fold),
                               top=getattr(args, "top", "qnnforge_top"),
                               artifact_path=artifact_path)

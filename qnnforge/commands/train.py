@@ -22,12 +22,33 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+def _layer_precision(text: str) -> tuple[int, str]:
+    from ..sw.precision import PRECISIONS, parse_layer_precision
+
+    try:
+        (index, name), = parse_layer_precision([text]).items()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if name not in PRECISIONS:
+        raise argparse.ArgumentTypeError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                                         f"not {name!r}")
+    return index, name
+
+
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Add the options shared by ``train`` and ``demo``."""
     from ..sw.config import TrainConfig
+    from ..sw.precision import PRESETS
 
     defaults = TrainConfig()
     group = parser.add_argument_group("training")
+    group.add_argument("--precision", choices=tuple(PRESETS), default=defaults.precision,
+                       help="weights/activations of every layer; mixed = int8 first, ternary "
+                            "hidden, int8 last (default: %(default)s)")
+    group.add_argument("--layer-precision", type=_layer_precision, action="append", default=[],
+                       metavar="LAYER=PRECISION",
+                       help="override one layer's precision, e.g. --layer-precision 1=int4 "
+                            "(repeatable)")
     group.add_argument("--hidden", type=_widths, default=defaults.hidden, metavar="W1,W2,...",
                        help="hidden layer widths (default: 128,128)")
     group.add_argument("--epochs", type=int, default=defaults.epochs,
@@ -40,9 +61,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train the binarized MLP on the digits and write the model artifact",
-        description="Train a binarized MLP (fixed-point input x binary weights, binary hidden "
-                    "layers, integer scores) on scikit-learn's digits, check the integer "
+        "train", help="train the quantized MLP on the digits and write the model artifact",
+        description="Train a quantized MLP (binary by default: fixed-point input x binary "
+                    "weights, binary hidden layers, integer scores; or ternary/int2/int4/int8/"
+                    "mixed precision per layer) on scikit-learn's digits, check the integer "
                     "reference against the quantized model, and write the artifact.")
     parser.add_argument("--out", type=Path, default=Path("build/model"),
                         help="artifact directory to write (default: %(default)s)")
@@ -59,6 +81,7 @@ class Trained:
     float_accuracy: float
     quantized_accuracy: float
     reference_accuracy: float
+    precision: dict | None = None
 
 
 def train_and_export(args: argparse.Namespace, out: Path) -> Trained:
@@ -67,18 +90,23 @@ def train_and_export(args: argparse.Namespace, out: Path) -> Trained:
 
     from ..sw import reference
     from ..sw.data import load_digits_split
-    from ..sw.export import export_artifact, quantized_predict
+    from ..sw.export import export_artifact, export_quant_artifact, quantized_predict
     from ..sw.config import TrainConfig
-    from ..sw.train import train_binarized, train_float_baseline
+    from ..sw.train import train_float_baseline, train_quantized
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     config = TrainConfig(hidden=tuple(args.hidden), epochs=args.epochs,
-                         input_bits=args.input_bits, seed=args.seed)
+                         input_bits=args.input_bits, seed=args.seed,
+                         precision=getattr(args, "precision", "binary"),
+                         layer_precision=tuple(getattr(args, "layer_precision", [])))
+    precision = {"preset": config.precision,
+                 "layers": [p.name for p in config.layer_precisions()]}
     split = load_digits_split()
     with epoch_progress("float baseline", config.epochs) as update:
         float_accuracy = train_float_baseline(split, config, update)
-    with epoch_progress("binarized QAT", config.epochs) as update:
-        result = train_binarized(split, config, update)
+    label = "binarized QAT" if config.all_binary else f"{config.precision} QAT"
+    with epoch_progress(label, config.epochs) as update:
+        result = train_quantized(split, config, update)
     codes = result.quantizer.quantize(split.x_test)
     quantized = quantized_predict(result.model, codes)
     metadata = {
@@ -88,7 +116,13 @@ def train_and_export(args: argparse.Namespace, out: Path) -> Trained:
         "training": {"hidden": list(config.hidden), "epochs": config.epochs,
                      "input_bits": config.input_bits, "seed": config.seed},
     }
-    artifact = export_artifact(result.model, result.quantizer, "digits-binarized-mlp", metadata)
+    if config.all_binary:
+        artifact = export_artifact(result.model, result.quantizer, "digits-binarized-mlp",
+                                   metadata)
+    else:
+        metadata["training"]["precision"] = precision
+        artifact = export_quant_artifact(result.model, result.quantizer,
+                                         f"digits-{config.precision}-mlp", metadata)
     predicted = reference.run(artifact, codes).classes
     disagreements = int(np.sum(predicted != quantized))
     if disagreements:
@@ -96,7 +130,7 @@ def train_and_export(args: argparse.Namespace, out: Path) -> Trained:
                              f"{disagreements} of {len(codes)} test samples")
     artifact.save(out)
     return Trained(out, len(split.y_test), float_accuracy, result.quantized_accuracy,
-                   float(np.mean(predicted == split.y_test)))
+                   float(np.mean(predicted == split.y_test)), precision)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,5 +140,6 @@ def run(args: argparse.Namespace) -> int:
         ("float accuracy", trained.float_accuracy),
         ("quantized accuracy", trained.quantized_accuracy),
         ("integer reference accuracy", trained.reference_accuracy),
+        ("precision per layer", ", ".join(trained.precision["layers"])),
     ]))
     return 0

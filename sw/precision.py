@@ -1,0 +1,141 @@
+"""Precision per layer: what the weights and the activations of each dense layer are.
+
+Torch-free, so the command line can list the choices. A *precision* names a weight format and
+the activation the layer produces; a *preset* assigns one precision to the first, the hidden and
+the last layer. The last layer's activation is unused: it always produces integer class scores.
+
+=========  =================  ==========================================================
+name       weights            activation (output of a hidden layer)
+=========  =================  ==========================================================
+binary     bipolar {-1, +1}   sign, bipolar (one threshold per channel)
+ternary    {-1, 0, +1}        unsigned 2-bit (3 thresholds per channel)
+int2       signed 2-bit       unsigned 2-bit (3 thresholds per channel)
+int4       signed 4-bit       unsigned 4-bit (15 thresholds per channel)
+int8       signed 8-bit       unsigned 8-bit (requantized: multiplier, shift, offset)
+=========  =================  ==========================================================
+
+Presets: each of the names above for every layer, and ``mixed`` = int8 first layer, ternary
+hidden layers, int8 last layer. Unsigned activations of up to :data:`MAX_THRESHOLD_BITS` bits
+are folded into multi-thresholds; wider ones are requantized, because ``2**k - 1`` comparators
+per channel stop being cheaper than one multiplier.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .encoding import BIPOLAR, TERNARY, Encoding, sint, uint
+
+__all__ = ["LayerPrecision", "PRECISIONS", "PRESETS", "MAX_THRESHOLD_BITS",
+           "layer_precisions", "parse_layer_precision"]
+
+MAX_THRESHOLD_BITS = 4
+
+
+@dataclass(frozen=True)
+class LayerPrecision:
+    """The weight format and output activation of one dense layer.
+
+    Parameters
+    ----------
+    name : str
+        The precision's name (``"int4"``...).
+    weights : Encoding
+        Encoding of the integer weights.
+    activation : Encoding
+        Encoding of the layer's activations when it is a hidden layer.
+    """
+
+    name: str
+    weights: Encoding
+    activation: Encoding
+
+    @property
+    def output_kind(self) -> str:
+        """``"threshold"``, ``"multithreshold"`` or ``"requantize"`` (hidden layers)."""
+        if self.activation.kind == "bipolar":
+            return "threshold"
+        return "multithreshold" if self.activation.bits <= MAX_THRESHOLD_BITS else "requantize"
+
+
+PRECISIONS = {
+    "binary": LayerPrecision("binary", BIPOLAR, BIPOLAR),
+    "ternary": LayerPrecision("ternary", TERNARY, uint(2)),
+    "int2": LayerPrecision("int2", sint(2), uint(2)),
+    "int4": LayerPrecision("int4", sint(4), uint(4)),
+    "int8": LayerPrecision("int8", sint(8), uint(8)),
+}
+
+PRESETS = {
+    **{name: (name, name, name) for name in PRECISIONS},
+    "mixed": ("int8", "ternary", "int8"),
+}
+"""Preset name -> precision of the (first, hidden, last) layers."""
+
+
+def layer_precisions(preset: str, layers: int,
+                     overrides: dict[int, str] | None = None) -> tuple[LayerPrecision, ...]:
+    """Return the precision of each of ``layers`` dense layers.
+
+    Parameters
+    ----------
+    preset : str
+        A key of :data:`PRESETS`.
+    layers : int
+        Number of dense layers (hidden layers + 1), at least 2.
+    overrides : dict, optional
+        Layer index -> precision name, replacing the preset's choice for that layer.
+
+    Raises
+    ------
+    ValueError
+        If the preset or a precision is unknown, an override names a layer that does not exist,
+        or a layer with non-binary weights would read bipolar activations (no hardware computes
+        that pair).
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"precision must be one of {', '.join(PRESETS)}, not {preset!r}")
+    if not isinstance(layers, int) or layers < 2:
+        raise ValueError(f"layers must be an integer >= 2, not {layers!r}")
+    first, hidden, last = PRESETS[preset]
+    names = [first] + [hidden] * (layers - 2) + [last]
+    for index, name in sorted((overrides or {}).items()):
+        if not 0 <= index < layers:
+            raise ValueError(f"layer precision names layer {index}, but the network has layers "
+                             f"0..{layers - 1}")
+        if name not in PRECISIONS:
+            raise ValueError(f"layer {index} precision must be one of {', '.join(PRECISIONS)}, "
+                             f"not {name!r}")
+        names[index] = name
+    result = tuple(PRECISIONS[name] for name in names)
+    for index in range(1, layers):
+        if result[index - 1].activation == BIPOLAR and result[index].weights != BIPOLAR:
+            raise ValueError(f"layer {index}: {result[index].name} weights need fixed-point "
+                             f"inputs, but layer {index - 1} ({result[index - 1].name}) outputs "
+                             f"bipolar activations")
+    return result
+
+
+_SPEC = re.compile(r"^(\d+)=(\w+)$")
+
+
+def parse_layer_precision(specs: list[str]) -> dict[int, str]:
+    """Parse user specs ``"LAYER=PRECISION"`` (e.g. ``"1=ternary"``) into overrides.
+
+    Raises
+    ------
+    ValueError
+        If a spec does not have that form or names a layer twice.
+    """
+    overrides: dict[int, str] = {}
+    for spec in specs:
+        match = _SPEC.match(spec.strip())
+        if match is None:
+            raise ValueError(f"layer precision must look like LAYER=PRECISION "
+                             f"(e.g. 1=ternary), not {spec!r}")
+        index = int(match.group(1))
+        if index in overrides:
+            raise ValueError(f"precision for layer {index} is given twice")
+        overrides[index] = match.group(2)
+    return overrides

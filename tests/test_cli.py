@@ -46,3 +46,28 @@ def test_bad_folding_is_a_clear_error(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == \
         "qnnforge: error: layer 0: PE must divide the fan-out 8, not 3"
     assert not (tmp_path / "hw").exists()
+
+
+def test_train_with_mixed_precision_and_a_layer_override(tmp_path, capsys):
+    model = tmp_path / "model"
+    assert main(["train", "--out", str(model), "--precision", "mixed", "--epochs", "2",
+                 "--hidden", "32,16", "--layer-precision", "1=int4"]) == 0
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["metadata"]["training"]["precision"] == {
+        "preset": "mixed", "layers": ["int8", "int4", "int8"]}
+    assert [layer["weight_encoding"] for layer in manifest["layers"]] == [
+        {"kind": "int", "bits": 8}, {"kind": "int", "bits": 4}, {"kind": "int", "bits": 8}]
+    assert [layer["output"]["kind"] for layer in manifest["layers"]] == [
+        "requantize", "multithreshold", "scores"]
+    assert "int8, int4, int8" in capsys.readouterr().out
+
+
+def test_bad_layer_precision_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "model"), "--precision", "binary",
+                 "--layer-precision", "1=int4"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "qnnforge: error: layer 1: int4 weights need fixed-point inputs, but layer 0 (binary) "
+        "outputs bipolar activations")
+    with pytest.raises(SystemExit):
+        main(["train", "--layer-precision", "1:int4"])
+    assert "LAYER=PRECISION" in capsys.readouterr().err

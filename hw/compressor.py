@@ -37,8 +37,9 @@ LUT_INPUTS = {"xc7": 6, "ice40": 4, "ecp5": 4}
 _ROWS = 3
 # the tree stops at three rows: Yosys adds them with a 3:2 level and one carry chain
 
-_SPREAD = {"runtime": 10, "constant": 12}
-# chains per level = ceil(3 * height / spread); measured best on xc7 with Yosys 0.23
+_SPREAD = 10
+# chains per level = ceil(3 * height / spread); of 8 to 14, 10 gave the fewest LUT6 for 256
+# lanes on xc7 with Yosys 0.23, with run-time and with constant weights
 
 
 def _full_adder(a: Value, b: Value, c: Value) -> tuple[Value, Value]:
@@ -96,7 +97,7 @@ def _place(columns: list[list[Value]], weight: int, bits: Sequence[Value]) -> No
 
 
 def compress(m: Module, columns: list[list[Value]], lut_inputs: int = 6,
-             spread: int = _SPREAD["runtime"]) -> Value:
+             spread: int = _SPREAD) -> Value:
     """Return the sum of ``columns`` (``columns[c]`` holds single bits of weight ``2**c``).
 
     Parameters
@@ -198,7 +199,7 @@ def compressor_popcount(m: Module, bits: Value, lut_inputs: int = 6) -> Value:
         If ``lut_inputs`` is not an integer of at least 3.
     """
     bits = Value.cast(bits)
-    count = compress(m, [[bits[i] for i in range(len(bits))]], lut_inputs, _SPREAD["constant"])
+    count = compress(m, [[bits[i] for i in range(len(bits))]], lut_inputs, _SPREAD)
     return count[:bits_for(len(bits))]
 
 
@@ -223,7 +224,7 @@ def compressor_xnor_popcount(m: Module, x: Value, w: Value, lut_inputs: int = 6)
     for start in range(0, len(lanes), group):
         chunk = lanes[start:start + group]
         _place(columns, 0, chunk if len(chunk) == 1 else counter(m, chunk))
-    return compress(m, columns, lut_inputs, _SPREAD["runtime"])[:bits_for(len(x))]
+    return compress(m, columns, lut_inputs, _SPREAD)[:bits_for(len(x))]
 
 
 def constant_xnor_popcount(m: Module, x: Value, weights: Sequence[int],
@@ -247,4 +248,4 @@ def constant_xnor_popcount(m: Module, x: Value, weights: Sequence[int],
         if isinstance(weight, bool) or weight not in (0, 1):
             raise ValueError(f"weight {lane} must be 0 or 1, not {weight!r}")
     lanes = [x[i] if weights[i] else ~x[i] for i in range(len(x))]
-    return compress(m, [lanes], lut_inputs, _SPREAD["constant"])[:bits_for(len(x))]
+    return compress(m, [lanes], lut_inputs, _SPREAD)[:bits_for(len(x))]

@@ -73,6 +73,10 @@ def _classify(fabric: str, cells: dict[str, int]) -> Resources:
 
 
 _KEEP_HIERARCHY = {"ice40": " -noflatten", "xc7": "", "ecp5": " -noflatten"}
+# Stop before the final 'autoname' of synth_ice40/synth_ecp5: it only renames cells, and on
+# designs of 10^5 cells Yosys 0.23 spends tens of minutes in it.
+_SKIP_AUTONAME = {"ice40": " -run :check; hierarchy -check", "xc7": "",
+                  "ecp5": " -run :check; hierarchy -check"}
 
 
 def synthesize(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = True,
@@ -115,7 +119,8 @@ def synthesize(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = Tr
         stat_path = Path(scratch) / "stat.json"
         log_path = Path(log) if log is not None else Path(scratch) / "yosys.log"
         script = (f"read_verilog -sv {Path(verilog).resolve()}; "
-                  f"{command.format(top=top)}{with_dsp if dsp else without_dsp}; "
+                  f"{command.format(top=top)}{with_dsp if dsp else without_dsp}"
+                  f"{_SKIP_AUTONAME[fabric]}; "
                   f"tee -q -o {stat_path} stat -json -top {top}")
         result = subprocess.run([yosys, "-q", "-l", str(log_path), "-p", script],
                                 capture_output=True, text=True, timeout=timeout, check=False)

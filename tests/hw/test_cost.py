@@ -13,10 +13,6 @@ from qnnforge.hw.cost import (Job, plot_series, run_sweep, sweep_jobs, write_csv
 from qnnforge.hw.fixed_mac import Lane, Mac, accumulator_shape, parse_precision
 
 
-def to_signed(value, bits):
-    return value - (1 << bits) if value >> (bits - 1) else value
-
-
 @pytest.mark.parametrize("name", ["ternary", "2", "3", "4"])
 def test_lane_multiplies_every_operand_pair(name):
     precision = parse_precision(name)

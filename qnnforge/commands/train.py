@@ -94,7 +94,8 @@ def train_and_export(args: argparse.Namespace, out: Path) -> Trained:
     from ..sw.config import TrainConfig
     from ..sw.train import train_float_baseline, train_quantized
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    # The models are tiny: one thread is as fast as two and never oversubscribes a busy machine.
+    torch.set_num_threads(1)
     config = TrainConfig(hidden=tuple(args.hidden), epochs=args.epochs,
                          input_bits=args.input_bits, seed=args.seed,
                          precision=getattr(args, "precision", "binary"),

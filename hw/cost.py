@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .compressor import LUT_INPUTS
-from .fixed_mac import Mac, Precision, dot_verilog, parse_precision
+from .fixed_mac import Mac, dot_verilog, parse_precision
 from .synth import FABRICS, SynthesisError, synthesize
 from .toolchain import tool_version
 from .xnor_popcount import ARCHITECTURES, XnorPopcount

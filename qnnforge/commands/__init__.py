@@ -11,4 +11,5 @@ COMMANDS = (
     "demo",
     "build",
     "run",
+    "cost",
 )

@@ -1,6 +1,7 @@
 # qnnforge: two commands from a fresh clone.
 #   make demo   bootstrap, then train -> export -> generate -> verify -> synthesize -> report
 #   make test   bootstrap, then the whole test suite
+#   make bench  bootstrap, then the precision-cost sweep into bench/results/ (about 20 min)
 # Bootstrap creates .venv with the pinned Python dependencies and apt-installs the open FPGA
 # tools (yosys, nextpnr-ice40, fpga-icestorm) when they are missing.
 
@@ -37,6 +38,9 @@ demo: bootstrap
 
 test: bootstrap
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
+
+bench: bootstrap
+	$(PY) bench/run.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -25,8 +25,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "input_bits", "seed"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "seed" else 1):
-                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+            low, kind = (0, "non-negative") if name == "seed" else (1, "positive")
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"{name} must be a {kind} integer, not {value!r}")
         if not self.hidden or any(not isinstance(w, int) or w < 1 for w in self.hidden):
             raise ValueError(f"hidden must be a non-empty tuple of positive integers, "
                              f"not {self.hidden!r}")

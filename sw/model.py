@@ -92,7 +92,21 @@ class ScoreHead(nn.Module):
         return self.log_scale.exp() * self.integer_scores(acc)
 
 
-class BinarizedMLP(nn.Module):
+class _ScoredMLP(nn.Module):
+    """Shared scoring: subclasses define ``hidden_forward``; then ``dense[-1]`` and the head."""
+
+    dense: nn.ModuleList
+    head: ScoreHead
+
+    def integer_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the integer class scores (as a float tensor)."""
+        return self.head.integer_scores(self.dense[-1](self.hidden_forward(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dense[-1](self.hidden_forward(x)))
+
+
+class BinarizedMLP(_ScoredMLP):
     """Binarized MLP for integer inputs (already quantized, passed as float tensors).
 
     Parameters
@@ -136,13 +150,6 @@ class BinarizedMLP(nn.Module):
             x = self.sign(norm(dense(x)))
         return x
 
-    def integer_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the integer class scores (as a float tensor)."""
-        return self.head.integer_scores(self.dense[-1](self.hidden_forward(x)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dense[-1](self.hidden_forward(x)))
-
     def clip_latent(self) -> None:
         for dense in self.dense:
             dense.clip_latent()
@@ -165,7 +172,7 @@ def activation_quantizer(precision: LayerPrecision) -> nn.Module:
     return UnsignedActivationQuantizer(precision.activation.bits)
 
 
-class QuantMLP(nn.Module):
+class QuantMLP(_ScoredMLP):
     """MLP with a precision per layer: binary, ternary or fixed-point weights and activations.
 
     Each hidden layer is ``quantized dense -> batch-norm -> activation quantizer``; the last is
@@ -256,13 +263,6 @@ class QuantMLP(nn.Module):
             else:
                 x = activation(norm(acc))
         return x
-
-    def integer_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the integer class scores (as a float tensor)."""
-        return self.head.integer_scores(self.dense[-1](self.hidden_forward(x)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dense[-1](self.hidden_forward(x)))
 
     def clip_latent(self) -> None:
         """Keep binary layers' latent weights in [-1, 1] (the others scale with their max)."""

@@ -1,45 +1,64 @@
-"""Compressor-tree popcount built from generalized parallel counters sized for the fabric's LUT.
+"""Compressor-tree popcount built from LUT-sized counters and carry chains that absorb them.
 
 A ``n:m`` counter takes ``n`` bits of one weight and returns their count in ``m = bits_for(n)``
-bits of rising weights; each output bit depends on ``n`` inputs only, so on a ``k``-input LUT
-fabric an ``n <= k`` counter costs exactly ``m`` LUTs. A 6:3 counter on LUT6 removes three bits
-for three LUTs, the best rate a single-output LUT allows.
+bits of rising weights; each output bit depends on the ``n`` inputs only, so on a ``k``-input
+LUT fabric an ``n <= k`` counter costs ``m`` LUTs.
 
-Carry chains do better: in an adder ``A + B`` each sum LUT reads ``A[i]`` and ``B[i]`` only, so a
-``B[i]`` computed from five or fewer bits is absorbed into that LUT. A chain whose ``B`` is made
-of 5:3 counters consumes ``w + 5w/3`` bits for ``w`` LUTs. The tree therefore runs one level of
-counters, then levels of such chains side by side, and ends with one addition of three rows.
+Carry chains do better. In a chain adding two rows ``X + Y`` (plus a carry-in bit), position
+``i`` costs one LUT computing ``X[i] ^ Y[i]``, and ``X[i]`` also drives the position's
+carry-select input, so it must be a signal of its own. ``Y[i]`` is free to be any function of
+``k - 1`` wires: it is absorbed into the same LUT. The tree therefore fills ``Y`` with the
+outputs of small counters (5:3 on LUT6, 3:2 on LUT4) and ``X`` with bits already computed, so a
+chain of ``w`` positions consumes about ``w + 5w/3 + 1`` bits for ``w`` LUTs.
 
-The counters are written as Boolean logic (XOR, AND, OR), not ``+``: Yosys maps every ``+`` to a
-carry chain before LUT mapping, which would turn each small counter into a chain of its own.
-Every counter output is a signal of its own (the functions take the module to add it to): an
-Amaranth expression used twice is emitted twice, so a tree of shared expressions would grow
-exponentially.
+A tree is built level by level: each level starts an addition at every column that has bits to
+remove and hands the sums to the next, until at most two bits are left per column (three in the
+lowest, the last one entering as a carry-in); one last chain adds them. The additions of a level
+share carry chains, one after another, so that short ones do not each take a carry block.
 
-For the XNOR dot product the first level folds the XNOR into the counters: a LUT6 sees three
-``(x, w)`` pairs, so the first counters are 3:2 full adders over ``~(x ^ w)``. With constant
-weights the XNOR is a wire or an inverter and disappears into the first counter level.
+Written for Yosys: the counters are Boolean logic (XOR, AND, OR), not ``+``, since Yosys maps
+every ``+`` to a carry chain of its own; every counter output is a signal, since an Amaranth
+expression used twice is emitted twice. Each chain is written as a subtraction (see
+:func:`carry_chain_add`) so that the row meant for the carry-select inputs gets there.
+
+For the XNOR dot product a lane is a pair of wires ``(x, w)``: most lanes go through a first
+level of counters over ``lut_inputs // 2`` lanes (the XNOR folded into their LUTs), and the
+rest enter the chains' counters directly, two lanes to a 3:2 counter on LUT6. With constant
+weights a lane is one wire, ``x`` or ``~x``, and the inverter disappears into a LUT.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.utils import bits_for
 
-__all__ = ["LUT_INPUTS", "counter", "compress", "compressor_popcount",
+__all__ = ["LUT_INPUTS", "carry_chain_add", "counter", "compress", "compressor_popcount",
            "compressor_xnor_popcount", "constant_xnor_popcount"]
 
 LUT_INPUTS = {"xc7": 6, "ice40": 4, "ecp5": 4}
 """Inputs of one LUT on each fabric."""
 
-_ROWS = 3
-# the tree stops at three rows: Yosys adds them with a 3:2 level and one carry chain
+_CONSTANT_CHAIN_SHARE = {6: 0.5, 4: 0.6}
+# Share of the constant-weight lanes, by LUT size, that skips the first counter level and is
+# counted by the chains' counters instead. Of 0 to 0.8 in steps of 0.1, each value gave the
+# fewest LUTs summed over 16, 64 and 256 lanes (each size relative to its best) with Yosys
+# 0.23: on xc7 for LUT6; on ice40 for LUT4, within 2 % of the best on ecp5.
 
-_SPREAD = 10
-# chains per level = ceil(3 * height / spread); of 8 to 14, 10 gave the fewest LUT6 for 256
-# lanes on xc7 with Yosys 0.23, with run-time and with constant weights
+_CHAIN_POSITIONS = 48
+# longest carry chain the additions of one level share (12 CARRY4 on xc7)
+
+
+@dataclass(frozen=True)
+class _Bit:
+    """One bit to be counted: its value, the LUT inputs it takes, and whether it is a signal
+    of its own (only such a bit can drive a carry-select input or a carry-in for free)."""
+
+    value: Value
+    wires: int = 1
+    driven: bool = True
 
 
 def _full_adder(a: Value, b: Value, c: Value) -> tuple[Value, Value]:
@@ -79,9 +98,36 @@ def counter(m: Module, bits: Sequence[Value]) -> list[Signal]:
     return outputs
 
 
-def _counter_size(lut_inputs: int) -> int:
-    # the counter removing most bits per LUT: n inputs, bits_for(n) LUTs, n - bits_for(n) removed
-    return max(range(3, lut_inputs + 1), key=lambda n: ((n - bits_for(n)) / bits_for(n), -n))
+def carry_chain_add(m: Module, x_row: Value, y_row: Value, carry_in: Value) -> Signal:
+    """Return ``x_row + y_row + carry_in`` (one bit wider than the rows) from one carry chain.
+
+    ``x_row`` should hold signals: its bits drive the chain's carry-select inputs. Yosys
+    (``alumacc``) would reorder the operands of ``+`` by width, then by the number of wire
+    slices, then by a hash, and a computed ``y_row`` bit on a carry-select input costs a LUT of
+    its own. The operands of ``-`` keep their order, so the sum is written as
+    ``(2 * x_row + carry_in) - (~(2 * y_row) & mask) `` shifted right by one: the borrow-in of
+    the subtraction becomes the carry-in, and the extra lowest position only passes
+    ``carry_in`` to the next.
+
+    Raises
+    ------
+    ValueError
+        If the rows differ in width or ``carry_in`` is not one bit wide.
+    """
+    x_row, y_row, carry_in = Value.cast(x_row), Value.cast(y_row), Value.cast(carry_in)
+    if len(x_row) != len(y_row):
+        raise ValueError(f"x_row and y_row must have the same width, not {len(x_row)} and "
+                         f"{len(y_row)}")
+    if len(carry_in) != 1:
+        raise ValueError(f"carry_in must be 1 bit wide, not {len(carry_in)}")
+    width = len(x_row)
+    wide = Signal(width + 2)
+    # (2x + c) - (2^(w+2) - 1 - 2y) = 2x + 2y + c + 1 - 2^(w+2): modulo 2^(w+2), the upper
+    # w + 1 bits are x + y + c
+    m.d.comb += wide.eq(Cat(carry_in, x_row) - Cat(Const(1, 1), ~Cat(y_row, Const(0, 1))))
+    total = Signal(width + 1)
+    m.d.comb += total.eq(wide[1:])
+    return total
 
 
 def _check_lut_inputs(lut_inputs: int) -> None:
@@ -89,15 +135,253 @@ def _check_lut_inputs(lut_inputs: int) -> None:
         raise ValueError(f"lut_inputs must be an integer of at least 3, not {lut_inputs!r}")
 
 
-def _place(columns: list[list[Value]], weight: int, bits: Sequence[Value]) -> None:
+def _take_driven(column: list[_Bit]) -> _Bit | None:
+    for index in range(len(column) - 1, -1, -1):
+        if column[index].driven:
+            return column.pop(index)
+    return None
+
+
+def _take_group(column: list[_Bit], budget: int) -> list[_Bit]:
+    """Take the bits one chain LUT counts besides its carry-select bit: at most ``budget`` wires.
+
+    Bits that are not signals go first (they cannot feed a carry-select input). A group of
+    four is cut to three (both need three outputs), and two signal bits to one (a 2:2 counter
+    removes nothing; a single bit needs no counter).
+    """
+    column.sort(key=lambda bit: bit.driven)
+    group, wires, index = [], 0, 0
+    while index < len(column):
+        if wires + column[index].wires <= budget:
+            wires += column[index].wires
+            group.append(column.pop(index))
+        else:
+            index += 1
+    if len(group) == 4 or (len(group) == 2 and all(bit.driven for bit in group)):
+        column.append(group.pop())
+    return group
+
+
+def _place(columns: list[list[_Bit]], weight: int, bits: Sequence[_Bit]) -> None:
+    """Put ``bits[i]`` in column ``weight + i``, adding columns as needed."""
+    while len(columns) < weight + max(len(bits), 1):
+        columns.append([])
     for offset, bit in enumerate(bits):
-        while len(columns) <= weight + offset:
-            columns.append([])
         columns[weight + offset].append(bit)
 
 
-def compress(m: Module, columns: list[list[Value]], lut_inputs: int = 6,
-             spread: int = _SPREAD) -> Value:
+@dataclass(frozen=True)
+class _Segment:
+    """One planned addition: carry-select bits and counted groups by column, and a carry-in.
+
+    Its sum bits start at column ``low``; ``groups[c]`` is counted by a counter whose outputs
+    form the second row from column ``c`` up.
+    """
+
+    low: int
+    selects: dict[int, _Bit]
+    groups: dict[int, list[_Bit]]
+    carry_in: _Bit | None
+
+    @property
+    def width(self) -> int:
+        ends = [*self.selects, *(c + bits_for(len(g)) - 1 for c, g in self.groups.items())]
+        return max(ends) + 1 - self.low
+
+    @property
+    def removed(self) -> int:
+        """Bits taken in minus sum bits given out."""
+        taken = (len(self.selects) + sum(len(group) for group in self.groups.values())
+                 + (self.carry_in is not None))
+        return taken - (self.width + 1)
+
+    def rows(self, m: Module) -> tuple[Value, Value, Value]:
+        """Build the counters; return the two rows and the carry-in."""
+        second: dict[int, Value] = {}
+        for column, group in self.groups.items():
+            outputs = ([group[0].value] if len(group) == 1
+                       else counter(m, [bit.value for bit in group]))
+            for offset, value in enumerate(outputs):
+                second[column + offset] = value
+        span = range(self.low, self.low + self.width)
+        return (Cat(*(self.selects[c].value if c in self.selects else Const(0, 1)
+                      for c in span)),
+                Cat(*(second.get(c, Const(0, 1)) for c in span)),
+                Const(0, 1) if self.carry_in is None else self.carry_in.value)
+
+
+def _plan_segment(pool: list[list[_Bit]], low: int, budget: int) -> _Segment | None:
+    """Take one addition's bits from column ``low`` upwards out of ``pool``.
+
+    The addition grows while each new column gives its LUT something to count; a column with
+    a carry-select bit only is left alone, as the addition's carry-out takes its place.
+    """
+    selects: dict[int, _Bit] = {}
+    groups: dict[int, list[_Bit]] = {}
+    covered = low  # first column whose second-row bit is still free
+    column = low
+    while column < len(pool):
+        select = _take_driven(pool[column])
+        if column >= covered:
+            group = _take_group(pool[column], budget)
+            if not group:
+                if select is not None:
+                    pool[column].append(select)
+                break
+            groups[column] = group
+            covered = column + bits_for(len(group))
+        if select is not None:
+            selects[column] = select
+        column += 1
+    if not selects and not groups:
+        return None
+    return _Segment(low, selects, groups, _take_driven(pool[low]))
+
+
+def _plan_level(columns: list[list[_Bit]], budget: int) -> tuple[list[_Segment],
+                                                                  list[list[_Bit]]]:
+    """Plan an addition at every column of three or more bits (with a signal among them);
+    return the additions and the bits they leave."""
+    pool = [list(column) for column in columns]
+    segments: list[_Segment] = []
+    for low in range(len(pool)):
+        while len(pool[low]) >= 3 and any(bit.driven for bit in pool[low]):
+            segment = _plan_segment(pool, low, budget)
+            if segment is None:
+                break
+            segments.append(segment)
+    return segments, pool
+
+
+def _add_segments(m: Module, segments: Sequence[_Segment]) -> list[Value]:
+    """Build the segments; return each one's sum (one bit wider than it), sharing carry chains.
+
+    Segments follow one another in a chain of up to ``_CHAIN_POSITIONS`` positions. Between
+    two, one position adds the next segment's carry-in to itself: its sum bit is the carry-out
+    of the segment below, and the carry it passes on is the carry-in of the one above, so no
+    carry crosses and the position needs no LUT.
+    """
+    built = [segment.rows(m) for segment in segments]
+    sums: list[Value] = []
+    start = 0
+    while start < len(built):
+        stop, positions = start + 1, len(built[start][0])
+        while stop < len(built) and positions + 1 + len(built[stop][0]) <= _CHAIN_POSITIONS:
+            positions += 1 + len(built[stop][0])
+            stop += 1
+        x_parts, y_parts = [built[start][0]], [built[start][1]]
+        for x_row, y_row, carry_in in built[start + 1:stop]:
+            x_parts += [carry_in, x_row]
+            y_parts += [carry_in, y_row]
+        total = carry_chain_add(m, Cat(*x_parts), Cat(*y_parts), built[start][2])
+        offset = 0
+        for x_row, _, _ in built[start:stop]:
+            sums.append(total[offset:offset + len(x_row) + 1])
+            offset += len(x_row) + 1
+        start = stop
+    return sums
+
+
+def _chain_level(m: Module, segments: Sequence[_Segment],
+                 rest: list[list[_Bit]]) -> list[list[_Bit]]:
+    """Build a planned level; return its sums' bits with the bits it left."""
+    out: list[list[_Bit]] = []
+    for segment, total in zip(segments, _add_segments(m, segments)):
+        _place(out, segment.low, [_Bit(total[i]) for i in range(len(total))])
+    for weight, column in enumerate(rest):
+        _place(out, weight, [])
+        out[weight].extend(column)
+    return out
+
+
+def _counter_size(lut_inputs: int) -> int:
+    # the counter removing most bits per LUT: n inputs, bits_for(n) LUTs, n - bits_for(n) removed
+    return max(range(3, lut_inputs + 1), key=lambda n: ((n - bits_for(n)) / bits_for(n), -n))
+
+
+def _counter_level(m: Module, columns: list[list[_Bit]], lut_inputs: int,
+                   which: Callable[[_Bit], bool]) -> list[list[_Bit]]:
+    """Count the bits ``which`` selects in counters of one LUT's inputs (6:3 on LUT6, 3:2 on
+    LUT4, or three XNOR lanes on LUT6); a lone signal is passed on as it is."""
+    size = _counter_size(lut_inputs)
+    out: list[list[_Bit]] = []
+    for weight, column in enumerate(columns):
+        _place(out, weight, [])
+        out[weight].extend(bit for bit in column if not which(bit))
+        group: list[_Bit] = []
+        for bit in [bit for bit in column if which(bit)] + [None]:
+            if (bit is not None and len(group) < size
+                    and sum(b.wires for b in group) + bit.wires <= lut_inputs):
+                group.append(bit)
+                continue
+            if len(group) == 1 and group[0].driven:
+                out[weight].append(group[0])
+            elif group:
+                _place(out, weight, [_Bit(s) for s in counter(m, [b.value for b in group])])
+            group = [] if bit is None else [bit]
+    return out
+
+
+def _done(columns: list[list[_Bit]]) -> bool:
+    heights = [len(column) for column in columns]
+    lowest = next((w for w, h in enumerate(heights) if h), 0)
+    return (all(bit.driven for column in columns for bit in column)
+            and all(h <= (3 if w == lowest else 2) for w, h in enumerate(heights)))
+
+
+def _compress(m: Module, columns: list[list[_Bit]], lut_inputs: int) -> Value:
+    budget = lut_inputs - 1
+    columns = [list(column) for column in columns]
+    while not _done(columns):
+        segments, rest = _plan_level(columns, budget)
+        if sum(segment.removed for segment in segments) > 0:
+            # bits no addition could host are counted now, or they would wait for ever
+            rest = _counter_level(m, rest, lut_inputs, lambda bit: not bit.driven)
+            columns = _chain_level(m, segments, rest)
+        elif any(not bit.driven for column in columns for bit in column):
+            # no chain can host these bits: count them, the counters' outputs are signals
+            columns = _counter_level(m, columns, lut_inputs, lambda bit: not bit.driven)
+        else:
+            # nothing to absorb: 3:2 counters in the columns still too tall
+            tall = {id(bit) for column in columns if len(column) > 2 for bit in column}
+            columns = _counter_level(m, columns, 3, lambda bit: id(bit) in tall)
+    if not any(columns):
+        return Const(0, 1)
+    lowest = next(w for w, column in enumerate(columns) if column)
+    carry_in = columns[lowest].pop() if len(columns[lowest]) == 3 else None
+    rows = [Cat(*(column[row].value if row < len(column) else Const(0, 1)
+                  for column in columns[lowest:])) for row in range(2)]
+    total = carry_chain_add(m, rows[0], rows[1],
+                            Const(0, 1) if carry_in is None else carry_in.value)
+    return Cat(Const(0, lowest), total)
+
+
+def _first_level(m: Module, lanes: list[_Bit], lut_inputs: int, left: int) -> list[list[_Bit]]:
+    """Count all lanes but the last ``left`` in counters; those are left to the chains."""
+    counted = len(lanes) - left
+    columns = _counter_level(m, [lanes[:counted]], lut_inputs, lambda bit: True)
+    columns[0].extend(lanes[counted:])
+    return columns
+
+
+def _xnor_lanes_for_chains(lanes: int, lut_inputs: int) -> int:
+    """How many XNOR lanes the first additions can count, two wires a lane.
+
+    Each addition at column 0 counts ``(lut_inputs - 1) // 2`` lanes with one first-level
+    output in its lowest LUT, and takes two more first-level outputs as its carry-select bit
+    and carry-in; the first level counts ``lut_inputs // 2`` lanes per counter.
+    """
+    per_addition, per_counter = (lut_inputs - 1) // 2, lut_inputs // 2
+    left = 0
+    while left + per_addition <= lanes:
+        counters = -(-(lanes - left - per_addition) // per_counter)
+        if 3 * ((left + per_addition) // per_addition) > counters:
+            break
+        left += per_addition
+    return left
+
+
+def compress(m: Module, columns: list[list[Value]], lut_inputs: int = 6) -> Value:
     """Return the sum of ``columns`` (``columns[c]`` holds single bits of weight ``2**c``).
 
     Parameters
@@ -105,12 +389,10 @@ def compress(m: Module, columns: list[list[Value]], lut_inputs: int = 6,
     m : Module
         Module the counters and chains are added to.
     columns : list of list of Value
-        Single bits by weight.
+        Single bits by weight. Signals or slices of signals are cheapest: a bit may feed a
+        carry-select input, where any other expression costs a LUT.
     lut_inputs : int
-        Inputs of the fabric's LUT; sets the counter size (6:3 on LUT6, 3:2 on LUT4) and how
-        many bits a chain's sum LUT absorbs (``lut_inputs - 1``).
-    spread : int
-        A chain level runs ``ceil(3 * height / spread)`` chains side by side.
+        Inputs of the fabric's LUT: the chains' counters read ``lut_inputs - 1`` bits.
 
     Raises
     ------
@@ -118,74 +400,8 @@ def compress(m: Module, columns: list[list[Value]], lut_inputs: int = 6,
         If ``lut_inputs`` is not an integer of at least 3.
     """
     _check_lut_inputs(lut_inputs)
-    size = _counter_size(lut_inputs)
-    columns = [list(column) for column in columns]
-    most = sum(len(column) << weight for weight, column in enumerate(columns))
-    if not most:
-        return Const(0, 1)
-    if max(len(column) for column in columns) > _ROWS:
-        columns = _reduce(m, columns, size)
-    while max(len(column) for column in columns) > _ROWS:
-        columns = _chain_level(m, columns, lut_inputs - 1, spread)
-    rows = [Cat(*(column[row] if row < len(column) else Const(0, 1) for column in columns))
-            for row in range(_ROWS)]
-    return (rows[0] + rows[1] + rows[2])[:bits_for(most)]
-
-
-def _reduce(m: Module, columns: list[list[Value]], size: int) -> list[list[Value]]:
-    """Apply one level of ``size``-bit counters, and a smaller one where no full one fits."""
-    result: list[list[Value]] = []
-    for weight, column in enumerate(columns):
-        index = 0
-        while len(column) - index >= size:
-            _place(result, weight, counter(m, column[index:index + size]))
-            index += size
-        rest = column[index:]
-        if index == 0 and len(rest) > _ROWS:
-            _place(result, weight, counter(m, rest))
-        else:
-            for bit in rest:
-                _place(result, weight, [bit])
-    return result
-
-
-def _chain_level(m: Module, columns: list[list[Value]], absorbed: int,
-                 spread: int) -> list[list[Value]]:
-    """Add the columns in carry-chain adders ``A + B`` whose ``B`` is absorbed into the LUTs.
-
-    Each chain takes one bit per column for ``A`` (it also drives the chain's carry-select
-    input, so it must be a signal) and, at every few columns, up to ``absorbed`` bits through a
-    small counter whose outputs form ``B``. The chains' start offsets rotate so that every
-    column feeds the counters of some chain.
-    """
-    pool = [list(column) for column in columns]
-    out: list[list[Value]] = []
-    chains = max(1, -(-3 * max(len(column) for column in pool) // spread))
-    for chain in range(chains):
-        live = [c for c, column in enumerate(pool) if column]
-        if not live:
-            break
-        low, top = live[0], live[-1]
-        a_row = [pool[c].pop() if pool[c] else Const(0, 1) for c in range(low, top + 1)]
-        b_row: dict[int, Value] = {}
-        c = low + chain % 3
-        while c <= top:
-            bits = [pool[c].pop() for _ in range(min(absorbed, len(pool[c])))]
-            outputs = bits if len(bits) < 2 else counter(m, bits)
-            for offset, bit in enumerate(outputs):
-                b_row[c + offset] = bit
-            c += max(1, len(outputs))
-        width = max([top + 1, *(c + 1 for c in b_row)]) - low
-        a_row += [Const(0, 1)] * (width - len(a_row))
-        total = Signal(width + 1)
-        m.d.comb += total.eq(Cat(*a_row) + Cat(*(b_row.get(low + i, Const(0, 1))
-                                                for i in range(width))))
-        _place(out, low, [total[i] for i in range(width + 1)])
-    for weight, column in enumerate(pool):
-        while len(out) <= weight:
-            out.append([])
-        out[weight].extend(column)
-    return out
+    return _compress(m, [[_Bit(Value.cast(bit)) for bit in column] for column in columns],
+                     lut_inputs)
 
 
 def compressor_popcount(m: Module, bits: Value, lut_inputs: int = 6) -> Value:
@@ -199,15 +415,14 @@ def compressor_popcount(m: Module, bits: Value, lut_inputs: int = 6) -> Value:
         If ``lut_inputs`` is not an integer of at least 3.
     """
     bits = Value.cast(bits)
-    count = compress(m, [[bits[i] for i in range(len(bits))]], lut_inputs, _SPREAD)
-    return count[:bits_for(len(bits))]
+    return compress(m, [[bits[i] for i in range(len(bits))]], lut_inputs)[:bits_for(len(bits))]
 
 
 def compressor_xnor_popcount(m: Module, x: Value, w: Value, lut_inputs: int = 6) -> Value:
-    """Return ``popcount(~(x ^ w))`` with the XNOR folded into the first counter level.
+    """Return ``popcount(~(x ^ w))`` with the XNOR folded into the LUTs that count it.
 
-    The first level groups ``lut_inputs // 2`` lanes per counter, so each of its LUTs reads
-    the ``(x, w)`` pairs directly.
+    Most lanes go through a first level of counters over ``lut_inputs // 2`` lanes, whose LUTs
+    read the ``(x, w)`` pairs directly; the rest are counted by the chains' counters.
 
     Raises
     ------
@@ -218,13 +433,9 @@ def compressor_xnor_popcount(m: Module, x: Value, w: Value, lut_inputs: int = 6)
     x, w = Value.cast(x), Value.cast(w)
     if len(x) != len(w):
         raise ValueError(f"x and w must have the same width, not {len(x)} and {len(w)}")
-    lanes = [~(x[i] ^ w[i]) for i in range(len(x))]
-    group = max(2, lut_inputs // 2)
-    columns: list[list[Value]] = [[]]
-    for start in range(0, len(lanes), group):
-        chunk = lanes[start:start + group]
-        _place(columns, 0, chunk if len(chunk) == 1 else counter(m, chunk))
-    return compress(m, columns, lut_inputs, _SPREAD)[:bits_for(len(x))]
+    lanes = [_Bit(~(x[i] ^ w[i]), wires=2, driven=False) for i in range(len(x))]
+    columns = _first_level(m, lanes, lut_inputs, _xnor_lanes_for_chains(len(lanes), lut_inputs))
+    return _compress(m, columns, lut_inputs)[:bits_for(len(x))]
 
 
 def constant_xnor_popcount(m: Module, x: Value, weights: Sequence[int],
@@ -232,7 +443,7 @@ def constant_xnor_popcount(m: Module, x: Value, weights: Sequence[int],
     """Return ``popcount(~(x ^ weights))`` for weights fixed at elaboration time.
 
     Lane ``i`` counts ``x[i]`` where the weight bit is 1 and ``~x[i]`` where it is 0; the
-    inverters are absorbed by the first counter level.
+    inverters are absorbed by the LUTs that count them.
 
     Raises
     ------
@@ -240,6 +451,7 @@ def constant_xnor_popcount(m: Module, x: Value, weights: Sequence[int],
         If ``weights`` has not one bit per lane of ``x``, holds a value other than 0 or 1, or
         ``lut_inputs`` is not an integer of at least 3.
     """
+    _check_lut_inputs(lut_inputs)
     x = Value.cast(x)
     weights = list(weights)
     if len(weights) != len(x):
@@ -247,5 +459,6 @@ def constant_xnor_popcount(m: Module, x: Value, weights: Sequence[int],
     for lane, weight in enumerate(weights):
         if isinstance(weight, bool) or weight not in (0, 1):
             raise ValueError(f"weight {lane} must be 0 or 1, not {weight!r}")
-    lanes = [x[i] if weights[i] else ~x[i] for i in range(len(x))]
-    return compress(m, [lanes], lut_inputs, _SPREAD)[:bits_for(len(x))]
+    lanes = [_Bit(x[i]) if weights[i] else _Bit(~x[i], driven=False) for i in range(len(x))]
+    left = round(len(lanes) * _CONSTANT_CHAIN_SHARE.get(lut_inputs, 0.0))
+    return _compress(m, _first_level(m, lanes, lut_inputs, left), lut_inputs)[:bits_for(len(x))]

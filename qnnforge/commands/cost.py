@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rich import box
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.progress import TimeElapsedColumn
 from rich.table import Table
@@ -60,17 +62,19 @@ def register(subparsers) -> None:
 
 
 def cost_table(records: list[dict]) -> Table:
-    """Return the terminal table of the records."""
-    table = Table(title="Precision cost (Yosys)", title_justify="left")
+    """Return the terminal table of the records (the Fmax column only where one was measured)."""
+    timed = any("fmax_mhz" in r for r in records)
+    table = Table(title="Precision cost (Yosys)", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("fabric", "DSP", "precision", "lanes", "architecture", "LUT", "FF", "carry",
-                   "DSP cells", "BRAM", "LUT/lane", "x 1-bit", "latency", "Fmax MHz"):
+                   "DSP cells", "BRAM", "LUT/lane", "x 1-bit", "latency",
+                   *(("Fmax MHz",) if timed else ())):
         table.add_column(column, justify="left" if column in ("fabric", "architecture")
-                         else "right")
+                         else "right", no_wrap=True)
     for r in records:
         if "error" in r:
             table.add_row(r["fabric"], "on" if r["dsp_inference"] else "off", r["precision"],
                           str(r["lanes"]), r["architecture"], "[red]failed[/red]",
-                          *[""] * 8)
+                          *[""] * (8 if timed else 7))
             continue
         table.add_row(r["fabric"], "on" if r["dsp_inference"] else "off", r["precision"],
                       "MAC" if r["kind"] == "mac" else str(r["lanes"]), r["architecture"],
@@ -78,8 +82,20 @@ def cost_table(records: list[dict]) -> Table:
                       str(r["bram"]), f"{r['lut_per_lane']:.3f}",
                       f"{r['ratio_to_1bit']:.1f}" if "ratio_to_1bit" in r else "",
                       str(r["latency"]),
-                      f"{r['fmax_mhz']:.1f}" if "fmax_mhz" in r else "")
+                      *((f"{r['fmax_mhz']:.1f}" if "fmax_mhz" in r else "",) if timed else ()))
     return table
+
+
+def print_wide(table: Table) -> None:
+    """Print ``table`` at its natural width, even where the terminal (or a pipe's default of
+    80 columns) is narrower: a long line wraps, where a squeezed table would cut its cells."""
+    natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    width = console.width
+    console.width = max(width, natural)  # Console.print(width=) cannot exceed the console's
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def tool_versions() -> dict:
@@ -136,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
                      if (r["fabric"], r["precision"], r["kind"]) == ("ice40", "1", "dot")}
             fmax_task = progress.add_task("place & route (iCE40 UP5K)", total=len(timed))
             add_fmax(records, lambda: progress.advance(fmax_task))
-    console.print(cost_table(records))
+    print_wide(cost_table(records))
     csv_path = args.csv or args.json.with_suffix(".csv")
     plot_path = args.plot or args.json.with_suffix(".png")
     write_json(records, args.json, tool_versions())

@@ -8,8 +8,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.compressor import (compress, compressor_popcount, compressor_xnor_popcount,
-                                    constant_xnor_popcount, counter)
+from qnnforge.hw.compressor import (carry_chain_add, compress, compressor_popcount,
+                                    compressor_xnor_popcount, constant_xnor_popcount, counter)
 from qnnforge.hw.pipelined_popcount import pipeline_latency, pipelined_adder_tree, tree_levels
 from qnnforge.hw.xnor_popcount import ARCHITECTURES, XnorPopcount
 
@@ -62,6 +62,57 @@ def test_architecture_counts_agreeing_lanes(lanes, architecture, lut_inputs, reg
     operands = [(0, 0), (full, full), (0, full)] + [
         (rng.getrandbits(lanes), rng.getrandbits(lanes)) for _ in range(12)]
     check_unit(unit, [(x, fixed if fixed is not None else w) for x, w in operands], weights)
+
+
+@pytest.mark.parametrize("architecture", ["compressor", "constant"])
+@pytest.mark.parametrize("lanes, lut_inputs", [(256, 6), (256, 4), (300, 6)])
+def test_wide_compressors_near_both_ends_of_the_range(architecture, lanes, lut_inputs):
+    """The widths the cost explorer reports, with counts at and next to 0 and ``lanes``."""
+    rng = random.Random(lanes + lut_inputs)
+    weights = [rng.randint(0, 1) for _ in range(lanes)] if architecture == "constant" else None
+    unit = XnorPopcount(lanes, architecture, lut_inputs=lut_inputs, weights=weights)
+    full = (1 << lanes) - 1
+    reference = weight_word(weights) if weights else rng.getrandbits(lanes)
+    operands = []
+    for flips in (0, 1, 2, 3, 5):
+        mask = sum(1 << lane for lane in rng.sample(range(lanes), flips))
+        operands += [(reference ^ mask, reference), (~reference & full ^ mask, reference)]
+    operands += [(rng.getrandbits(lanes), reference) for _ in range(10)]
+    check_unit(unit, operands, weights)
+
+
+@settings(max_examples=30, deadline=None)
+@given(width=st.integers(1, 12), data=st.data())
+def test_carry_chain_add_adds_rows_and_carry_in(width, data):
+    m = Module()
+    x, y, carry_in = Signal(width), Signal(width), Signal()
+    total = carry_chain_add(m, x, y, carry_in)
+    assert len(total) == width + 1
+    cases = data.draw(st.lists(st.tuples(st.integers(0, (1 << width) - 1),
+                                         st.integers(0, (1 << width) - 1), st.integers(0, 1)),
+                               min_size=1, max_size=8))
+    cases.append(((1 << width) - 1, (1 << width) - 1, 1))
+    sim = Simulator(m)
+
+    async def testbench(ctx):
+        for a, b, c in cases:
+            ctx.set(x, a)
+            ctx.set(y, b)
+            ctx.set(carry_in, c)
+            await ctx.delay(1e-9)
+            assert ctx.get(total) == a + b + c, (a, b, c)
+
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+def test_carry_chain_add_argument_errors():
+    m = Module()
+    with pytest.raises(ValueError, match=r"^x_row and y_row must have the same width, "
+                                         r"not 3 and 4$"):
+        carry_chain_add(m, Signal(3), Signal(4), Signal())
+    with pytest.raises(ValueError, match=r"^carry_in must be 1 bit wide, not 2$"):
+        carry_chain_add(m, Signal(3), Signal(3), Signal(2))
 
 
 @pytest.mark.parametrize("operands, every, latency", [

@@ -103,7 +103,8 @@ def design_summary(network: Network, top: str) -> dict:
 def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | None = None,
              *, target_cycles: int = DEFAULT_TARGET_CYCLES,
              overrides: dict[int, LayerFolding] | None = None, top: str = DEFAULT_TOP,
-             artifact_path: str | os.PathLike | None = None, dsp: bool = True) -> Design:
+             artifact_path: str | os.PathLike | None = None, dsp: bool = True,
+             popcount: str = "adder_tree", lut_inputs: int = 6) -> Design:
     """Write ``<top>.v`` and ``design.json`` for ``artifact`` into ``out_dir``.
 
     Parameters
@@ -118,21 +119,27 @@ def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | 
     dsp : bool
         Let the synthesizer infer DSP blocks for fixed-point multipliers (``False``: LUT-only
         shift-add multipliers).
+    popcount : str
+        Popcount of XNOR layers, one of :data:`~qnnforge.hw.xnor_dot.POPCOUNTS`.
+    lut_inputs : int
+        LUT size the compressor popcount is built for (6: Xilinx 7-series; 4: iCE40, ECP5).
 
     Raises
     ------
     ValueError
-        If the folding does not fit the network or ``top`` is not a Verilog identifier.
+        If the folding does not fit the network, ``top`` is not a Verilog identifier or the
+        popcount options are invalid.
     """
     if not top.isidentifier():
         raise ValueError(f"top must be a Verilog identifier, not {top!r}")
     if folding is None:
         shapes = [(layer.in_features, layer.out_features) for layer in artifact.layers]
         folding = default_folding(shapes, target_cycles, overrides)
-    network = Network(artifact, folding, dsp=dsp)
+    network = Network(artifact, folding, dsp=dsp, popcount=popcount, lut_inputs=lut_inputs)
     text = verilog.convert(network, name=top, emit_src=False)
     summary = design_summary(network, top)
     summary["dsp"] = bool(dsp)
+    summary["popcount"] = {"architecture": popcount, "lut_inputs": lut_inputs}
     summary["verilog_sha256"] = hashlib.sha256(text.encode()).hexdigest()
     if artifact_path is not None:
         summary["artifact"] = str(artifact_path)

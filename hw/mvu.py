@@ -44,7 +44,7 @@ from .params import positive_int
 from .requantizer import Requantizer
 from .ternary_dot import TernaryDot
 from .threshold import Threshold
-from .xnor_dot import XnorDot
+from .xnor_dot import XnorDot, check_popcount
 
 __all__ = ["MatrixVectorUnit"]
 
@@ -65,6 +65,10 @@ class MatrixVectorUnit(wiring.Component):
     dsp : bool
         Fixed-point multipliers (dot products and requantizer) are inferred as DSP blocks
         (``True``) or built from LUTs as shift-add multipliers (``False``).
+    popcount : str
+        Popcount of XNOR layers, one of :data:`~qnnforge.hw.xnor_dot.POPCOUNTS`.
+    lut_inputs : int
+        LUT size the compressor popcount is built for.
 
     Attributes
     ----------
@@ -78,12 +82,12 @@ class MatrixVectorUnit(wiring.Component):
     TypeError
         If ``pe``, ``simd`` or ``in_lanes`` is not a positive integer.
     ValueError
-        If ``pe`` does not divide ``fan_out``, ``simd`` exceeds ``fan_in`` or ``in_lanes`` does
-        not divide ``fan_in``.
+        If ``pe`` does not divide ``fan_out``, ``simd`` exceeds ``fan_in``, ``in_lanes`` does
+        not divide ``fan_in``, ``popcount`` is unknown or ``lut_inputs`` is below 3.
     """
 
     def __init__(self, layer: LoweredLayer, *, pe: int, simd: int, in_lanes: int,
-                 dsp: bool = True):
+                 dsp: bool = True, popcount: str = "adder_tree", lut_inputs: int = 6):
         for name, value in (("PE", pe), ("SIMD", simd), ("in_lanes", in_lanes)):
             positive_int(name, value)
         if layer.fan_out % pe:
@@ -100,6 +104,7 @@ class MatrixVectorUnit(wiring.Component):
         self._simd = simd
         self._in_lanes = in_lanes
         self._dsp = bool(dsp)
+        self._popcount, self._lut_inputs = check_popcount(popcount, lut_inputs)
         super().__init__({
             "i_stream": In(stream.Signature(data.ArrayLayout(layer.input_shape, in_lanes))),
             "o_stream": Out(stream.Signature(data.ArrayLayout(layer.output_shape, pe))),
@@ -285,7 +290,7 @@ class MatrixVectorUnit(wiring.Component):
     def _dot_unit(self, m, p, x_word, w_bits):
         layer, simd = self._layer, self._simd
         if layer.dot == "xnor":
-            unit = XnorDot(simd)
+            unit = XnorDot(simd, popcount=self._popcount, lut_inputs=self._lut_inputs)
             m.d.comb += [unit.x.eq(x_word.as_value()), unit.w.eq(w_bits)]
             m.submodules[f"dot{p}"] = unit
             return unit.count

@@ -19,6 +19,7 @@ from .argmax import Argmax, result_layout
 from .folding import Folding, check_layer_folding
 from .lowering import LoweredLayer, element_shape, lower_layer
 from .mvu import MatrixVectorUnit
+from .xnor_dot import check_popcount
 
 __all__ = ["Network"]
 
@@ -34,6 +35,10 @@ class Network(wiring.Component):
         PE/SIMD per layer and the input stream width.
     dsp : bool
         Fixed-point multipliers use inferred DSP blocks (``True``) or LUTs only (``False``).
+    popcount : str
+        Popcount of XNOR layers, one of :data:`~qnnforge.hw.xnor_dot.POPCOUNTS`.
+    lut_inputs : int
+        LUT size the compressor popcount is built for (6: Xilinx 7-series; 4: iCE40, ECP5).
 
     Attributes
     ----------
@@ -45,10 +50,12 @@ class Network(wiring.Component):
     Raises
     ------
     ValueError
-        If the folding does not have one entry per layer or does not fit a layer.
+        If the folding does not have one entry per layer or does not fit a layer, or the
+        popcount options are invalid.
     """
 
-    def __init__(self, artifact: Artifact, folding: Folding, *, dsp: bool = True):
+    def __init__(self, artifact: Artifact, folding: Folding, *, dsp: bool = True,
+                 popcount: str = "adder_tree", lut_inputs: int = 6):
         if len(folding.layers) != len(artifact.layers):
             raise ValueError(f"folding has {len(folding.layers)} layers, the artifact "
                              f"{len(artifact.layers)}")
@@ -60,6 +67,7 @@ class Network(wiring.Component):
         self._artifact = artifact
         self._folding = folding
         self._dsp = bool(dsp)
+        self._popcount, self._lut_inputs = check_popcount(popcount, lut_inputs)
         self._lowered = tuple(lower_layer(layer) for layer in artifact.layers)
         last = self._lowered[-1]
         super().__init__({
@@ -82,7 +90,8 @@ class Network(wiring.Component):
         units = []
         for layer, layer_folding in zip(self._lowered, self._folding.layers):
             unit = MatrixVectorUnit(layer, pe=layer_folding.pe, simd=layer_folding.simd,
-                                    in_lanes=lanes, dsp=self._dsp)
+                                    in_lanes=lanes, dsp=self._dsp, popcount=self._popcount,
+                                    lut_inputs=self._lut_inputs)
             m.submodules[layer.name] = unit
             units.append(unit)
             lanes = layer_folding.pe

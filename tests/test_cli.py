@@ -48,6 +48,17 @@ def test_bad_folding_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "hw").exists()
 
 
+def test_generate_with_the_compressor_popcount(tmp_path):
+    from tests.hw.layers import random_network
+    import numpy as np
+
+    random_network(np.random.default_rng(0), [16, 8, 4]).save(tmp_path / "model")
+    assert main(["generate", str(tmp_path / "model"), "--popcount", "compressor",
+                 "--lut-inputs", "4", "--out", str(tmp_path / "hw")]) == 0
+    summary = json.loads((tmp_path / "hw" / "design.json").read_text())
+    assert summary["popcount"] == {"architecture": "compressor", "lut_inputs": 4}
+
+
 def test_train_with_mixed_precision_and_a_layer_override(tmp_path, capsys):
     model = tmp_path / "model"
     assert main(["train", "--out", str(model), "--precision", "mixed", "--epochs", "2",

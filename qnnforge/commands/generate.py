@@ -11,10 +11,11 @@ from ..console import console
 
 
 def add_folding_options(parser: argparse.ArgumentParser) -> None:
-    """Add the options that choose the folding (shared by generate, verify and demo)."""
+    """Add the options that shape the hardware: folding, DSPs, popcount (shared by generate,
+    verify and demo)."""
     from ..hw.folding import DEFAULT_TARGET_CYCLES
 
-    group = parser.add_argument_group("folding")
+    group = parser.add_argument_group("hardware")
     group.add_argument("--target-cycles", type=int, default=DEFAULT_TARGET_CYCLES,
                        help="cycles per inference the default folding aims for "
                             "(default: %(default)s)")
@@ -23,6 +24,12 @@ def add_folding_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-dsp", dest="dsp", action="store_false",
                        help="build fixed-point multipliers from LUTs (shift-add) instead of "
                             "letting the synthesizer infer DSP blocks")
+    group.add_argument("--popcount", choices=("adder_tree", "compressor"), default="adder_tree",
+                       help="popcount of XNOR layers: adder tree, or the compressor tree of "
+                            "carry chains and LUT counters (default: %(default)s)")
+    group.add_argument("--lut-inputs", type=int, choices=(4, 5, 6), default=6,
+                       help="LUT size the compressor popcount is built for: 6 for Xilinx "
+                            "7-series, 4 for iCE40 and ECP5 (default: %(default)s)")
 
 
 def register(subparsers) -> None:
@@ -46,7 +53,9 @@ def generate_from_args(args: argparse.Namespace, artifact_path: Path, out: Path)
 
     artifact = load_artifact(artifact_path)
     return artifact, generate(artifact, out, target_cycles=args.target_cycles,
-                                  dsp=getattr(args, "dsp", True),
+                              dsp=getattr(args, "dsp", True),
+                              popcount=getattr(args, "popcount", "adder_tree"),
+                              lut_inputs=getattr(args, "lut_inputs", 6),
                               overrides=parse_folding(args.fold),
                               top=getattr(args, "top", "qnnforge_top"),
                               artifact_path=artifact_path)

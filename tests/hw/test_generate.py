@@ -40,3 +40,22 @@ def test_generate_rejects_bad_top(artifact, tmp_path):
     with pytest.raises(ValueError, match=r"^top must be a Verilog identifier, not '1net'$"):
         generate(artifact, tmp_path, top="1net")
     assert not list(tmp_path.iterdir())
+
+
+def test_generate_records_the_popcount(artifact, tmp_path):
+    default = generate(artifact, tmp_path / "a").summary
+    assert default["popcount"] == {"architecture": "adder_tree", "lut_inputs": 6}
+    design = generate(artifact, tmp_path / "b", popcount="compressor", lut_inputs=4)
+    assert design.summary["popcount"] == {"architecture": "compressor", "lut_inputs": 4}
+    assert design.verilog.read_text() != (tmp_path / "a" / "qnnforge_top.v").read_text()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"popcount": "wallace"}, r"^popcount must be one of adder_tree, compressor, not 'wallace'$"),
+    ({"popcount": "compressor", "lut_inputs": 2},
+     r"^lut_inputs must be an integer of at least 3, not 2$"),
+])
+def test_generate_rejects_bad_popcount(artifact, tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generate(artifact, tmp_path, **kwargs)
+    assert not list(tmp_path.iterdir())

@@ -13,8 +13,9 @@ from .layers import random_inputs, random_layer
 from .simulate import run_stream
 
 
-def _simulate_layer(layer, pe, simd, in_lanes, inputs, stall=0.0, backpressure=0.0, seed=0):
-    unit = MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes)
+def _simulate_layer(layer, pe, simd, in_lanes, inputs, stall=0.0, backpressure=0.0, seed=0,
+                    **options):
+    unit = MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes, **options)
     codes = layer.input_encoding.to_code(inputs)
     beats = [[int(c) for c in row[i:i + in_lanes]]
              for row in codes for i in range(0, layer.in_features, in_lanes)]
@@ -55,6 +56,16 @@ def test_mvu_xnor_layer_every_folding_full_rate(pe, simd):
     inputs = random_inputs(BIPOLAR, rng, 6, 16)
     np.testing.assert_array_equal(_simulate_layer(layer, pe, simd, 4, inputs),
                                   reference.layer_forward(layer, inputs))
+
+
+@pytest.mark.parametrize("lut_inputs", [4, 6])
+def test_mvu_xnor_layer_with_compressor_popcount(lut_inputs):
+    rng = np.random.default_rng(lut_inputs)
+    layer = random_layer(rng, 40, 6, BIPOLAR, scores=True)
+    inputs = random_inputs(BIPOLAR, rng, 6, 40)
+    actual = _simulate_layer(layer, 3, 20, 8, inputs, stall=0.3, backpressure=0.3,
+                             popcount="compressor", lut_inputs=lut_inputs)
+    np.testing.assert_array_equal(actual, reference.layer_forward(layer, inputs))
 
 
 def test_mvu_weight_words_follow_finn_order():

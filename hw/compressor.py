@@ -13,8 +13,9 @@ chain of ``w`` positions consumes about ``w + 5w/3 + 1`` bits for ``w`` LUTs.
 
 A tree is built level by level: each level starts an addition at every column that has bits to
 remove and hands the sums to the next, until at most two bits are left per column (three in the
-lowest, the last one entering as a carry-in); one last chain adds them. The additions of a level
-share carry chains, one after another, so that short ones do not each take a carry block.
+lowest, the last one entering as a carry-in); one last chain adds them. On LUT6 the additions
+of a level share carry chains, one after another, so that short ones do not each take a carry
+block of four.
 
 Written for Yosys: the counters are Boolean logic (XOR, AND, OR), not ``+``, since Yosys maps
 every ``+`` to a carry chain of its own; every counter output is a signal, since an Amaranth
@@ -41,14 +42,18 @@ __all__ = ["LUT_INPUTS", "carry_chain_add", "counter", "compress", "compressor_p
 LUT_INPUTS = {"xc7": 6, "ice40": 4, "ecp5": 4}
 """Inputs of one LUT on each fabric."""
 
-_CONSTANT_CHAIN_SHARE = {6: 0.5, 4: 0.6}
+_CONSTANT_CHAIN_SHARE = {6: 0.5, 4: 0.3}
 # Share of the constant-weight lanes, by LUT size, that skips the first counter level and is
-# counted by the chains' counters instead. Of 0 to 0.8 in steps of 0.1, each value gave the
-# fewest LUTs summed over 16, 64 and 256 lanes (each size relative to its best) with Yosys
-# 0.23: on xc7 for LUT6; on ice40 for LUT4, within 2 % of the best on ecp5.
+# counted by the chains' counters instead. Of 0 to 0.8 in steps of 0.1, with Yosys 0.23, 0.5
+# gave the fewest LUTs on xc7 summed over 16, 64 and 256 lanes (each size relative to its best).
+# On LUT4 the fabrics disagree (ice40 best at 0.7, ecp5 at 0 to 0.3); 0.3 is within 4 % of
+# either's best at 256 lanes.
 
-_CHAIN_POSITIONS = 48
-# longest carry chain the additions of one level share (12 CARRY4 on xc7)
+_CHAIN_POSITIONS = {6: 48}
+# By LUT size, the longest carry chain the additions of one level share: on LUT6 (Xilinx),
+# 12 CARRY4 blocks of four positions, which short additions would each leave part empty. On LUT4
+# fabrics the carry logic comes with every logic cell, so sharing saves nothing there and would
+# only lengthen the paths a timing analysis sees (iCE40, 256 lanes: 12.2 against 18.5 MHz).
 
 
 @dataclass(frozen=True)
@@ -253,20 +258,22 @@ def _plan_level(columns: list[list[_Bit]], budget: int) -> tuple[list[_Segment],
     return segments, pool
 
 
-def _add_segments(m: Module, segments: Sequence[_Segment]) -> list[Value]:
+def _add_segments(m: Module, segments: Sequence[_Segment], lut_inputs: int) -> list[Value]:
     """Build the segments; return each one's sum (one bit wider than it), sharing carry chains.
 
-    Segments follow one another in a chain of up to ``_CHAIN_POSITIONS`` positions. Between
+    Segments follow one another in a chain of up to ``_CHAIN_POSITIONS[lut_inputs]`` positions
+    (by default each has its own). Between
     two, one position adds the next segment's carry-in to itself: its sum bit is the carry-out
     of the segment below, and the carry it passes on is the carry-in of the one above, so no
     carry crosses and the position needs no LUT.
     """
     built = [segment.rows(m) for segment in segments]
+    longest = _CHAIN_POSITIONS.get(lut_inputs, 0)
     sums: list[Value] = []
     start = 0
     while start < len(built):
         stop, positions = start + 1, len(built[start][0])
-        while stop < len(built) and positions + 1 + len(built[stop][0]) <= _CHAIN_POSITIONS:
+        while stop < len(built) and positions + 1 + len(built[stop][0]) <= longest:
             positions += 1 + len(built[stop][0])
             stop += 1
         x_parts, y_parts = [built[start][0]], [built[start][1]]
@@ -282,11 +289,11 @@ def _add_segments(m: Module, segments: Sequence[_Segment]) -> list[Value]:
     return sums
 
 
-def _chain_level(m: Module, segments: Sequence[_Segment],
-                 rest: list[list[_Bit]]) -> list[list[_Bit]]:
+def _chain_level(m: Module, segments: Sequence[_Segment], rest: list[list[_Bit]],
+                 lut_inputs: int) -> list[list[_Bit]]:
     """Build a planned level; return its sums' bits with the bits it left."""
     out: list[list[_Bit]] = []
-    for segment, total in zip(segments, _add_segments(m, segments)):
+    for segment, total in zip(segments, _add_segments(m, segments, lut_inputs)):
         _place(out, segment.low, [_Bit(total[i]) for i in range(len(total))])
     for weight, column in enumerate(rest):
         _place(out, weight, [])
@@ -337,7 +344,7 @@ def _compress(m: Module, columns: list[list[_Bit]], lut_inputs: int) -> Value:
         if sum(segment.removed for segment in segments) > 0:
             # bits no addition could host are counted now, or they would wait for ever
             rest = _counter_level(m, rest, lut_inputs, lambda bit: not bit.driven)
-            columns = _chain_level(m, segments, rest)
+            columns = _chain_level(m, segments, rest, lut_inputs)
         elif any(not bit.driven for column in columns for bit in column):
             # no chain can host these bits: count them, the counters' outputs are signals
             columns = _counter_level(m, columns, lut_inputs, lambda bit: not bit.driven)

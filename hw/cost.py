@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .compressor import LUT_INPUTS
 from .fixed_mac import Mac, dot_verilog, parse_precision
-from .synth import FABRICS, SynthesisError, synthesize
+from .synth import FABRICS, SynthesisError, counting_scheme, synthesize
 from .toolchain import tool_version
 from .xnor_popcount import ARCHITECTURES, XnorPopcount
 
@@ -154,7 +154,8 @@ def _design_verilog(top: str, precision: str, lanes: int, architecture: str,
 
 
 def _cache_key(verilog: str, job: Job, flatten: bool, yosys: str) -> str:
-    flags = f"{job.top}|{job.fabric}|{job.dsp if job.has_multiplier else 'any'}|{flatten}|{yosys}"
+    flags = (f"{job.top}|{job.fabric}|{job.dsp if job.has_multiplier else 'any'}|{flatten}|{yosys}"
+             f"|{counting_scheme(job.fabric)}")
     return hashlib.sha256(verilog.encode() + flags.encode()).hexdigest()[:24]
 
 

@@ -6,6 +6,7 @@ WebAssembly Yosys that Amaranth bundles is only used to emit Verilog.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from .toolchain import find_tool
 
-__all__ = ["FABRICS", "Resources", "SynthesisError", "synthesize"]
+__all__ = ["FABRICS", "Resources", "SynthesisError", "counting_scheme", "synthesize"]
 
 # cell-name patterns of each fabric, by resource class
 _CLASSES = {
@@ -29,6 +30,10 @@ _CLASSES = {
     "ecp5": {"lut": r"LUT4", "ff": r"TRELLIS_FF", "carry": r"CCU2C", "bram": r"DP16KD|PDPW16KD",
              "dsp": r"MULT18X18D|ALU54B", "lutram": r"TRELLIS_DPR16X4"},
 }
+
+_LUTS_PER_CARRY = {"ice40": 0, "xc7": 0, "ecp5": 2}
+# LUTs inside one carry cell: an ECP5 CCU2C is two LUT4s with their carry logic (it takes both
+# LUTs of a slice half), so they count as LUTs; SB_CARRY and CARRY4 hold no LUT.
 
 FABRICS = {
     "ice40": ("synth_ice40 -top {top}", " -dsp", ""),
@@ -44,7 +49,11 @@ class SynthesisError(RuntimeError):
 
 @dataclass(frozen=True)
 class Resources:
-    """Cell counts of one synthesized design on one fabric."""
+    """Cell counts of one synthesized design on one fabric.
+
+    ``lut`` counts the LUTs inside carry cells too where a carry cell holds them (ECP5's
+    CCU2C: two LUT4s each); ``carry`` counts the carry cells.
+    """
 
     fabric: str
     lut: int
@@ -67,7 +76,8 @@ def _classify(fabric: str, cells: dict[str, int]) -> Resources:
                 counts[name] += count
                 break
     # LUT6_2 packs two LUTs in one LUT6 site; count it once, as the site it takes.
-    return Resources(fabric=fabric, lut=counts["lut"], ff=counts["ff"], carry=counts["carry"],
+    lut = counts["lut"] + _LUTS_PER_CARRY[fabric] * counts["carry"]
+    return Resources(fabric=fabric, lut=lut, ff=counts["ff"], carry=counts["carry"],
                      bram=counts["bram"], dsp=counts["dsp"], lutram=counts.get("lutram", 0),
                      cells=dict(sorted(cells.items())))
 
@@ -77,6 +87,14 @@ _KEEP_HIERARCHY = {"ice40": " -noflatten", "xc7": "", "ecp5": " -noflatten"}
 # designs of 10^5 cells Yosys 0.23 spends tens of minutes in it.
 _SKIP_AUTONAME = {"ice40": " -run :check; hierarchy -check", "xc7": "",
                   "ecp5": " -run :check; hierarchy -check"}
+
+
+def counting_scheme(fabric: str) -> str:
+    """Return a digest of how ``fabric`` is synthesized and counted (script and cell classes),
+    for caches of results: it changes whenever either does."""
+    scheme = (FABRICS[fabric], _CLASSES[fabric], _LUTS_PER_CARRY[fabric],
+              _KEEP_HIERARCHY[fabric], _SKIP_AUTONAME[fabric])
+    return hashlib.sha256(repr(scheme).encode()).hexdigest()[:12]
 
 
 def synthesize(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = True,

@@ -7,7 +7,7 @@
 ``"pipelined"``
     the same tree with registers every ``register_every`` levels;
 ``"compressor"``
-    a compressor tree of LUT-sized counters with the XNOR folded into its first level
+    a compressor tree: LUT-sized counters with the XNOR folded in, absorbed into carry chains
     (:mod:`qnnforge.hw.compressor`, combinational);
 ``"constant"``
     the compressor tree over weights baked into the logic: no ``w`` port, no XNOR.

@@ -88,6 +88,29 @@ def fold_threshold(norm: ThresholdBatchNorm, bound: int) -> tuple[np.ndarray, np
     return thresholds, directions
 
 
+def _assemble(model: BinarizedMLP | QuantMLP, quantizer: InputQuantizer, name: str,
+              metadata: dict | None, weight_encoding, hidden_output) -> Artifact:
+    """Return the artifact of ``model``: layer ``i`` has weights coded by
+    ``weight_encoding(i)`` and, if hidden, the output ``hidden_output(i, bound)``, where
+    ``bound`` is the largest accumulator magnitude its inputs allow."""
+    layers = []
+    encoding = quantizer.encoding
+    last = len(model.dense) - 1
+    for index, dense in enumerate(model.dense):
+        weights_encoding = weight_encoding(index)
+        with torch.no_grad():
+            weights = np.round(_float64(dense.quantized_weight())).astype(np.int64)
+        bound = dense.in_features * weights_encoding.max_abs * encoding.max_abs
+        if index < last:
+            output = hidden_output(index, bound)
+        else:
+            # Never clip: a clipped bias changes the argmax; out of range fails validation.
+            output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
+        layers.append(DenseLayer(f"fc{index}", encoding, weights_encoding, weights, output))
+        encoding = output.encoding if index < last else None
+    return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})
+
+
 def export_artifact(model: BinarizedMLP, quantizer: InputQuantizer, name: str,
                     metadata: dict | None = None) -> Artifact:
     """Return the integer artifact of a trained model.
@@ -97,22 +120,9 @@ def export_artifact(model: BinarizedMLP, quantizer: InputQuantizer, name: str,
     ValueError
         If the resulting artifact is invalid (an :class:`~.artifact.ArtifactError`).
     """
-    layers = []
-    encoding = quantizer.encoding
-    last = len(model.dense) - 1
-    for index, dense in enumerate(model.dense):
-        weights = _float64(dense.quantized_weight()).astype(np.int64)
-        name_ = f"fc{index}"
-        bound = dense.in_features * encoding.max_abs
-        if index < last:
-            thresholds, directions = fold_threshold(model.norms[index], bound)
-            output = ThresholdActivation(thresholds, directions)
-        else:
-            # Never clip: a clipped bias changes the argmax; out of range fails validation.
-            output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
-        layers.append(DenseLayer(name_, encoding, BIPOLAR, weights, output))
-        encoding = BIPOLAR
-    return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})
+    return _assemble(model, quantizer, name, metadata, lambda index: BIPOLAR,
+                     lambda index, bound: ThresholdActivation(
+                         *fold_threshold(model.norms[index], bound)))
 
 
 def fold_multithreshold(norm: ThresholdBatchNorm, activation: UnsignedActivationQuantizer,
@@ -171,20 +181,9 @@ def export_quant_artifact(model: QuantMLP, quantizer: InputQuantizer, name: str,
     ValueError
         If the resulting artifact is invalid (an :class:`~.artifact.ArtifactError`).
     """
-    layers = []
-    encoding = quantizer.encoding
-    last = len(model.dense) - 1
-    for index, (dense, precision) in enumerate(zip(model.dense, model.precisions)):
-        with torch.no_grad():
-            weights = np.round(_float64(dense.quantized_weight())).astype(np.int64)
-        bound = dense.in_features * precision.weights.max_abs * encoding.max_abs
-        if index < last:
-            output = _layer_output(model, index, bound)
-        else:
-            output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
-        layers.append(DenseLayer(f"fc{index}", encoding, precision.weights, weights, output))
-        encoding = output.encoding if index < last else None
-    return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})
+    return _assemble(model, quantizer, name, metadata,
+                     lambda index: model.precisions[index].weights,
+                     lambda index, bound: _layer_output(model, index, bound))
 
 
 def quantized_predict(model: BinarizedMLP, x: np.ndarray) -> np.ndarray:

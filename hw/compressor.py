@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.utils import bits_for
 
-__all__ = ["LUT_INPUTS", "carry_chain_add", "counter", "compress", "compressor_popcount",
-           "compressor_xnor_popcount", "constant_xnor_popcount"]
+__all__ = ["LUT_INPUTS", "carry_chain_add", "check_lut_inputs", "counter", "compress",
+           "compressor_popcount", "compressor_xnor_popcount", "constant_xnor_popcount"]
 
 LUT_INPUTS = {"xc7": 6, "ice40": 4, "ecp5": 4}
 """Inputs of one LUT on each fabric."""
@@ -135,9 +135,17 @@ def carry_chain_add(m: Module, x_row: Value, y_row: Value, carry_in: Value) -> S
     return total
 
 
-def _check_lut_inputs(lut_inputs: int) -> None:
+def check_lut_inputs(lut_inputs: int) -> int:
+    """Return ``lut_inputs`` if it is a LUT size the compressor can build for.
+
+    Raises
+    ------
+    ValueError
+        If ``lut_inputs`` is not an integer of at least 3.
+    """
     if not isinstance(lut_inputs, int) or isinstance(lut_inputs, bool) or lut_inputs < 3:
         raise ValueError(f"lut_inputs must be an integer of at least 3, not {lut_inputs!r}")
+    return lut_inputs
 
 
 def _take_driven(column: list[_Bit]) -> _Bit | None:
@@ -406,7 +414,7 @@ def compress(m: Module, columns: list[list[Value]], lut_inputs: int = 6) -> Valu
     ValueError
         If ``lut_inputs`` is not an integer of at least 3.
     """
-    _check_lut_inputs(lut_inputs)
+    check_lut_inputs(lut_inputs)
     return _compress(m, [[_Bit(Value.cast(bit)) for bit in column] for column in columns],
                      lut_inputs)
 
@@ -436,7 +444,7 @@ def compressor_xnor_popcount(m: Module, x: Value, w: Value, lut_inputs: int = 6)
     ValueError
         If ``x`` and ``w`` differ in width, or ``lut_inputs`` is not an integer of at least 3.
     """
-    _check_lut_inputs(lut_inputs)
+    check_lut_inputs(lut_inputs)
     x, w = Value.cast(x), Value.cast(w)
     if len(x) != len(w):
         raise ValueError(f"x and w must have the same width, not {len(x)} and {len(w)}")
@@ -458,7 +466,7 @@ def constant_xnor_popcount(m: Module, x: Value, weights: Sequence[int],
         If ``weights`` has not one bit per lane of ``x``, holds a value other than 0 or 1, or
         ``lut_inputs`` is not an integer of at least 3.
     """
-    _check_lut_inputs(lut_inputs)
+    check_lut_inputs(lut_inputs)
     x = Value.cast(x)
     weights = list(weights)
     if len(weights) != len(x):

@@ -17,7 +17,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .compressor import compressor_xnor_popcount
+from .compressor import check_lut_inputs, compressor_xnor_popcount
 from .params import positive_int
 from .popcount import count_shape, popcount
 
@@ -85,6 +85,4 @@ def check_popcount(popcount: str, lut_inputs: int) -> tuple[str, int]:
     """
     if popcount not in POPCOUNTS:
         raise ValueError(f"popcount must be one of {', '.join(POPCOUNTS)}, not {popcount!r}")
-    if not isinstance(lut_inputs, int) or isinstance(lut_inputs, bool) or lut_inputs < 3:
-        raise ValueError(f"lut_inputs must be an integer of at least 3, not {lut_inputs!r}")
-    return popcount, lut_inputs
+    return popcount, check_lut_inputs(lut_inputs)

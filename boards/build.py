@@ -27,10 +27,11 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from ..hw.folding import Folding, LayerFolding, default_folding
-from ..hw.generate import design_summary, write_atomic
-from ..hw.synth import SynthesisError, synthesize
-from ..hw.toolchain import find_tool
+from ..hw.compiler.folding import Folding, LayerFolding, default_folding
+from ..hw.compiler.generate import design_summary
+from ..hw.tools.files import write_atomic
+from ..hw.tools.synth import SynthesisError, synthesize
+from ..hw.tools.toolchain import find_tool
 from ..sw.artifact import Artifact
 from .clocking import PLL_SOLVERS
 from .platforms import Board

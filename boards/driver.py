@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hw.lowering import lower_layer
+from ..hw.compiler.lowering import lower_layer
 from ..sw.artifact import Artifact
 from .protocol import (ProtocolError, Response, Status, decode_response, encode_request,
                        response_length)

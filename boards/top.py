@@ -15,8 +15,8 @@ from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
-from ..hw.folding import Folding
-from ..hw.network import Network
+from ..hw.compiler.folding import Folding
+from ..hw.compiler.network import Network
 from ..sw.artifact import Artifact
 from .framing import FrameReceiver, ResponseSender
 from .protocol import Status

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from amaranth.back import verilog
 
-from ..hw.folding import Folding
-from ..hw.generate import write_atomic
+from ..hw.compiler.folding import Folding
+from ..hw.tools.files import write_atomic
 from ..sw import reference
 from ..sw.artifact import Artifact
 from .top import UartAccelerator, quiet_cycles

@@ -18,8 +18,8 @@ _EXPORTS = {
     "load_artifact": "qnnforge.sw.artifact",
     "Encoding": "qnnforge.sw.encoding",
     "reference": "qnnforge.sw",
-    "generate": "qnnforge.hw.generate",
-    "Folding": "qnnforge.hw.folding",
+    "generate": "qnnforge.hw.compiler.generate",
+    "Folding": "qnnforge.hw.compiler.folding",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -16,7 +16,7 @@ class Outcome:
 def report_errors():
     """Yield an :class:`Outcome`; map expected failures to a message on stderr and status 2."""
     from .sw.artifact import ArtifactError
-    from .hw.toolchain import ToolMissingError
+    from .hw.tools.toolchain import ToolMissingError
 
     outcome = Outcome()
     try:

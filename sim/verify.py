@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hw.generate import Design
+from ..hw.compiler.generate import Design
 from ..sw import reference
 from ..sw.artifact import Artifact
 from .runner import SimulationFailed, build_design

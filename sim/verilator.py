@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..hw.toolchain import ToolMissingError
+from ..hw.tools.toolchain import ToolMissingError
 
 __all__ = ["MIN_VERSION", "ensure_verilator"]
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .encoding import BIPOLAR, Encoding
+from .encoding import BIPOLAR, Encoding, signed_bits
+from .errors import QnnforgeError
 
 __all__ = [
     "SCHEMA_VERSION", "SUPPORTED_VERSIONS", "FORMAT", "ArtifactError", "InputQuantizer",
@@ -41,7 +42,7 @@ MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
 
 
-class ArtifactError(ValueError):
+class ArtifactError(QnnforgeError, ValueError):
     """An artifact is malformed; the message names the field at fault."""
 
 
@@ -231,6 +232,18 @@ class Artifact:
     @property
     def in_features(self) -> int:
         return self.layers[0].in_features
+
+    @property
+    def score_range(self) -> tuple[int, int]:
+        """Smallest and largest class score any legal input can produce."""
+        last = self.layers[-1]
+        high = last.accumulator_bound + int(np.abs(last.output.bias).max())
+        return -high, high
+
+    @property
+    def score_bits(self) -> int:
+        """Width of one class score in hardware (two's complement)."""
+        return signed_bits(*self.score_range)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the artifact directory ``path`` atomically and return it.

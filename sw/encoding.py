@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Encoding", "BIPOLAR", "TERNARY", "uint", "sint"]
+__all__ = ["Encoding", "BIPOLAR", "TERNARY", "uint", "sint", "signed_bits"]
 
 _KINDS = ("bipolar", "ternary", "uint", "int")
 
@@ -129,3 +129,18 @@ def uint(bits: int) -> Encoding:
 def sint(bits: int) -> Encoding:
     """Return the two's complement encoding of ``bits`` bits."""
     return Encoding("int", bits)
+
+
+def signed_bits(low: int, high: int) -> int:
+    """Return the width of the narrowest two's complement number holding ``low .. high``.
+
+    Raises
+    ------
+    ValueError
+        If ``low`` exceeds ``high``.
+    """
+    if low > high:
+        raise ValueError(f"low must not exceed high, not {low} > {high}")
+    # n bits hold -2**(n-1) .. 2**(n-1) - 1
+    return 1 + max((-low - 1).bit_length() if low < 0 else low.bit_length(),
+                   (-high - 1).bit_length() if high < 0 else high.bit_length())

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..boards.build import BoardBuildError, build_board
     from ..boards.platforms import get_board
-    from ..hw.folding import parse_folding
+    from ..hw.compiler.folding import parse_folding
     from ..sw.artifact import load_artifact
 
     board = get_board(args.board)

@@ -24,9 +24,9 @@ def _list(kind):
 
 
 def register(subparsers) -> None:
-    from ..hw.cost import DEFAULT_CACHE, DEFAULT_LANES, DEFAULT_PRECISIONS
-    from ..hw.synth import FABRICS
-    from ..hw.xnor_popcount import ARCHITECTURES
+    from ..hw.explore.cost import DEFAULT_CACHE, DEFAULT_LANES, DEFAULT_PRECISIONS
+    from ..hw.tools.synth import FABRICS
+    from ..hw.explore.xnor_popcount import ARCHITECTURES
 
     parser = subparsers.add_parser(
         "cost", help="synthesize MACs and dot products at every precision and compare",
@@ -102,7 +102,7 @@ def tool_versions() -> dict:
     """Return the versions of the tools the figures depend on."""
     import amaranth
 
-    from ..hw.toolchain import ToolMissingError, tool_version
+    from ..hw.tools.toolchain import ToolMissingError, tool_version
 
     versions = {"amaranth": amaranth.__version__}
     for tool in ("yosys", "nextpnr-ice40"):
@@ -115,9 +115,9 @@ def tool_versions() -> dict:
 
 def add_fmax(records: list[dict], progress=None) -> None:
     """Add ``fmax_mhz`` to the iCE40 1-bit dot-product records (nextpnr-ice40, UP5K)."""
-    from ..hw.cost import constant_weights
-    from ..hw.timing import ice40_fmax
-    from ..hw.xnor_popcount import XnorPopcount
+    from ..hw.explore.cost import constant_weights
+    from ..hw.explore.timing import ice40_fmax
+    from ..hw.explore.xnor_popcount import XnorPopcount
 
     done: dict[tuple, float] = {}
     for record in records:
@@ -137,7 +137,7 @@ def add_fmax(records: list[dict], progress=None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..hw.cost import run_sweep, sweep_jobs, write_csv, write_json, write_plot
+    from ..hw.explore.cost import run_sweep, sweep_jobs, write_csv, write_json, write_plot
 
     jobs = sweep_jobs(args.bits, args.lanes, args.fabric,
                       {"off": (False,), "on": (True,), "both": (False, True)}[args.dsp],

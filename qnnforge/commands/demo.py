@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 
 def synthesize_all(verilog: Path, top: str, out: Path) -> dict:
     """Synthesize ``top`` for every demo fabric; return resource counts per fabric."""
-    from ..hw.synth import synthesize
+    from ..hw.tools.synth import synthesize
 
     resources = {}
     for fabric in SYNTH_FABRICS:
@@ -77,7 +77,7 @@ def report_table(report: dict) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..hw.generate import write_atomic
+    from ..hw.tools.files import write_atomic
 
     started = time.monotonic()
     out: Path = args.out

@@ -13,7 +13,7 @@ from ..console import console
 def add_folding_options(parser: argparse.ArgumentParser) -> None:
     """Add the options that shape the hardware: folding, DSPs, popcount (shared by generate,
     verify and demo)."""
-    from ..hw.folding import DEFAULT_TARGET_CYCLES
+    from ..hw.compiler.folding import DEFAULT_TARGET_CYCLES
 
     group = parser.add_argument_group("hardware")
     group.add_argument("--target-cycles", type=int, default=DEFAULT_TARGET_CYCLES,
@@ -47,15 +47,16 @@ def register(subparsers) -> None:
 
 def generate_from_args(args: argparse.Namespace, artifact_path: Path, out: Path):
     """Load the artifact and generate its design with the folding options in ``args``."""
-    from ..hw.folding import parse_folding
-    from ..hw.generate import generate
+    from ..hw.compiler.folding import parse_folding
+    from ..hw.compiler.generate import generate
+    from ..hw.compiler.options import HardwareOptions
     from ..sw.artifact import load_artifact
 
     artifact = load_artifact(artifact_path)
-    return artifact, generate(artifact, out, target_cycles=args.target_cycles,
-                              dsp=getattr(args, "dsp", True),
+    options = HardwareOptions(dsp=getattr(args, "dsp", True),
                               popcount=getattr(args, "popcount", "adder_tree"),
-                              lut_inputs=getattr(args, "lut_inputs", 6),
+                              lut_inputs=getattr(args, "lut_inputs", 6))
+    return artifact, generate(artifact, out, target_cycles=args.target_cycles, options=options,
                               overrides=parse_folding(args.fold),
                               top=getattr(args, "top", "qnnforge_top"),
                               artifact_path=artifact_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qnnforge.hw.folding import default_folding
+from qnnforge.hw.compiler.folding import default_folding
 from qnnforge.sw.artifact import (Artifact, DenseLayer, InputQuantizer, ScoreOutput,
                                   ThresholdActivation)
 from qnnforge.sw.encoding import BIPOLAR, uint

@@ -10,7 +10,7 @@ from qnnforge.boards.driver import (BoardDriver, BoardError, BoardRejected, Boar
                                     PortError)
 from qnnforge.boards.protocol import (REQUEST, RESPONSE, SYNC, Status, checksum,
                                       score_bytes)
-from qnnforge.hw.lowering import lower_layer
+from qnnforge.hw.compiler.lowering import lower_layer
 from qnnforge.sw import reference
 from qnnforge.sw.data import load_digits_split
 

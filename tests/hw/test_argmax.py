@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import signed
 
-from qnnforge.hw.argmax import Argmax
+from qnnforge.hw.cores.argmax import Argmax
 from qnnforge.sw import reference
 
 from .simulate import run_stream

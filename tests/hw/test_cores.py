@@ -6,10 +6,10 @@ import pytest
 from amaranth.hdl import signed, unsigned
 from hypothesis import given, strategies as st
 
-from qnnforge.hw.binary_weight_dot import BinaryWeightDot
-from qnnforge.hw.popcount import Popcount, adder_tree, popcount
-from qnnforge.hw.threshold import Threshold
-from qnnforge.hw.xnor_dot import XnorDot
+from qnnforge.hw.cores.binary_weight_dot import BinaryWeightDot
+from qnnforge.hw.cores.popcount import Popcount, adder_tree, popcount
+from qnnforge.hw.cores.threshold import Threshold
+from qnnforge.hw.cores.xnor_dot import XnorDot
 
 from .simulate import run_comb
 

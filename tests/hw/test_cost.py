@@ -8,9 +8,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from qnnforge.cli import main
-from qnnforge.hw.cost import (Job, plot_series, run_sweep, sweep_jobs, write_csv, write_json,
+from qnnforge.hw.explore.cost import (Job, plot_series, run_sweep, sweep_jobs, write_csv, write_json,
                               write_plot)
-from qnnforge.hw.fixed_mac import Lane, Mac, accumulator_shape, parse_precision
+from qnnforge.hw.explore.fixed_mac import Lane, Mac, accumulator_shape, parse_precision
 
 
 @pytest.mark.parametrize("name", ["ternary", "2", "3", "4"])
@@ -148,7 +148,7 @@ def test_writers(small_sweep, tmp_path):
 
 
 def test_yosys_failure_is_reported_with_its_log(tmp_path, monkeypatch):
-    import qnnforge.hw.cost as cost
+    import qnnforge.hw.explore.cost as cost
 
     monkeypatch.setattr(cost, "design_verilog",
                         lambda job: ("module broken(input a; endmodule\n", True, 0))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from qnnforge.hw.timing import TimingHarness, ice40_fmax
-from qnnforge.hw.xnor_popcount import XnorPopcount
+from qnnforge.hw.explore.timing import TimingHarness, ice40_fmax
+from qnnforge.hw.explore.xnor_popcount import XnorPopcount
 
 
 def test_pipelining_raises_fmax(tmp_path):

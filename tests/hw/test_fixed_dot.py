@@ -5,7 +5,7 @@ import pytest
 from amaranth.hdl import signed, unsigned
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.fixed_dot import FixedDot, FixedMultiplier
+from qnnforge.hw.cores.fixed_dot import FixedDot, FixedMultiplier
 
 from .simulate import run_comb
 
@@ -70,7 +70,7 @@ def test_dot_rejects_bad_lanes():
 def test_dsp_choice_reaches_synthesis(dsp, tmp_path):
     from amaranth.back import verilog
 
-    from qnnforge.hw.synth import synthesize
+    from qnnforge.hw.tools.synth import synthesize
 
     dut = FixedDot(1, signed(8), signed(8), dsp=dsp)
     path = tmp_path / "dot.v"

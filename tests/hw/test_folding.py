@@ -2,7 +2,7 @@
 
 import pytest
 
-from qnnforge.hw.folding import (LayerFolding, default_folding, layer_cycles,
+from qnnforge.hw.compiler.folding import (LayerFolding, default_folding, layer_cycles,
                                  parse_folding)
 
 DIGITS = [(64, 128), (128, 128), (128, 10)]

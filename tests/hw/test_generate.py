@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from qnnforge.hw.folding import LayerFolding
-from qnnforge.hw.generate import generate
+from qnnforge.hw.compiler.folding import LayerFolding
+from qnnforge.hw.compiler.generate import generate
+from qnnforge.hw.compiler.options import HardwareOptions
 
 from .layers import random_network
 
@@ -45,7 +46,8 @@ def test_generate_rejects_bad_top(artifact, tmp_path):
 def test_generate_records_the_popcount(artifact, tmp_path):
     default = generate(artifact, tmp_path / "a").summary
     assert default["popcount"] == {"architecture": "adder_tree", "lut_inputs": 6}
-    design = generate(artifact, tmp_path / "b", popcount="compressor", lut_inputs=4)
+    options = HardwareOptions(popcount="compressor", lut_inputs=4)
+    design = generate(artifact, tmp_path / "b", options=options)
     assert design.summary["popcount"] == {"architecture": "compressor", "lut_inputs": 4}
     assert design.verilog.read_text() != (tmp_path / "a" / "qnnforge_top.v").read_text()
 
@@ -55,7 +57,6 @@ def test_generate_records_the_popcount(artifact, tmp_path):
     ({"popcount": "compressor", "lut_inputs": 2},
      r"^lut_inputs must be an integer of at least 3, not 2$"),
 ])
-def test_generate_rejects_bad_popcount(artifact, tmp_path, kwargs, message):
+def test_generate_rejects_bad_popcount(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        generate(artifact, tmp_path, **kwargs)
-    assert not list(tmp_path.iterdir())
+        HardwareOptions(**kwargs)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import signed, unsigned
 
-from qnnforge.hw.lowering import element_shape, lower_layer, signed_shape_for
+from qnnforge.hw.compiler.lowering import element_shape, lower_layer, signed_shape_for
 from qnnforge.sw.artifact import DenseLayer, ScoreOutput, ThresholdActivation
 from qnnforge.sw.encoding import BIPOLAR, sint, uint
 

@@ -5,7 +5,7 @@ import pytest
 from amaranth.hdl import signed
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.multithreshold import MultiThreshold
+from qnnforge.hw.cores.multithreshold import MultiThreshold
 from qnnforge.sw import reference
 
 from .simulate import run_comb

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.lowering import lower_layer
-from qnnforge.hw.mvu import MatrixVectorUnit
+from qnnforge.hw.compiler.lowering import lower_layer
+from qnnforge.hw.cores.mvu import MatrixVectorUnit
 from qnnforge.sw import reference
 from qnnforge.sw.encoding import BIPOLAR, uint
 

@@ -10,8 +10,8 @@ never passed and requantizers that saturate.
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.lowering import lower_layer
-from qnnforge.hw.mvu import MatrixVectorUnit
+from qnnforge.hw.compiler.lowering import lower_layer
+from qnnforge.hw.cores.mvu import MatrixVectorUnit
 from qnnforge.sw import reference
 from qnnforge.sw.encoding import TERNARY, BIPOLAR, sint, uint
 

@@ -8,10 +8,10 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.compressor import (carry_chain_add, compress, compressor_popcount,
+from qnnforge.hw.cores.compressor import (carry_chain_add, compress, compressor_popcount,
                                     compressor_xnor_popcount, constant_xnor_popcount, counter)
-from qnnforge.hw.pipelined_popcount import pipeline_latency, pipelined_adder_tree, tree_levels
-from qnnforge.hw.xnor_popcount import ARCHITECTURES, XnorPopcount
+from qnnforge.hw.cores.pipelined_popcount import pipeline_latency, pipelined_adder_tree, tree_levels
+from qnnforge.hw.explore.xnor_popcount import ARCHITECTURES, XnorPopcount
 
 
 def agree(x, w, lanes):

@@ -5,8 +5,8 @@ import pytest
 from amaranth.hdl import signed, unsigned
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.lowering import signed_shape_for
-from qnnforge.hw.requantizer import Requantizer
+from qnnforge.hw.compiler.lowering import signed_shape_for
+from qnnforge.hw.cores.requantizer import Requantizer
 from qnnforge.sw import reference
 from qnnforge.sw.artifact import RequantizeOutput
 from qnnforge.sw.encoding import sint, uint

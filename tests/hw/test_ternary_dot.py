@@ -5,7 +5,7 @@ import pytest
 from amaranth.hdl import signed, unsigned
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.ternary_dot import TernaryDot
+from qnnforge.hw.cores.ternary_dot import TernaryDot
 
 from .simulate import run_comb
 

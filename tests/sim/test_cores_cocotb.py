@@ -5,9 +5,9 @@ from amaranth.hdl import Module, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from qnnforge.hw.binary_weight_dot import BinaryWeightDot
-from qnnforge.hw.threshold import Threshold
-from qnnforge.hw.xnor_dot import XnorDot
+from qnnforge.hw.cores.binary_weight_dot import BinaryWeightDot
+from qnnforge.hw.cores.threshold import Threshold
+from qnnforge.hw.cores.xnor_dot import XnorDot
 from qnnforge.sim.runner import build_design
 
 from . import cores_tb

@@ -8,8 +8,9 @@ backpressure; the network_tb monitors compare each layer's output stream with th
 
 import numpy as np
 
-from qnnforge.hw.folding import LayerFolding
-from qnnforge.hw.generate import generate
+from qnnforge.hw.compiler.folding import LayerFolding
+from qnnforge.hw.compiler.generate import generate
+from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.sim.verify import verify_network
 from qnnforge.sw import reference
 from qnnforge.sw.artifact import Artifact, InputQuantizer
@@ -39,7 +40,8 @@ def test_mixed_precision_network_is_bit_exact(tmp_path):
     artifact = _mixed_network(rng)
     folding = {0: LayerFolding(pe=2, simd=5), 1: LayerFolding(pe=3, simd=3),
                2: LayerFolding(pe=6, simd=4), 3: LayerFolding(pe=2, simd=6)}
-    design = generate(artifact, tmp_path / "hw", overrides=folding, dsp=False)
+    design = generate(artifact, tmp_path / "hw", overrides=folding,
+                      options=HardwareOptions(dsp=False))
     assert [entry["dot"] for entry in design.summary["layers"]] == [
         "fixed", "ternary", "binary_weight", "xnor"]
     inputs = random_inputs(artifact.input.encoding, rng, 150, 12)

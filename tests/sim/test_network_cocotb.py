@@ -11,8 +11,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from qnnforge.hw.folding import LayerFolding
-from qnnforge.hw.generate import generate
+from qnnforge.hw.compiler.folding import LayerFolding
+from qnnforge.hw.compiler.generate import generate
 from qnnforge.sim.runner import SimulationFailed
 from qnnforge.sim.verify import verify_network
 from qnnforge.sw.artifact import ThresholdActivation

@@ -5,8 +5,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from qnnforge.hw.cost import constant_weights
-from qnnforge.hw.xnor_popcount import ARCHITECTURES, XnorPopcount
+from qnnforge.hw.explore.cost import constant_weights
+from qnnforge.hw.explore.xnor_popcount import ARCHITECTURES, XnorPopcount
 from qnnforge.sim.runner import build_design
 
 LANES = (7, 64, 100, 256)

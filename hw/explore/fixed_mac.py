@@ -6,7 +6,7 @@ a signed fixed-point width ``"2"`` ... ``"32"`` (product by ``*``, which Yosys m
 
 :class:`Mac` is one lane with its accumulator; :class:`DotProduct` is the combinational sum of
 ``lanes`` products, built as one lane module instantiated ``lanes`` times plus an adder tree, so
-that synthesis maps a lane once (see ``flatten`` in :func:`~qnnforge.hw.synth.synthesize`).
+that synthesis maps a lane once (see ``flatten`` in :func:`~qnnforge.hw.tools.synth.synthesize`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .popcount import adder_tree
+from ..cores.popcount import adder_tree
 
 __all__ = ["Precision", "Lane", "Mac", "DotProduct", "accumulator_shape", "dot_verilog",
            "parse_precision"]

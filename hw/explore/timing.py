@@ -19,7 +19,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .toolchain import find_tool
+from ..tools.toolchain import find_tool
 from .xnor_popcount import XnorPopcount
 
 __all__ = ["TimingError", "TimingHarness", "ice40_fmax"]

@@ -6,7 +6,7 @@ unit accumulates counts and converts to the signed dot product (or compares in t
 domain) once per output.
 
 The popcount is a plain adder tree or, on request, the compressor tree of
-:mod:`~qnnforge.hw.compressor` (carry chains absorbing LUT-sized counters, sized for the target's
+:mod:`~qnnforge.hw.cores.compressor` (carry chains absorbing LUT-sized counters, sized for the target's
 LUT), which is about 2.6 times smaller on LUT6 fabrics. Both are combinational, so the choice
 does not change the matrix-vector unit's cycle model.
 """

@@ -3,7 +3,7 @@
 A sweep is a list of :class:`Job`: one design (a MAC with its accumulator, or an ``N``-lane dot
 product with one popcount architecture for 1-bit operands) on one fabric, with or without DSP
 inference. Each job's Verilog is generated with Amaranth, synthesized with the system Yosys
-(:func:`~qnnforge.hw.synth.synthesize`) and cached under ``build/cost-cache/`` by the hash of the
+(:func:`~qnnforge.hw.tools.synth.synthesize`) and cached under ``build/cost-cache/`` by the hash of the
 Verilog, the fabric, the DSP flag and the Yosys version, so a repeated sweep only synthesizes
 what changed. Designs without a multiplier (1-bit, ternary) do not depend on the DSP flag and
 are synthesized once for both.
@@ -26,10 +26,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .compressor import LUT_INPUTS
+from ..cores.compressor import LUT_INPUTS
 from .fixed_mac import Mac, dot_verilog, parse_precision
-from .synth import FABRICS, SynthesisError, counting_scheme, synthesize
-from .toolchain import tool_version
+from ..tools.synth import FABRICS, SynthesisError, counting_scheme, synthesize
+from ..tools.toolchain import tool_version
 from .xnor_popcount import ARCHITECTURES, XnorPopcount
 
 __all__ = ["DEFAULT_PRECISIONS", "DEFAULT_LANES", "DEFAULT_CACHE", "Job", "sweep_jobs",

@@ -11,17 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import verilog
 
-from ..sw.artifact import Artifact
+from ...sw.artifact import Artifact
 from .folding import DEFAULT_TARGET_CYCLES, Folding, LayerFolding, default_folding, layer_cycles
+from ..tools.files import write_atomic
 from .network import Network
+from .options import HardwareOptions
 
-__all__ = ["DEFAULT_TOP", "Design", "generate", "design_summary", "write_atomic"]
+__all__ = ["DEFAULT_TOP", "Design", "generate", "design_summary"]
 
 DEFAULT_TOP = "qnnforge_top"
 
@@ -37,20 +38,6 @@ class Design:
     @property
     def top(self) -> str:
         return self.summary["top"]
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def design_summary(network: Network, top: str) -> dict:
@@ -103,8 +90,8 @@ def design_summary(network: Network, top: str) -> dict:
 def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | None = None,
              *, target_cycles: int = DEFAULT_TARGET_CYCLES,
              overrides: dict[int, LayerFolding] | None = None, top: str = DEFAULT_TOP,
-             artifact_path: str | os.PathLike | None = None, dsp: bool = True,
-             popcount: str = "adder_tree", lut_inputs: int = 6) -> Design:
+             artifact_path: str | os.PathLike | None = None,
+             options: HardwareOptions = HardwareOptions()) -> Design:
     """Write ``<top>.v`` and ``design.json`` for ``artifact`` into ``out_dir``.
 
     Parameters
@@ -116,30 +103,23 @@ def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | 
     folding : Folding, optional
         Exact folding; by default one is chosen by :func:`~.folding.default_folding` from
         ``target_cycles`` and the user's per-layer ``overrides``.
-    dsp : bool
-        Let the synthesizer infer DSP blocks for fixed-point multipliers (``False``: LUT-only
-        shift-add multipliers).
-    popcount : str
-        Popcount of XNOR layers, one of :data:`~qnnforge.hw.xnor_dot.POPCOUNTS`.
-    lut_inputs : int
-        LUT size the compressor popcount is built for (6: Xilinx 7-series; 4: iCE40, ECP5).
+    options : HardwareOptions
+        DSP use and popcount architecture (recorded in the summary).
 
     Raises
     ------
     ValueError
-        If the folding does not fit the network, ``top`` is not a Verilog identifier or the
-        popcount options are invalid.
+        If the folding does not fit the network or ``top`` is not a Verilog identifier.
     """
     if not top.isidentifier():
         raise ValueError(f"top must be a Verilog identifier, not {top!r}")
     if folding is None:
         shapes = [(layer.in_features, layer.out_features) for layer in artifact.layers]
         folding = default_folding(shapes, target_cycles, overrides)
-    network = Network(artifact, folding, dsp=dsp, popcount=popcount, lut_inputs=lut_inputs)
+    network = Network(artifact, folding, options=options)
     text = verilog.convert(network, name=top, emit_src=False)
     summary = design_summary(network, top)
-    summary["dsp"] = bool(dsp)
-    summary["popcount"] = {"architecture": popcount, "lut_inputs": lut_inputs}
+    summary.update(options.to_json())
     summary["verilog_sha256"] = hashlib.sha256(text.encode()).hexdigest()
     if artifact_path is not None:
         summary["artifact"] = str(artifact_path)

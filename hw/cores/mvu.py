@@ -38,7 +38,7 @@ from amaranth.lib.wiring import In, Out
 
 from .binary_weight_dot import BinaryWeightDot
 from .fixed_dot import FixedDot
-from .lowering import LoweredLayer, signed_shape_for
+from ..compiler.lowering import LoweredLayer, signed_shape_for
 from .multithreshold import MultiThreshold
 from .params import positive_int
 from .requantizer import Requantizer
@@ -66,7 +66,7 @@ class MatrixVectorUnit(wiring.Component):
         Fixed-point multipliers (dot products and requantizer) are inferred as DSP blocks
         (``True``) or built from LUTs as shift-add multipliers (``False``).
     popcount : str
-        Popcount of XNOR layers, one of :data:`~qnnforge.hw.xnor_dot.POPCOUNTS`.
+        Popcount of XNOR layers, one of :data:`~qnnforge.hw.cores.xnor_dot.POPCOUNTS`.
     lut_inputs : int
         LUT size the compressor popcount is built for.
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from ...sw.errors import QnnforgeError
+
 __all__ = ["ToolMissingError", "find_tool", "tool_version"]
 
 _INSTALL_HINTS = {
@@ -17,7 +19,7 @@ _INSTALL_HINTS = {
 }
 
 
-class ToolMissingError(RuntimeError):
+class ToolMissingError(QnnforgeError, RuntimeError):
     """An external tool that a step needs is not installed."""
 
 

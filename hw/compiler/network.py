@@ -14,12 +14,12 @@ from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..sw.artifact import Artifact
-from .argmax import Argmax, result_layout
+from ...sw.artifact import Artifact
+from ..cores.argmax import Argmax, result_layout
 from .folding import Folding, check_layer_folding
+from .options import HardwareOptions
 from .lowering import LoweredLayer, element_shape, lower_layer
-from .mvu import MatrixVectorUnit
-from .xnor_dot import check_popcount
+from ..cores.mvu import MatrixVectorUnit
 
 __all__ = ["Network"]
 
@@ -33,12 +33,8 @@ class Network(wiring.Component):
         The validated integer network.
     folding : Folding
         PE/SIMD per layer and the input stream width.
-    dsp : bool
-        Fixed-point multipliers use inferred DSP blocks (``True``) or LUTs only (``False``).
-    popcount : str
-        Popcount of XNOR layers, one of :data:`~qnnforge.hw.xnor_dot.POPCOUNTS`.
-    lut_inputs : int
-        LUT size the compressor popcount is built for (6: Xilinx 7-series; 4: iCE40, ECP5).
+    options : HardwareOptions
+        DSP use and popcount architecture of every layer.
 
     Attributes
     ----------
@@ -50,12 +46,11 @@ class Network(wiring.Component):
     Raises
     ------
     ValueError
-        If the folding does not have one entry per layer or does not fit a layer, or the
-        popcount options are invalid.
+        If the folding does not have one entry per layer or does not fit a layer.
     """
 
-    def __init__(self, artifact: Artifact, folding: Folding, *, dsp: bool = True,
-                 popcount: str = "adder_tree", lut_inputs: int = 6):
+    def __init__(self, artifact: Artifact, folding: Folding, *,
+                 options: HardwareOptions = HardwareOptions()):
         if len(folding.layers) != len(artifact.layers):
             raise ValueError(f"folding has {len(folding.layers)} layers, the artifact "
                              f"{len(artifact.layers)}")
@@ -66,8 +61,9 @@ class Network(wiring.Component):
                              f"not {folding.input_lanes}")
         self._artifact = artifact
         self._folding = folding
-        self._dsp = bool(dsp)
-        self._popcount, self._lut_inputs = check_popcount(popcount, lut_inputs)
+        if not isinstance(options, HardwareOptions):
+            raise TypeError(f"options must be a HardwareOptions, not {options!r}")
+        self._options = options
         self._lowered = tuple(lower_layer(layer) for layer in artifact.layers)
         last = self._lowered[-1]
         super().__init__({
@@ -84,14 +80,19 @@ class Network(wiring.Component):
     def folding(self) -> Folding:
         return self._folding
 
+    @property
+    def options(self) -> HardwareOptions:
+        return self._options
+
     def elaborate(self, platform):
         m = Module()
         lanes = self._folding.input_lanes
         units = []
         for layer, layer_folding in zip(self._lowered, self._folding.layers):
             unit = MatrixVectorUnit(layer, pe=layer_folding.pe, simd=layer_folding.simd,
-                                    in_lanes=lanes, dsp=self._dsp, popcount=self._popcount,
-                                    lut_inputs=self._lut_inputs)
+                                    in_lanes=lanes, dsp=self._options.dsp,
+                                    popcount=self._options.popcount,
+                                    lut_inputs=self._options.lut_inputs)
             m.submodules[layer.name] = unit
             units.append(unit)
             lanes = layer_folding.pe

@@ -1,4 +1,4 @@
-"""Pipelined adder tree: the balanced tree of :func:`~qnnforge.hw.popcount.adder_tree` with a
+"""Pipelined adder tree: the balanced tree of :func:`~qnnforge.hw.cores.popcount.adder_tree` with a
 register stage after every ``every`` levels, trading flip-flops and latency for clock speed.
 """
 

@@ -3,12 +3,12 @@
 ``popcount(~(x ^ w))`` over ``lanes`` bipolar lanes, built as
 
 ``"adder_tree"``
-    the balanced adder tree of :func:`~qnnforge.hw.popcount.popcount` (combinational);
+    the balanced adder tree of :func:`~qnnforge.hw.cores.popcount.popcount` (combinational);
 ``"pipelined"``
     the same tree with registers every ``register_every`` levels;
 ``"compressor"``
     a compressor tree: LUT-sized counters with the XNOR folded in, absorbed into carry chains
-    (:mod:`qnnforge.hw.compressor`, combinational);
+    (:mod:`qnnforge.hw.cores.compressor`, combinational);
 ``"constant"``
     the compressor tree over weights baked into the logic: no ``w`` port, no XNOR.
 """
@@ -21,9 +21,9 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .compressor import compressor_xnor_popcount, constant_xnor_popcount
-from .pipelined_popcount import pipeline_latency, pipelined_adder_tree
-from .popcount import count_shape, popcount
+from ..cores.compressor import compressor_xnor_popcount, constant_xnor_popcount
+from ..cores.pipelined_popcount import pipeline_latency, pipelined_adder_tree
+from ..cores.popcount import count_shape, popcount
 
 __all__ = ["ARCHITECTURES", "XnorPopcount"]
 

@@ -27,9 +27,9 @@ import numpy as np
 from amaranth.hdl import Shape, signed, unsigned
 from amaranth.utils import bits_for
 
-from ..sw.artifact import (DenseLayer, MultiThresholdActivation, RequantizeOutput,
+from ...sw.artifact import (DenseLayer, MultiThresholdActivation, RequantizeOutput,
                            ThresholdActivation)
-from ..sw.encoding import Encoding
+from ...sw.encoding import Encoding
 
 __all__ = ["LoweredLayer", "lower_layer", "element_shape", "signed_shape_for"]
 

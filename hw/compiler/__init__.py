@@ -1,0 +1,1 @@
+"""Compiler steps from an artifact to hardware: lowering, folding, network assembly, Verilog."""

@@ -1,0 +1,1 @@
+"""Accelerator cores: Amaranth components (dot units, popcounts, output stages, MVU, argmax)."""

@@ -1,0 +1,1 @@
+"""The precision-cost explorer: synthesize single units across precisions, widths and fabrics."""

@@ -6,8 +6,12 @@ and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["QnnforgeError"]
+__all__ = ["QnnforgeError", "VerificationError"]
 
 
 class QnnforgeError(Exception):
     """An error caused by the user's input or environment, with a message that says what to fix."""
+
+
+class VerificationError(QnnforgeError):
+    """The hardware disagreed with the integer reference (or did not run to completion)."""

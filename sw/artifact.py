@@ -21,8 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from .encoding import BIPOLAR, Encoding, signed_bits
-from .errors import QnnforgeError
+from .encoding import Encoding, signed_bits
+from .layers import DenseLayer, Layer, layer_from_manifest
+from .manifest import ARRAYS, MANIFEST, ArtifactError, fail, read_encoding, read_field
+from .outputs import (REQUANT_MAX_SHIFT, REQUANT_MULTIPLIER_BITS, MultiThresholdActivation,
+                      RequantizeOutput, ScoreOutput, ThresholdActivation)
 
 __all__ = [
     "SCHEMA_VERSION", "SUPPORTED_VERSIONS", "FORMAT", "ArtifactError", "InputQuantizer",
@@ -34,20 +37,6 @@ FORMAT = "qnnforge.artifact"
 SCHEMA_VERSION = 2
 SUPPORTED_VERSIONS = (1, 2)
 """Version 1 (bipolar weights, threshold and score outputs) still loads; saving writes 2."""
-REQUANT_MULTIPLIER_BITS = 32
-"""Requantization multipliers are signed integers of at most this many bits."""
-REQUANT_MAX_SHIFT = 62
-_INT64_LIMIT = 1 << 62
-MANIFEST = "manifest.json"
-ARRAYS = "arrays.npz"
-
-
-class ArtifactError(QnnforgeError, ValueError):
-    """An artifact is malformed; the message names the field at fault."""
-
-
-def _fail(path: str, message: str) -> ArtifactError:
-    return ArtifactError(f"{path}: {message}")
 
 
 @dataclass(frozen=True)
@@ -103,112 +92,6 @@ class InputQuantizer:
 
 
 @dataclass(frozen=True)
-class ThresholdActivation:
-    """Bipolar activation by one integer threshold per output channel.
-
-    ``y[c] = +1 if direction[c] * acc[c] >= threshold[c] else -1``. A batch-norm with a positive
-    scale gives direction +1, a negative scale gives -1, and a zero scale gives a threshold that
-    is always or never met (``threshold = -bound`` or ``bound + 1``).
-    """
-
-    thresholds: np.ndarray
-    directions: np.ndarray
-    encoding: Encoding = BIPOLAR
-
-
-@dataclass(frozen=True)
-class MultiThresholdActivation:
-    """Unsigned k-bit activation by ``2**k - 1`` integer thresholds per channel (FINN style).
-
-    ``y[c] = #{l : direction[c] * acc[c] >= thresholds[c, l]}``, a value in ``0 .. 2**k - 1``.
-    Each row of ``thresholds`` is non-decreasing, so ``y >= l`` exactly when threshold ``l`` is
-    passed.
-    """
-
-    thresholds: np.ndarray
-    directions: np.ndarray
-    encoding: Encoding
-
-    @property
-    def levels(self) -> int:
-        """Number of thresholds per channel, ``2**k - 1``."""
-        return (1 << self.encoding.bits) - 1
-
-
-@dataclass(frozen=True)
-class RequantizeOutput:
-    """Fixed-point requantization of the accumulator (gemmlowp/TFLite style), per channel.
-
-    ``y[c] = clamp(((acc[c] * multiplier[c] + offset[c]) >> shift[c]) + zero_point[c],
-    encoding.min, encoding.max)`` with an arithmetic (flooring) shift. The exporter folds the
-    float scale ratio into ``multiplier / 2**shift``, the batch-norm bias into ``offset`` and
-    adds ``2**(shift - 1)`` to ``offset`` so that the shift rounds half up.
-    """
-
-    multiplier: np.ndarray
-    shift: np.ndarray
-    offset: np.ndarray
-    zero_point: np.ndarray
-    encoding: Encoding
-
-
-@dataclass(frozen=True)
-class ScoreOutput:
-    """Integer class scores: ``score[c] = acc[c] + bias[c]``."""
-
-    bias: np.ndarray
-
-
-@dataclass(frozen=True)
-class DenseLayer:
-    """A fully connected layer: integer dot products followed by an integer output rule.
-
-    Parameters
-    ----------
-    name : str
-        Unique layer name, used for the array keys and in every error message.
-    input_encoding, weight_encoding : Encoding
-        Encodings of the layer input and of its weights.
-    weights : numpy.ndarray
-        Integer weights of shape ``(out_features, in_features)``.
-    output : ThresholdActivation, MultiThresholdActivation, RequantizeOutput or ScoreOutput
-        What the layer does with its accumulators.
-    """
-
-    name: str
-    input_encoding: Encoding
-    weight_encoding: Encoding
-    weights: np.ndarray
-    output: ThresholdActivation | MultiThresholdActivation | RequantizeOutput | ScoreOutput
-
-    @property
-    def in_features(self) -> int:
-        return int(self.weights.shape[1])
-
-    @property
-    def out_features(self) -> int:
-        return int(self.weights.shape[0])
-
-    @property
-    def output_encoding(self) -> Encoding | None:
-        """Encoding of the activations, or None for a score layer."""
-        if isinstance(self.output, ScoreOutput):
-            return None
-        return self.output.encoding
-
-    @property
-    def accumulator_bound(self) -> int:
-        """Worst-case ``|acc|`` over all legal inputs and weights: ``fan_in * max|w| * max|x|``.
-
-        Every product satisfies ``|w * x| <= max|w| * max|x|`` (for two's complement operands the
-        extreme is most negative times most negative), so no sum of ``fan_in`` products exceeds
-        the bound; hardware accumulators are sized from it and cannot overflow.
-        """
-        return (self.in_features * self.weight_encoding.max_abs
-                * self.input_encoding.max_abs)
-
-
-@dataclass(frozen=True)
 class Artifact:
     """A validated integer-only network: input rule, layers and output rule.
 
@@ -218,7 +101,7 @@ class Artifact:
 
     name: str
     input: InputQuantizer
-    layers: tuple[DenseLayer, ...]
+    layers: tuple[Layer, ...]
     tie_break: str = "lowest_index"
     metadata: dict = field(default_factory=dict)
 
@@ -237,8 +120,7 @@ class Artifact:
     def score_range(self) -> tuple[int, int]:
         """Smallest and largest class score any legal input can produce."""
         last = self.layers[-1]
-        high = last.accumulator_bound + int(np.abs(last.output.bias).max())
-        return -high, high
+        return last.output.value_range(last.accumulator_bound)
 
     @property
     def score_bits(self) -> int:
@@ -255,10 +137,10 @@ class Artifact:
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
-            arrays = _arrays(self)
+            manifest, arrays = _manifest_and_arrays(self)
             with open(staging / ARRAYS, "wb") as f:
                 np.savez(f, **arrays)
-            (staging / MANIFEST).write_text(json.dumps(_manifest(self), indent=2) + "\n")
+            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
             os.chmod(staging, 0o755)
             for member in (ARRAYS, MANIFEST):
                 os.chmod(staging / member, 0o644)
@@ -282,36 +164,13 @@ class Artifact:
 
 # --- serialization ------------------------------------------------------------------------------
 
-_REQUANT_ARRAYS = ("multiplier", "shift", "offset", "zero_point")
-
-
-def _manifest(artifact: Artifact) -> dict:
-    layers = []
+def _manifest_and_arrays(artifact: Artifact) -> tuple[dict, dict[str, np.ndarray]]:
+    layers, arrays = [], {}
     for layer in artifact.layers:
-        entry: dict[str, Any] = {
-            "name": layer.name, "op": "dense",
-            "in_features": layer.in_features, "out_features": layer.out_features,
-            "input_encoding": layer.input_encoding.to_json(),
-            "weight_encoding": layer.weight_encoding.to_json(),
-            "weights": f"{layer.name}.weights",
-            "accumulator_bound": layer.accumulator_bound,
-        }
-        if isinstance(layer.output, ThresholdActivation):
-            entry["output"] = {"kind": "threshold", "encoding": layer.output.encoding.to_json(),
-                               "thresholds": f"{layer.name}.thresholds",
-                               "directions": f"{layer.name}.directions"}
-        elif isinstance(layer.output, MultiThresholdActivation):
-            entry["output"] = {"kind": "multithreshold",
-                               "encoding": layer.output.encoding.to_json(),
-                               "thresholds": f"{layer.name}.thresholds",
-                               "directions": f"{layer.name}.directions"}
-        elif isinstance(layer.output, RequantizeOutput):
-            entry["output"] = {"kind": "requantize", "encoding": layer.output.encoding.to_json(),
-                               **{key: f"{layer.name}.{key}" for key in _REQUANT_ARRAYS}}
-        else:
-            entry["output"] = {"kind": "scores", "bias": f"{layer.name}.bias"}
+        entry, layer_arrays = layer.to_manifest()
         layers.append(entry)
-    return {
+        arrays.update(layer_arrays)
+    manifest = {
         "format": FORMAT, "schema_version": SCHEMA_VERSION, "name": artifact.name,
         "input": {"shape": [artifact.in_features], **artifact.input.to_json()},
         "layers": layers,
@@ -319,66 +178,10 @@ def _manifest(artifact: Artifact) -> dict:
                    "tie_break": artifact.tie_break},
         "metadata": artifact.metadata,
     }
-
-
-def _arrays(artifact: Artifact) -> dict[str, np.ndarray]:
-    arrays = {}
-    for layer in artifact.layers:
-        wide = layer.weight_encoding.bits > 8 or layer.weight_encoding.max > 127
-        arrays[f"{layer.name}.weights"] = layer.weights.astype(np.int32 if wide else np.int8)
-        if isinstance(layer.output, (ThresholdActivation, MultiThresholdActivation)):
-            arrays[f"{layer.name}.thresholds"] = layer.output.thresholds.astype(np.int64)
-            arrays[f"{layer.name}.directions"] = layer.output.directions.astype(np.int8)
-        elif isinstance(layer.output, RequantizeOutput):
-            for key in _REQUANT_ARRAYS:
-                arrays[f"{layer.name}.{key}"] = getattr(layer.output, key).astype(np.int64)
-        else:
-            arrays[f"{layer.name}.bias"] = layer.output.bias.astype(np.int64)
-    return arrays
+    return manifest, arrays
 
 
 # --- loading -----------------------------------------------------------------------------------
-
-def _get(mapping: Any, key: str, path: str, kind: type | tuple[type, ...]) -> Any:
-    if not isinstance(mapping, dict):
-        raise _fail(path or MANIFEST, f"must be an object, not {type(mapping).__name__}")
-    if key not in mapping:
-        raise _fail(f"{path}.{key}" if path else key, "missing field")
-    value = mapping[key]
-    name = f"{path}.{key}" if path else key
-    if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
-        raise _fail(name, f"must be an integer, not {value!r}")
-    if not isinstance(value, kind):
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        raise _fail(name, f"must be of type {'/'.join(k.__name__ for k in kinds)}, "
-                          f"not {type(value).__name__}")
-    return value
-
-
-def _encoding(mapping: dict, key: str, path: str) -> Encoding:
-    entry = _get(mapping, key, path, dict)
-    try:
-        return Encoding(_get(entry, "kind", f"{path}.{key}", str),
-                        _get(entry, "bits", f"{path}.{key}", int))
-    except (TypeError, ValueError) as error:
-        if isinstance(error, ArtifactError):
-            raise
-        raise _fail(f"{path}.{key}", str(error)) from None
-
-
-def _array(arrays: dict, manifest: dict, key: str, path: str, shape: tuple[int, ...]) -> np.ndarray:
-    name = _get(manifest, key, path, str)
-    if name not in arrays:
-        raise _fail(f"{path}.{key}", f"array {name!r} is missing from {ARRAYS}")
-    array = arrays[name]
-    if array.dtype.kind not in "iu":
-        raise _fail(f"{path}.{key}", f"array {name!r} must hold integers, not {array.dtype}")
-    if array.shape != shape:
-        raise _fail(f"{path}.{key}", f"array {name!r} must have shape {shape}, not {array.shape}")
-    if array.dtype.kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
-        raise _fail(f"{path}.{key}", f"array {name!r} holds values beyond the int64 range")
-    return array.astype(np.int64)
-
 
 def load_artifact(path: str | os.PathLike) -> Artifact:
     """Load and validate the artifact directory ``path``.
@@ -416,7 +219,7 @@ class _NonFinite(str):
 def _reject_non_finite(value: Any, path: str) -> None:
     # json.loads accepts these constants; find the field that holds one so the message names it.
     if isinstance(value, _NonFinite):
-        raise _fail(path or MANIFEST, f"{value} is not allowed (values must be integers)")
+        raise fail(path or MANIFEST, f"{value} is not allowed (values must be integers)")
     if isinstance(value, dict):
         for key, item in value.items():
             _reject_non_finite(item, f"{path}.{key}" if path else key)
@@ -427,175 +230,84 @@ def _reject_non_finite(value: Any, path: str) -> None:
 
 def artifact_from_manifest(manifest: Any, arrays: dict[str, np.ndarray]) -> Artifact:
     """Build and validate an :class:`Artifact` from a parsed manifest and its arrays."""
-    if _get(manifest, "format", "", str) != FORMAT:
-        raise _fail("format", f"must be {FORMAT!r}, not {manifest['format']!r}")
-    version = _get(manifest, "schema_version", "", int)
+    if read_field(manifest, "format", "", str) != FORMAT:
+        raise fail("format", f"must be {FORMAT!r}, not {manifest['format']!r}")
+    version = read_field(manifest, "schema_version", "", int)
     if version not in SUPPORTED_VERSIONS:
-        raise _fail("schema_version", f"version {version} is not supported "
-                                      f"(this qnnforge reads versions 1 and {SCHEMA_VERSION})")
-    name = _get(manifest, "name", "", str)
-    entry = _get(manifest, "input", "", dict)
+        raise fail("schema_version", f"version {version} is not supported "
+                                     f"(this qnnforge reads versions 1 and {SCHEMA_VERSION})")
+    name = read_field(manifest, "name", "", str)
+    entry = read_field(manifest, "input", "", dict)
     quantizer = InputQuantizer(
-        encoding=_encoding(entry, "encoding", "input"),
-        raw_min=_get(entry, "raw_min", "input", int), raw_max=_get(entry, "raw_max", "input", int),
-        multiplier=_get(entry, "multiplier", "input", int),
-        shift=_get(entry, "shift", "input", int))
-    shape = _get(entry, "shape", "input", list)
-    layer_entries = _get(manifest, "layers", "", list)
-    layers = []
-    for index, entry in enumerate(layer_entries):
-        layers.append(_layer(entry, arrays, f"layers[{index}]", version))
-    output = _get(manifest, "output", "", dict)
-    if _get(output, "kind", "output", str) != "argmax":
-        raise _fail("output.kind", f"must be 'argmax', not {output['kind']!r}")
-    tie_break = _get(output, "tie_break", "output", str)
-    classes = _get(output, "classes", "output", int)
+        encoding=read_encoding(entry, "encoding", "input"),
+        raw_min=read_field(entry, "raw_min", "input", int),
+        raw_max=read_field(entry, "raw_max", "input", int),
+        multiplier=read_field(entry, "multiplier", "input", int),
+        shift=read_field(entry, "shift", "input", int))
+    shape = read_field(entry, "shape", "input", list)
+    layer_entries = read_field(manifest, "layers", "", list)
+    layers = [layer_from_manifest(entry, arrays, f"layers[{index}]", version)
+              for index, entry in enumerate(layer_entries)]
+    output = read_field(manifest, "output", "", dict)
+    if read_field(output, "kind", "output", str) != "argmax":
+        raise fail("output.kind", f"must be 'argmax', not {output['kind']!r}")
+    tie_break = read_field(output, "tie_break", "output", str)
+    classes = read_field(output, "classes", "output", int)
     artifact = Artifact(name=name, input=quantizer, layers=tuple(layers), tie_break=tie_break,
                         metadata=manifest.get("metadata", {}))
     if shape != [artifact.in_features]:
-        raise _fail("input.shape", f"must be [{artifact.in_features}], not {shape!r}")
+        raise fail("input.shape", f"must be [{artifact.in_features}], not {shape!r}")
     if classes != artifact.num_classes:
-        raise _fail("output.classes", f"must be {artifact.num_classes}, not {classes}")
+        raise fail("output.classes", f"must be {artifact.num_classes}, not {classes}")
+    for index, (entry, layer) in enumerate(zip(layer_entries, artifact.layers)):
+        # written for readers of the manifest alone; a different value means a corrupt file
+        stated = read_field(entry, "accumulator_bound", f"layers[{index}]", int)
+        if stated != layer.accumulator_bound:
+            raise fail(f"layers[{index}].accumulator_bound",
+                       f"must be {layer.accumulator_bound} (the worst-case |accumulator| of the "
+                       f"layer's encodings and fan-in), not {stated}")
     return artifact
-
-
-def _layer(entry: Any, arrays: dict, path: str, version: int) -> DenseLayer:
-    name = _get(entry, "name", path, str)
-    op = _get(entry, "op", path, str)
-    if op != "dense":
-        raise _fail(f"{path}.op", f"must be 'dense', not {op!r}")
-    fan_in = _get(entry, "in_features", path, int)
-    fan_out = _get(entry, "out_features", path, int)
-    for key, value in (("in_features", fan_in), ("out_features", fan_out)):
-        if value < 1:
-            raise _fail(f"{path}.{key}", f"must be a positive integer, not {value}")
-    weights = _array(arrays, entry, "weights", path, (fan_out, fan_in))
-    output_entry = _get(entry, "output", path, dict)
-    kind = _get(output_entry, "kind", f"{path}.output", str)
-    if kind == "threshold":
-        output = ThresholdActivation(
-            thresholds=_array(arrays, output_entry, "thresholds", f"{path}.output", (fan_out,)),
-            directions=_array(arrays, output_entry, "directions", f"{path}.output", (fan_out,)),
-            encoding=_encoding(output_entry, "encoding", f"{path}.output"))
-    elif kind == "scores":
-        output = ScoreOutput(bias=_array(arrays, output_entry, "bias", f"{path}.output",
-                                         (fan_out,)))
-    elif kind == "multithreshold" and version >= 2:
-        encoding = _encoding(output_entry, "encoding", f"{path}.output")
-        if encoding.kind != "uint" or encoding.bits > 8:
-            raise _fail(f"{path}.output.encoding",
-                        f"must be an unsigned encoding of 1..8 bits, not {encoding}")
-        output = MultiThresholdActivation(
-            thresholds=_array(arrays, output_entry, "thresholds", f"{path}.output",
-                              (fan_out, (1 << encoding.bits) - 1)),
-            directions=_array(arrays, output_entry, "directions", f"{path}.output", (fan_out,)),
-            encoding=encoding)
-    elif kind == "requantize" and version >= 2:
-        output = RequantizeOutput(
-            **{key: _array(arrays, output_entry, key, f"{path}.output", (fan_out,))
-               for key in _REQUANT_ARRAYS},
-            encoding=_encoding(output_entry, "encoding", f"{path}.output"))
-    else:
-        kinds = ("'threshold' or 'scores'" if version < 2 else
-                 "'threshold', 'multithreshold', 'requantize' or 'scores'")
-        raise _fail(f"{path}.output.kind", f"must be {kinds}, not {kind!r}")
-    weight_encoding = _encoding(entry, "weight_encoding", path)
-    if version < 2 and weight_encoding.kind != "bipolar":
-        raise _fail(f"{path}.weight_encoding", f"schema version 1 supports bipolar weights, "
-                                               f"not {weight_encoding}")
-    return DenseLayer(name=name, input_encoding=_encoding(entry, "input_encoding", path),
-                      weight_encoding=weight_encoding, weights=weights, output=output)
 
 
 # --- validation ----------------------------------------------------------------------------------
 
 def _validate(artifact: Artifact) -> None:
     if not isinstance(artifact.name, str) or not artifact.name:
-        raise _fail("name", "must be a non-empty string")
+        raise fail("name", "must be a non-empty string")
     quantizer = artifact.input
     if quantizer.encoding.kind != "uint":
-        raise _fail("input.encoding", f"must be an unsigned encoding, not {quantizer.encoding}")
+        raise fail("input.encoding", f"must be an unsigned encoding, not {quantizer.encoding}")
     if quantizer.raw_min > quantizer.raw_max:
-        raise _fail("input.raw_min", f"must not exceed raw_max ({quantizer.raw_max}), "
-                                     f"not {quantizer.raw_min}")
+        raise fail("input.raw_min", f"must not exceed raw_max ({quantizer.raw_max}), "
+                                    f"not {quantizer.raw_min}")
     if quantizer.multiplier < 1:
-        raise _fail("input.multiplier", f"must be a positive integer, not {quantizer.multiplier}")
+        raise fail("input.multiplier", f"must be a positive integer, not {quantizer.multiplier}")
     if not 0 <= quantizer.shift <= 31:
-        raise _fail("input.shift", f"must lie in 0..31, not {quantizer.shift}")
+        raise fail("input.shift", f"must lie in 0..31, not {quantizer.shift}")
     if artifact.tie_break != "lowest_index":
-        raise _fail("output.tie_break", f"must be 'lowest_index', not {artifact.tie_break!r}")
+        raise fail("output.tie_break", f"must be 'lowest_index', not {artifact.tie_break!r}")
     if not artifact.layers:
-        raise _fail("layers", "must hold at least one layer")
+        raise fail("layers", "must hold at least one layer")
     names = set()
     previous = quantizer.encoding
     previous_width = None
     for index, layer in enumerate(artifact.layers):
         path = f"layers[{index}]"
         if not layer.name.isidentifier():
-            raise _fail(f"{path}.name", f"must be an identifier, not {layer.name!r}")
+            raise fail(f"{path}.name", f"must be an identifier, not {layer.name!r}")
         if layer.name in names:
-            raise _fail(f"{path}.name", f"duplicate layer name {layer.name!r}")
+            raise fail(f"{path}.name", f"duplicate layer name {layer.name!r}")
         names.add(layer.name)
         if layer.input_encoding != previous:
-            raise _fail(f"{path}.input_encoding", f"must match the previous output ({previous}), "
-                                                  f"not {layer.input_encoding}")
+            raise fail(f"{path}.input_encoding", f"must match the previous output ({previous}), "
+                                                 f"not {layer.input_encoding}")
         if previous_width is not None and layer.in_features != previous_width:
-            raise _fail(f"{path}.in_features", f"must equal the previous layer's out_features "
-                                               f"({previous_width}), not {layer.in_features}")
-        _validate_values(layer, path)
+            raise fail(f"{path}.in_features", f"must equal the previous layer's out_features "
+                                              f"({previous_width}), not {layer.in_features}")
+        layer.validate(path)
         last = index == len(artifact.layers) - 1
-        if last != isinstance(layer.output, ScoreOutput):
-            raise _fail(f"{path}.output.kind", "must be 'scores' for the last layer and "
-                                               "an activation for every other layer")
+        if last != layer.output.final:
+            raise fail(f"{path}.output.kind", "must be 'scores' for the last layer and "
+                                              "an activation for every other layer")
         previous = layer.output_encoding
         previous_width = layer.out_features
-
-
-_WEIGHT_KINDS = {"bipolar": 1, "ternary": 2, "int": 16, "uint": 16}
-
-
-def _validate_values(layer: DenseLayer, path: str) -> None:
-    encoding = layer.weight_encoding
-    if encoding.bits > _WEIGHT_KINDS[encoding.kind]:
-        raise _fail(f"{path}.weight_encoding", f"weights must have at most 16 bits, not "
-                                               f"{encoding}")
-    if not encoding.contains(layer.weights):
-        raise _fail(f"{path}.weights", f"values must be legal {encoding} values")
-    bound = layer.accumulator_bound
-    output = layer.output
-    if isinstance(output, (ThresholdActivation, MultiThresholdActivation)):
-        if isinstance(output, ThresholdActivation) and output.encoding != BIPOLAR:
-            raise _fail(f"{path}.output.encoding", "must be bipolar")
-        if not np.all(np.isin(output.directions, (-1, 1))):
-            raise _fail(f"{path}.output.directions", "values must be -1 or +1")
-        if np.any(np.abs(output.thresholds) > bound + 1):
-            raise _fail(f"{path}.output.thresholds",
-                        f"values must lie in {-bound - 1}..{bound + 1} (the accumulator bound "
-                        f"is {bound})")
-        if output.thresholds.ndim == 2 and np.any(np.diff(output.thresholds, axis=1) < 0):
-            raise _fail(f"{path}.output.thresholds", "each channel's thresholds must be "
-                                                     "non-decreasing")
-    elif isinstance(output, RequantizeOutput):
-        _validate_requantize(output, bound, f"{path}.output")
-    else:
-        if np.any(np.abs(output.bias) > bound):
-            raise _fail(f"{path}.output.bias", f"values must lie in {-bound}..{bound}")
-
-
-def _validate_requantize(output: RequantizeOutput, bound: int, path: str) -> None:
-    encoding = output.encoding
-    if encoding.kind not in ("uint", "int") or encoding.bits > 16:
-        raise _fail(f"{path}.encoding", f"must be an integer encoding of at most 16 bits, "
-                                        f"not {encoding}")
-    limit = 1 << (REQUANT_MULTIPLIER_BITS - 1)
-    if np.any(np.abs(output.multiplier) >= limit):
-        raise _fail(f"{path}.multiplier", f"values must lie in {-limit + 1}..{limit - 1}")
-    if np.any((output.shift < 0) | (output.shift > REQUANT_MAX_SHIFT)):
-        raise _fail(f"{path}.shift", f"values must lie in 0..{REQUANT_MAX_SHIFT}")
-    # acc * multiplier + offset must stay inside int64 (the reference's and the bound's type)
-    worst = bound * (limit - 1)
-    if np.any(np.abs(output.offset) > _INT64_LIMIT - worst):
-        raise _fail(f"{path}.offset", f"values must lie in {worst - _INT64_LIMIT}.."
-                                      f"{_INT64_LIMIT - worst}")
-    if not encoding.contains(output.zero_point):
-        raise _fail(f"{path}.zero_point", f"values must be legal {encoding} values")

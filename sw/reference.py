@@ -3,21 +3,25 @@
 Everything here is numpy on ``int64`` and reads nothing but an :class:`~.artifact.Artifact`.
 Each function mirrors one hardware block so a reader can check them against each other:
 ``dense`` is the matrix-vector unit's accumulation, ``threshold`` the threshold unit,
-``multithreshold`` the multi-threshold unit, ``requantize`` the requantizer, ``argmax`` the argmax
-stage.
+``multithreshold`` the multi-threshold unit, ``requantize`` the requantizer, ``scores`` the score
+stage, ``argmax`` the argmax stage. Each layer kind's ``forward`` and each output rule's ``apply``
+(:mod:`.layers`, :mod:`.outputs`) call these functions, so they are the whole arithmetic.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .artifact import (Artifact, DenseLayer, MultiThresholdActivation, RequantizeOutput,
-                       ThresholdActivation)
+if TYPE_CHECKING:  # the artifact's layers and rules call this module; it only reads them
+    from .artifact import Artifact
+    from .layers import Layer
+    from .outputs import RequantizeOutput
 
-__all__ = ["dense", "threshold", "multithreshold", "requantize", "argmax", "layer_forward",
-           "Trace", "run", "predict"]
+__all__ = ["dense", "threshold", "multithreshold", "requantize", "scores", "argmax",
+           "layer_forward", "Trace", "run", "predict"]
 
 
 def dense(x: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -48,22 +52,19 @@ def requantize(acc: np.ndarray, output: RequantizeOutput) -> np.ndarray:
     return np.clip(y, output.encoding.min, output.encoding.max).astype(np.int64)
 
 
+def scores(acc: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Return the class scores ``acc + bias`` per channel."""
+    return np.asarray(acc, dtype=np.int64) + bias
+
+
 def argmax(scores: np.ndarray) -> np.ndarray:
     """Return the class of each row of ``scores``; ties go to the lowest index."""
     return np.argmax(scores, axis=-1).astype(np.int64)
 
 
-def layer_forward(layer: DenseLayer, x: np.ndarray) -> np.ndarray:
+def layer_forward(layer: Layer, x: np.ndarray) -> np.ndarray:
     """Return a layer's outputs (activations or scores) for a batch of its inputs."""
-    acc = dense(x, layer.weights)
-    output = layer.output
-    if isinstance(output, ThresholdActivation):
-        return threshold(acc, output.thresholds, output.directions)
-    if isinstance(output, MultiThresholdActivation):
-        return multithreshold(acc, output.thresholds, output.directions)
-    if isinstance(output, RequantizeOutput):
-        return requantize(acc, output)
-    return acc + output.bias
+    return layer.forward(x)
 
 
 @dataclass(frozen=True)

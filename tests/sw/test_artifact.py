@@ -17,6 +17,7 @@ from qnnforge.sw.artifact import (
     load_artifact,
 )
 from qnnforge.sw.encoding import BIPOLAR, sint, uint
+from qnnforge.sw.errors import QnnforgeError
 
 from .conftest import DIGITS_QUANTIZER, artifacts, assert_same_artifact, tiny_artifact
 
@@ -124,6 +125,10 @@ MANIFEST_ERRORS = [
     (_set(["input", "shape"], [5]), r"^input\.shape: must be \[4\], not \[5\]$"),
     (_set(["output", "kind"], "softmax"), r"^output\.kind: must be 'argmax', not 'softmax'$"),
     (_set(["output", "classes"], 3), r"^output\.classes: must be 2, not 3$"),
+    (_set(["layers", 0, "accumulator_bound"], 61),
+     r"^layers\[0\]\.accumulator_bound: must be 60 \(the worst-case \|accumulator\| of the "
+     r"layer's encodings and fan-in\), not 61$"),
+    (_set(["layers", 0, "op"], "conv2d"), r"^layers\[0\]\.op: must be 'dense', not 'conv2d'$"),
     (_set(["output", "tie_break"], "random"),
      r"^output\.tie_break: must be 'lowest_index', not 'random'$"),
     (_set(["layers", 0, "weights"], "fc1.weights"),
@@ -174,6 +179,11 @@ ARRAY_ERRORS = [
      r"^layers\[0\]\.output\.directions: array 'fc0\.directions' holds values beyond the int64 "
      r"range$"),
     (_put("fc1.bias", [4, 0]), r"^layers\[1\]\.output\.bias: values must lie in -3\.\.3$"),
+    # np.abs(int64 minimum) is still negative: the range checks must not go through abs
+    (_put("fc1.bias", [-2**63, 0]), r"^layers\[1\]\.output\.bias: values must lie in -3\.\.3$"),
+    (_put("fc0.thresholds", [-2**63, 0, 0]),
+     r"^layers\[0\]\.output\.thresholds: values must lie in -61\.\.61 \(the accumulator bound "
+     r"is 60\)$"),
 ]
 
 
@@ -282,7 +292,7 @@ def test_invalid_artifacts_cannot_be_built_in_memory():
     with pytest.raises(ArtifactError, match=r"^layers\[0\]\.output\.bias: values must lie in "
                                             r"-60\.\.60$"):
         Artifact("x", DIGITS_QUANTIZER, (scores,))
-    assert ArtifactError.__mro__[1] is ValueError
+    assert issubclass(ArtifactError, ValueError) and issubclass(ArtifactError, QnnforgeError)
 
 
 # --- atomic save ---------------------------------------------------------------------------------

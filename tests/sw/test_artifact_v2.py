@@ -106,6 +106,10 @@ def _replace_output(index, **changes):
 @pytest.mark.parametrize("build, message", [
     (_replace_output(0, multiplier=np.array([1 << 31, 0, 0])),
      r"^layers\[0\]\.output\.multiplier: values must lie in -2147483647\.\.2147483647$"),
+    (_replace_output(0, multiplier=np.array([-2**63, 0, 0])),  # np.abs would wrap
+     r"^layers\[0\]\.output\.multiplier: values must lie in -2147483647\.\.2147483647$"),
+    (_replace_output(0, offset=np.array([-2**63, 0, 0])),
+     r"^layers\[0\]\.output\.offset: values must lie in -?\d+\.\.\d+$"),
     (_replace_output(0, shift=np.array([63, 0, 0])),
      r"^layers\[0\]\.output\.shift: values must lie in 0\.\.62$"),
     (_replace_output(0, zero_point=np.array([256, 0, 0])),

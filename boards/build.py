@@ -27,7 +27,8 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from ..hw.compiler.folding import Folding, LayerFolding, default_folding
+from ..hw.compiler.folding import Folding, LayerFolding
+from ..hw.compiler.plan import default_folding
 from ..hw.compiler.generate import design_summary
 from ..hw.tools.files import write_atomic
 from ..hw.tools.synth import SynthesisError, synthesize
@@ -184,8 +185,8 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
     """
     out_dir = Path(out_dir)
     if folding is None:
-        shapes = [(layer.in_features, layer.out_features) for layer in artifact.layers]
-        folding = default_folding(shapes, target_cycles or board.target_cycles, overrides)
+        folding = default_folding(artifact.layers, target_cycles or board.target_cycles,
+                                  overrides)
     platform = board.platform()
     oscillator = platform.default_clk_frequency
     pll = None
@@ -212,7 +213,7 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
 
     summary = design_summary(core.network, name)
     request_bytes = artifact.in_features + 5
-    score_bits = core.network.lowered[-1].output_shape.width
+    score_bits = artifact.score_bits
     report = {
         "board": board.name, "device": platform.device, "package": platform.package,
         "flow": board.flow, "clock_mhz": round(clock / 1e6, 3),

@@ -10,7 +10,7 @@ board testbench simulates; :class:`BoardTop` places it on an amaranth-boards pla
 the UART and LEDs, and optionally runs it from a PLL (see :mod:`.clocking`).
 """
 
-from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal
+from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal, signed
 from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
@@ -118,8 +118,7 @@ class UartAccelerator(wiring.Component):
             raise ValueError(f"led_cycles must be a positive integer, not {led_cycles!r}")
         self._frames = FrameReceiver(artifact.in_features, artifact.input.encoding.bits,
                                      folding.input_lanes, quiet)
-        last = self._network.lowered[-1]
-        self._sender = ResponseSender(last.output_shape, artifact.num_classes)
+        self._sender = ResponseSender(signed(artifact.score_bits), artifact.num_classes)
         self._led_cycles = led_cycles
         self._quiet = quiet
         super().__init__()

@@ -80,7 +80,7 @@ def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
     config = {
         "vectors": str(vectors), "results": results, "divisor": divisor, "quiet": quiet,
         "classes": artifact.num_classes, "input_bits": artifact.input.encoding.bits,
-        "score_bits": core.network.lowered[-1].output_shape.width,
+        "score_bits": artifact.score_bits,
         # after the last request: its response, plus slack for the pipeline
         "response_budget": 4 * request_cycles + 10_000,
     }

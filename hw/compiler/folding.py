@@ -1,9 +1,9 @@
-"""Folding: how many PE x SIMD lanes each layer gets, and the cycle model that follows.
+"""Folding: how many PE x SIMD lanes a matrix-vector layer gets, and its cycle formula.
 
-A layer with fan-in ``K`` and fan-out ``N`` folded onto ``PE`` x ``SIMD`` lanes takes
-``ceil(K / SIMD) * (N / PE)`` cycles per vector. Layers run concurrently (dataflow), so the
-network's steady-state cycles per inference is the slowest stage: a layer, or the input stream
-(``K / input_lanes`` beats).
+A matrix of fan-in ``K`` and fan-out ``N`` folded onto ``PE`` x ``SIMD`` lanes takes
+``ceil(K / SIMD) * (N / PE)`` cycles per vector (:func:`layer_cycles`, the one place this formula
+lives). Which layers fold like this, and what a whole network's folding and cycle model are, is
+for the layer kinds (:mod:`.layers`) and :mod:`.plan`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,16 @@ import math
 import re
 from dataclasses import dataclass
 
-__all__ = ["LayerFolding", "Folding", "layer_cycles", "default_folding", "parse_folding",
-           "DEFAULT_TARGET_CYCLES"]
+from ...sw.errors import QnnforgeError
+
+__all__ = ["LayerFolding", "Folding", "FoldingError", "layer_cycles", "fold_matrix",
+           "check_matrix_folding", "divisors", "parse_folding", "DEFAULT_TARGET_CYCLES"]
 
 DEFAULT_TARGET_CYCLES = 128
+
+
+class FoldingError(QnnforgeError, ValueError):
+    """A folding (given by the user or asked for) does not fit the network."""
 
 
 def layer_cycles(fan_in: int, fan_out: int, pe: int, simd: int) -> int:
@@ -34,7 +40,7 @@ class LayerFolding:
         for name in ("pe", "simd"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name.upper()} must be a positive integer, not {value!r}")
+                raise FoldingError(f"{name.upper()} must be a positive integer, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -49,18 +55,19 @@ class Folding:
                 "layers": [{"pe": f.pe, "simd": f.simd} for f in self.layers]}
 
 
-def _divisors(n: int) -> list[int]:
+def divisors(n: int) -> list[int]:
+    """Return the positive divisors of ``n`` in increasing order."""
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def _fold_layer(fan_in: int, fan_out: int, target: int) -> LayerFolding:
+def fold_matrix(fan_in: int, fan_out: int, target: int) -> LayerFolding:
     """Return the cheapest (fewest lanes) folding that meets ``target`` cycles, else the fastest.
 
     Ties prefer a SIMD that divides the fan-in (no idle padding lanes), then fewer cycles, then
     the larger SIMD (wider popcounts are cheaper per lane than more accumulators).
     """
     candidates = []
-    for pe in _divisors(fan_out):
+    for pe in divisors(fan_out):
         for simd in range(1, fan_in + 1):
             cycles = layer_cycles(fan_in, fan_out, pe, simd)
             candidates.append((cycles > target, pe * simd, fan_in % simd != 0, cycles, -simd, pe))
@@ -68,45 +75,12 @@ def _fold_layer(fan_in: int, fan_out: int, target: int) -> LayerFolding:
     return LayerFolding(pe=best[5], simd=-best[4])
 
 
-def default_folding(shapes: list[tuple[int, int]], target_cycles: int = DEFAULT_TARGET_CYCLES,
-                    overrides: dict[int, LayerFolding] | None = None) -> Folding:
-    """Return a folding for layers of ``(fan_in, fan_out)`` that meets ``target_cycles``.
-
-    Parameters
-    ----------
-    shapes : list of (int, int)
-        Fan-in and fan-out of each layer, in order.
-    target_cycles : int
-        Cycles per inference to aim for.
-    overrides : dict, optional
-        Layer index -> folding chosen by the user; kept as given.
-
-    Raises
-    ------
-    ValueError
-        If ``target_cycles`` is not a positive integer or an override does not fit its layer.
-    """
-    if not isinstance(target_cycles, int) or target_cycles < 1:
-        raise ValueError(f"target cycles must be a positive integer, not {target_cycles!r}")
-    overrides = overrides or {}
-    layers = []
-    for index, (fan_in, fan_out) in enumerate(shapes):
-        folding = overrides.get(index) or _fold_layer(fan_in, fan_out, target_cycles)
-        check_layer_folding(index, fan_in, fan_out, folding)
-        layers.append(folding)
-    fan_in = shapes[0][0]
-    # narrowest input stream that does not become the bottleneck
-    bottleneck = max(layer_cycles(k, n, f.pe, f.simd) for (k, n), f in zip(shapes, layers))
-    lanes = next(d for d in _divisors(fan_in) if fan_in // d <= bottleneck)
-    return Folding(layers=tuple(layers), input_lanes=lanes)
-
-
-def check_layer_folding(index: int, fan_in: int, fan_out: int, folding: LayerFolding) -> None:
-    """Raise ValueError if ``folding`` does not fit layer ``index``."""
+def check_matrix_folding(index: int, fan_in: int, fan_out: int, folding: LayerFolding) -> None:
+    """Raise :class:`FoldingError` if ``folding`` does not fit the matrix of layer ``index``."""
     if fan_out % folding.pe:
-        raise ValueError(f"layer {index}: PE must divide the fan-out {fan_out}, not {folding.pe}")
+        raise FoldingError(f"layer {index}: PE must divide the fan-out {fan_out}, not {folding.pe}")
     if folding.simd > fan_in:
-        raise ValueError(f"layer {index}: SIMD must not exceed the fan-in {fan_in}, "
+        raise FoldingError(f"layer {index}: SIMD must not exceed the fan-in {fan_in}, "
                          f"not {folding.simd}")
 
 
@@ -118,16 +92,16 @@ def parse_folding(specs: list[str]) -> dict[int, LayerFolding]:
 
     Raises
     ------
-    ValueError
+    FoldingError
         If a spec does not have that form or names a layer twice.
     """
     overrides: dict[int, LayerFolding] = {}
     for spec in specs:
         match = _SPEC.match(spec.strip())
         if match is None:
-            raise ValueError(f"folding must look like LAYER:PExSIMD (e.g. 0:8x16), not {spec!r}")
+            raise FoldingError(f"folding must look like LAYER:PExSIMD (e.g. 0:8x16), not {spec!r}")
         index, pe, simd = (int(g) for g in match.groups())
         if index in overrides:
-            raise ValueError(f"folding for layer {index} is given twice")
+            raise FoldingError(f"folding for layer {index} is given twice")
         overrides[index] = LayerFolding(pe=pe, simd=simd)
     return overrides

@@ -1,25 +1,27 @@
-"""The whole accelerator: matrix-vector units streamed layer to layer, then an argmax.
+"""The whole accelerator: one unit per layer, streamed layer to layer, then an argmax.
 
 ::
 
-    i_stream -> MVU fc0 -> MVU fc1 -> ... -> MVU fcL -> Argmax -> o_stream
+    i_stream -> unit fc0 -> unit fc1 -> ... -> unit fcL -> Argmax -> o_stream
 
-Each arrow is an ``amaranth.lib.stream`` valid/ready connection; the output beat width of one
-layer (its PE) is the input beat width of the next, so no width converter is needed.
+Each layer's kind (:mod:`.layers`) lowers it and builds its unit; each arrow is an
+``amaranth.lib.stream`` valid/ready connection. The output beat width of one layer is the input
+beat width of the next, so no width converter is needed.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ...sw.artifact import Artifact
 from ..cores.argmax import Argmax, result_layout
-from .folding import Folding, check_layer_folding
+from .folding import Folding
+from .layers import hardware_for
+from .lowering import element_shape
 from .options import HardwareOptions
-from .lowering import LoweredLayer, element_shape, lower_layer
-from ..cores.mvu import MatrixVectorUnit
+from .plan import check_folding
 
 __all__ = ["Network"]
 
@@ -45,35 +47,38 @@ class Network(wiring.Component):
 
     Raises
     ------
-    ValueError
+    FoldingError
         If the folding does not have one entry per layer or does not fit a layer.
+    UnsupportedPrecisionError
+        If a layer's precision pair has no hardware implementation.
     """
 
     def __init__(self, artifact: Artifact, folding: Folding, *,
                  options: HardwareOptions = HardwareOptions()):
-        if len(folding.layers) != len(artifact.layers):
-            raise ValueError(f"folding has {len(folding.layers)} layers, the artifact "
-                             f"{len(artifact.layers)}")
-        for index, (layer, layer_folding) in enumerate(zip(artifact.layers, folding.layers)):
-            check_layer_folding(index, layer.in_features, layer.out_features, layer_folding)
-        if artifact.in_features % folding.input_lanes:
-            raise ValueError(f"input lanes must divide the input size {artifact.in_features}, "
-                             f"not {folding.input_lanes}")
-        self._artifact = artifact
-        self._folding = folding
+        check_folding(artifact.layers, folding)
         if not isinstance(options, HardwareOptions):
             raise TypeError(f"options must be a HardwareOptions, not {options!r}")
+        self._artifact = artifact
+        self._folding = folding
         self._options = options
-        self._lowered = tuple(lower_layer(layer) for layer in artifact.layers)
-        last = self._lowered[-1]
+        self._kinds = tuple(hardware_for(layer) for layer in artifact.layers)
+        self._lowered = tuple(kind.lower(layer)
+                              for kind, layer in zip(self._kinds, artifact.layers))
+        self._score_shape = signed(artifact.score_bits)
         super().__init__({
             "i_stream": In(stream.Signature(data.ArrayLayout(
                 element_shape(artifact.input.encoding), folding.input_lanes))),
-            "o_stream": Out(stream.Signature(result_layout(last.output_shape, last.fan_out))),
+            "o_stream": Out(stream.Signature(result_layout(self._score_shape,
+                                                           artifact.num_classes))),
         })
 
     @property
-    def lowered(self) -> tuple[LoweredLayer, ...]:
+    def artifact(self) -> Artifact:
+        return self._artifact
+
+    @property
+    def lowered(self) -> tuple:
+        """Each layer's hardware form, as its kind lowered it."""
         return self._lowered
 
     @property
@@ -84,20 +89,23 @@ class Network(wiring.Component):
     def options(self) -> HardwareOptions:
         return self._options
 
+    def layer_summaries(self) -> list[dict]:
+        """Return each layer's design.json entry, as its kind writes it."""
+        return [kind.summary(lowered, fold) for kind, lowered, fold
+                in zip(self._kinds, self._lowered, self._folding.layers)]
+
     def elaborate(self, platform):
         m = Module()
         lanes = self._folding.input_lanes
         units = []
-        for layer, layer_folding in zip(self._lowered, self._folding.layers):
-            unit = MatrixVectorUnit(layer, pe=layer_folding.pe, simd=layer_folding.simd,
-                                    in_lanes=lanes, dsp=self._options.dsp,
-                                    popcount=self._options.popcount,
-                                    lut_inputs=self._options.lut_inputs)
+        for kind, lowered, fold, layer in zip(self._kinds, self._lowered, self._folding.layers,
+                                              self._artifact.layers):
+            unit = kind.build(lowered, fold, lanes, self._options)
             m.submodules[layer.name] = unit
             units.append(unit)
-            lanes = layer_folding.pe
-        last = self._lowered[-1]
-        m.submodules.argmax = argmax = Argmax(last.output_shape, last.fan_out, lanes)
+            lanes = kind.out_lanes(fold)
+        m.submodules.argmax = argmax = Argmax(self._score_shape, self._artifact.num_classes,
+                                              lanes)
         wiring.connect(m, wiring.flipped(self.i_stream), units[0].i_stream)
         for producer, consumer in zip(units[:-1], units[1:]):
             wiring.connect(m, producer.o_stream, consumer.i_stream)

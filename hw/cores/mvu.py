@@ -20,8 +20,10 @@ Structure::
   other dot kind (their inputs are fixed-point, so code 0 is the value 0).
 * Every precision uses the same folding and streams; only the per-lane dot unit (XNOR-popcount,
   add/subtract, ternary add/subtract/skip, fixed-point multiplier) and the output stage
-  (threshold, multi-threshold, requantizer, score) differ. The output constants of each fold
-  (bounds and flips, requantization parameters or score offsets) sit in a second memory.
+  (threshold, multi-threshold, requantizer, score) differ. The unit asks the layer's dot kind
+  (:mod:`~qnnforge.hw.compiler.dots`) and output stage (:mod:`~qnnforge.hw.compiler.outputs`)
+  for them. The output constants of each fold (bounds and flips, requantization parameters or
+  score offsets) sit in a second memory, in the layout the stage gives.
 * Backpressure: the whole compute pipeline advances only when the output register is empty or
   being emptied (``advance = ~o.valid | o.ready``), so a stalled consumer never loses a result.
 """
@@ -29,6 +31,7 @@ Structure::
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
@@ -36,15 +39,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .binary_weight_dot import BinaryWeightDot
-from .fixed_dot import FixedDot
-from ..compiler.lowering import LoweredLayer, signed_shape_for
-from .multithreshold import MultiThreshold
+from ..compiler.folding import layer_cycles
+from ..compiler.options import HardwareOptions
 from .params import positive_int
-from .requantizer import Requantizer
-from .ternary_dot import TernaryDot
-from .threshold import Threshold
-from .xnor_dot import XnorDot, check_popcount
+
+if TYPE_CHECKING:
+    from ..compiler.layers.dense import LoweredDense
 
 __all__ = ["MatrixVectorUnit"]
 
@@ -54,21 +54,17 @@ class MatrixVectorUnit(wiring.Component):
 
     Parameters
     ----------
-    layer : LoweredLayer
-        The layer's constants (from :func:`~.lowering.lower_layer`).
+    layer : LoweredDense
+        The layer's constants, dot kind and output stage (from
+        :meth:`~qnnforge.hw.compiler.layers.dense.DenseHardware.lower`).
     pe : int
         Output channels computed in parallel; must divide ``layer.fan_out``.
     simd : int
         Input elements consumed per cycle, 1..``layer.fan_in`` (need not divide it).
     in_lanes : int
         Elements per input beat; must divide ``layer.fan_in``.
-    dsp : bool
-        Fixed-point multipliers (dot products and requantizer) are inferred as DSP blocks
-        (``True``) or built from LUTs as shift-add multipliers (``False``).
-    popcount : str
-        Popcount of XNOR layers, one of :data:`~qnnforge.hw.cores.xnor_dot.POPCOUNTS`.
-    lut_inputs : int
-        LUT size the compressor popcount is built for.
+    options : HardwareOptions
+        DSP use of fixed-point multipliers and the popcount architecture of XNOR lanes.
 
     Attributes
     ----------
@@ -82,12 +78,12 @@ class MatrixVectorUnit(wiring.Component):
     TypeError
         If ``pe``, ``simd`` or ``in_lanes`` is not a positive integer.
     ValueError
-        If ``pe`` does not divide ``fan_out``, ``simd`` exceeds ``fan_in``, ``in_lanes`` does
-        not divide ``fan_in``, ``popcount`` is unknown or ``lut_inputs`` is below 3.
+        If ``pe`` does not divide ``fan_out``, ``simd`` exceeds ``fan_in`` or ``in_lanes`` does
+        not divide ``fan_in``.
     """
 
-    def __init__(self, layer: LoweredLayer, *, pe: int, simd: int, in_lanes: int,
-                 dsp: bool = True, popcount: str = "adder_tree", lut_inputs: int = 6):
+    def __init__(self, layer: LoweredDense, *, pe: int, simd: int, in_lanes: int,
+                 options: HardwareOptions = HardwareOptions()):
         for name, value in (("PE", pe), ("SIMD", simd), ("in_lanes", in_lanes)):
             positive_int(name, value)
         if layer.fan_out % pe:
@@ -103,15 +99,16 @@ class MatrixVectorUnit(wiring.Component):
         self._pe = pe
         self._simd = simd
         self._in_lanes = in_lanes
-        self._dsp = bool(dsp)
-        self._popcount, self._lut_inputs = check_popcount(popcount, lut_inputs)
+        if not isinstance(options, HardwareOptions):
+            raise TypeError(f"options must be a HardwareOptions, not {options!r}")
+        self._options = options
         super().__init__({
             "i_stream": In(stream.Signature(data.ArrayLayout(layer.input_shape, in_lanes))),
             "o_stream": Out(stream.Signature(data.ArrayLayout(layer.output_shape, pe))),
         })
 
     @property
-    def layer(self) -> LoweredLayer:
+    def layer(self) -> LoweredDense:
         return self._layer
 
     @property
@@ -139,7 +136,7 @@ class MatrixVectorUnit(wiring.Component):
     @property
     def cycles_per_vector(self) -> int:
         """Steady-state cycles per input vector: ``NF * SF``."""
-        return self.neuron_folds * self.synapse_folds
+        return layer_cycles(self._layer.fan_in, self._layer.fan_out, self._pe, self._simd)
 
     # --- constant memories -----------------------------------------------------------------
 
@@ -158,9 +155,8 @@ class MatrixVectorUnit(wiring.Component):
         layer, pe, simd = self._layer, self._pe, self._simd
         width = self.weight_width
         padded_in = self.synapse_folds * simd
-        neutral = 1 if layer.dot == "xnor" else 0
-        codes = np.full((layer.fan_out, padded_in), neutral, dtype=np.int64)
-        codes[:, :layer.fan_in] = layer.weight_bits
+        codes = np.full((layer.fan_out, padded_in), layer.dot.neutral_code, dtype=np.int64)
+        codes[:, :layer.fan_in] = layer.weight_codes
         # (NF, PE, SF, SIMD) -> (NF, SF, PE, SIMD) -> one word per (nf, sf)
         blocks = codes.reshape(self.neuron_folds, pe, self.synapse_folds, simd)
         blocks = blocks.transpose(0, 2, 1, 3).reshape(-1, pe * simd)
@@ -168,36 +164,13 @@ class MatrixVectorUnit(wiring.Component):
         return [int(np.dot(row.astype(object), weights)) for row in blocks]
 
     def _output_layout(self) -> data.ArrayLayout:
-        layer = self._layer
-        if layer.output_kind == "threshold":
-            element = data.StructLayout({"bound": layer.bound_shape, "flip": 1})
-        elif layer.output_kind == "multithreshold":
-            element = data.StructLayout({
-                "bounds": data.ArrayLayout(layer.bound_shape, layer.levels), "flip": 1})
-        elif layer.output_kind == "requantize":
-            requant = layer.requant
-            element = data.StructLayout({
-                "multiplier": requant["multiplier_shape"], "offset": requant["offset_shape"],
-                "shift": range(requant["max_shift"] + 1), "zero_point": layer.output_shape})
-        else:
-            element = layer.output_shape
-        return data.ArrayLayout(element, self._pe)
-
-    def _channel_constant(self, c: int):
-        layer = self._layer
-        if layer.output_kind == "threshold":
-            return {"bound": int(layer.bounds[c]), "flip": int(layer.flips[c])}
-        if layer.output_kind == "multithreshold":
-            return {"bounds": [int(b) for b in layer.bounds[c]], "flip": int(layer.flips[c])}
-        if layer.output_kind == "requantize":
-            return {key: int(layer.requant[key][c])
-                    for key in ("multiplier", "offset", "shift", "zero_point")}
-        return int(layer.score_offsets[c])
+        return data.ArrayLayout(self._layer.output.constant_layout(), self._pe)
 
     def output_words(self) -> list:
         """Return the per-fold output constants of ``PE`` channels, one word per fold."""
         pe = self._pe
-        return [[self._channel_constant(c) for c in range(nf * pe, (nf + 1) * pe)]
+        stage = self._layer.output
+        return [[stage.channel_constant(c) for c in range(nf * pe, (nf + 1) * pe)]
                 for nf in range(self.neuron_folds)]
 
     # --- elaboration -----------------------------------------------------------------------
@@ -268,7 +241,8 @@ class MatrixVectorUnit(wiring.Component):
             m.d.comb += total.eq(Mux(first, 0, acc) + contribution)
             with m.If(advance & busy):
                 m.d.sync += acc.eq(total)
-            results.append(self._finish(m, p, total, constant_words[p]))
+            results.append(layer.output.finish(m, str(p), total, constant_words[p],
+                                               self._options))
         with m.If(advance & busy & last):
             m.d.sync += [o.valid.eq(1), o.payload.eq(Cat(*results))]
         with m.Elif(o.ready):
@@ -288,55 +262,9 @@ class MatrixVectorUnit(wiring.Component):
             m.d.sync += [sf.eq(sf + 1), step.eq(step + 1)]
 
     def _dot_unit(self, m, p, x_word, w_bits):
-        layer, simd = self._layer, self._simd
-        if layer.dot == "xnor":
-            unit = XnorDot(simd, popcount=self._popcount, lut_inputs=self._lut_inputs)
-            m.d.comb += [unit.x.eq(x_word.as_value()), unit.w.eq(w_bits)]
-            m.submodules[f"dot{p}"] = unit
-            return unit.count
-        if layer.dot == "binary_weight":
-            unit = BinaryWeightDot(simd, layer.input_shape)
-        elif layer.dot == "ternary":
-            unit = TernaryDot(simd, layer.input_shape)
-        else:
-            unit = FixedDot(simd, layer.input_shape, layer.weight_shape, dsp=self._dsp)
-        m.d.comb += [unit.x.eq(x_word), unit.w.eq(w_bits)]
-        m.submodules[f"dot{p}"] = unit
-        return unit.sum
-
-    def _finish(self, m, p, total, constant):
         layer = self._layer
-        if layer.output_kind == "threshold":
-            unit = Threshold(layer.acc_shape, layer.bound_shape)
-            m.submodules[f"threshold{p}"] = unit
-            m.d.comb += [unit.acc.eq(total), unit.bound.eq(constant.bound),
-                         unit.flip.eq(constant.flip)]
-            return unit.y
-        if layer.output_kind == "multithreshold":
-            unit = MultiThreshold(layer.acc_shape, layer.bound_shape, layer.levels)
-            m.submodules[f"threshold{p}"] = unit
-            m.d.comb += [unit.acc.eq(total), unit.bounds.eq(constant.bounds),
-                         unit.flip.eq(constant.flip)]
-            return unit.y
-        if layer.output_kind == "requantize":
-            return self._requantize(m, p, total, constant)
-        score = Signal(layer.output_shape, name=f"score{p}")
-        m.d.comb += score.eq(total * layer.score_scale + constant)
-        return score
-
-    def _requantize(self, m, p, total, constant):
-        layer, requant = self._layer, self._layer.requant
-        if layer.dot == "xnor":  # the requantizer takes the signed dot product 2P - K
-            acc = Signal(signed_shape_for(-layer.fan_in, layer.fan_in), name=f"dot{p}_acc")
-            m.d.comb += acc.eq(total * 2 - layer.fan_in)
-        else:
-            acc = total
-        unit = Requantizer(acc.shape(), requant["multiplier_shape"], requant["offset_shape"],
-                           layer.output_shape, base=requant["shift_base"],
-                           max_shift=requant["max_shift"], dsp=self._dsp)
-        m.submodules[f"requantize{p}"] = unit
-        m.d.comb += [unit.acc.eq(acc), unit.multiplier.eq(constant.multiplier),
-                     unit.offset.eq(constant.offset), unit.shift.eq(constant.shift),
-                     unit.zero_point.eq(constant.zero_point)]
-        return unit.y
-
+        unit, result = layer.dot.build(self._simd, layer.input_shape, layer.weight_shape,
+                                       self._options)
+        m.submodules[f"dot{p}"] = unit
+        m.d.comb += [unit.x.eq(x_word), unit.w.eq(w_bits)]
+        return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qnnforge.hw.compiler.folding import default_folding
+from qnnforge.hw.compiler.plan import default_folding
 from qnnforge.sw.artifact import (Artifact, DenseLayer, InputQuantizer, ScoreOutput,
                                   ThresholdActivation)
 from qnnforge.sw.encoding import BIPOLAR, uint
@@ -37,5 +37,4 @@ def artifact() -> Artifact:
 
 @pytest.fixture(scope="session")
 def folding(artifact):
-    shapes = [(layer.in_features, layer.out_features) for layer in artifact.layers]
-    return default_folding(shapes, target_cycles=32)
+    return default_folding(artifact.layers, target_cycles=32)

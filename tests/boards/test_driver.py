@@ -10,7 +10,6 @@ from qnnforge.boards.driver import (BoardDriver, BoardError, BoardRejected, Boar
                                     PortError)
 from qnnforge.boards.protocol import (REQUEST, RESPONSE, SYNC, Status, checksum,
                                       score_bytes)
-from qnnforge.hw.compiler.lowering import lower_layer
 from qnnforge.sw import reference
 from qnnforge.sw.data import load_digits_split
 
@@ -22,7 +21,7 @@ class BoardModel:
         self.artifact = artifact
         self.reject = reject
         self.corrupt = corrupt
-        self.width = score_bytes(lower_layer(artifact.layers[-1]).output_shape.width)
+        self.width = score_bytes(artifact.score_bits)
         self.buffer = bytearray()
 
     def feed(self, data: bytes) -> bytes:

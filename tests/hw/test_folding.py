@@ -1,16 +1,36 @@
 """Default folding meets its target with the fewest lanes; user folding is validated."""
 
+import numpy as np
 import pytest
 
-from qnnforge.hw.compiler.folding import (LayerFolding, default_folding, layer_cycles,
-                                 parse_folding)
+from qnnforge.hw.compiler.folding import FoldingError, LayerFolding, layer_cycles, parse_folding
+from qnnforge.hw.compiler.plan import check_folding, cycle_model, default_folding
+from qnnforge.sw.encoding import BIPOLAR
+from qnnforge.sw.errors import QnnforgeError
+from qnnforge.sw.layers import DenseLayer
+from qnnforge.sw.outputs import ScoreOutput, ThresholdActivation
 
 DIGITS = [(64, 128), (128, 128), (128, 10)]
 
 
+def _layers(shapes):
+    """Dense layers of the given (fan_in, fan_out), as an artifact would hold them."""
+    layers = []
+    for index, (fan_in, fan_out) in enumerate(shapes):
+        last = index == len(shapes) - 1
+        output = (ScoreOutput(np.zeros(fan_out, np.int64)) if last else
+                  ThresholdActivation(np.zeros(fan_out, np.int64), np.ones(fan_out, np.int64)))
+        layers.append(DenseLayer(f"fc{index}", BIPOLAR, BIPOLAR,
+                                 np.ones((fan_out, fan_in), np.int64), output))
+    return layers
+
+
+DIGITS_LAYERS = _layers(DIGITS)
+
+
 @pytest.mark.parametrize("target", [16, 64, 128, 256, 1024])
 def test_default_folding_meets_target_with_fewest_lanes(target):
-    folding = default_folding(DIGITS, target)
+    folding = default_folding(DIGITS_LAYERS, target)
     for (fan_in, fan_out), fold in zip(DIGITS, folding.layers):
         cycles = layer_cycles(fan_in, fan_out, fold.pe, fold.simd)
         assert cycles <= target
@@ -23,7 +43,7 @@ def test_default_folding_meets_target_with_fewest_lanes(target):
 
 
 def test_default_folding_keeps_user_overrides():
-    folding = default_folding(DIGITS, 128, {1: LayerFolding(pe=8, simd=16)})
+    folding = default_folding(DIGITS_LAYERS, 128, {1: LayerFolding(pe=8, simd=16)})
     assert folding.layers[1] == LayerFolding(pe=8, simd=16)
 
 
@@ -52,9 +72,32 @@ def test_parse_folding_rejects_bad_specs(specs, message):
 ])
 def test_default_folding_rejects_overrides_that_do_not_fit(override, message):
     with pytest.raises(ValueError, match=message):
-        default_folding(DIGITS, 128, {0: override})
+        default_folding(DIGITS_LAYERS, 128, {0: override})
 
 
 def test_default_folding_rejects_bad_target():
     with pytest.raises(ValueError, match=r"^target cycles must be a positive integer, not 0$"):
-        default_folding(DIGITS, 0)
+        default_folding(DIGITS_LAYERS, 0)
+
+
+def test_default_folding_rejects_overrides_of_missing_layers():
+    with pytest.raises(FoldingError, match=r"^folding names layer 7, but the network has 3 "
+                                           r"layers \(0\.\.2\)$"):
+        default_folding(DIGITS_LAYERS, 128, {7: LayerFolding(1, 1)})
+    assert issubclass(FoldingError, QnnforgeError) and issubclass(FoldingError, ValueError)
+
+
+def test_check_folding_rejects_a_folding_of_another_network():
+    folding = default_folding(DIGITS_LAYERS, 128)
+    with pytest.raises(FoldingError, match=r"^folding has 3 layers, the artifact 2$"):
+        check_folding(DIGITS_LAYERS[:2], folding)
+
+
+def test_cycle_model_is_the_slowest_stage_and_the_sum_of_latencies():
+    folding = default_folding(DIGITS_LAYERS, 128, {1: LayerFolding(pe=8, simd=16)})
+    model = cycle_model(DIGITS_LAYERS, folding)
+    cycles = [layer_cycles(k, n, f.pe, f.simd) for (k, n), f in zip(DIGITS, folding.layers)]
+    assert model.layer_cycles == tuple(cycles)
+    assert model.input_beats == 64 // folding.input_lanes
+    assert model.interval == max(model.input_beats, *cycles)
+    assert model.latency == model.input_beats + sum(c + 2 for c in cycles)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from amaranth.hdl import signed, unsigned
 
-from qnnforge.hw.compiler.lowering import element_shape, lower_layer, signed_shape_for
+from qnnforge.hw.compiler.layers import lower_layer
+from qnnforge.hw.compiler.lowering import element_shape, signed_shape_for
 from qnnforge.sw.artifact import DenseLayer, ScoreOutput, ThresholdActivation
 from qnnforge.sw.encoding import BIPOLAR, sint, uint
 
@@ -18,11 +19,11 @@ def test_xnor_count_domain_thresholds_are_exact(fan_in):
         lowered = lower_layer(layer)
         for count in range(fan_in + 1):
             dot = 2 * count - fan_in
-            hardware = np.where(lowered.flips == 1, count <= lowered.bounds,
-                                count >= lowered.bounds)
+            hardware = np.where(lowered.output.flips == 1, count <= lowered.output.bounds,
+                                count >= lowered.output.bounds)
             np.testing.assert_array_equal(hardware, direction * dot >= thresholds)
-        low, high = lowered.bounds.min(), lowered.bounds.max()
-        shape = lowered.bound_shape
+        low, high = lowered.output.bounds.min(), lowered.output.bounds.max()
+        shape = lowered.output.bound_shape
         assert -(1 << (shape.width - 1)) <= low and high < (1 << (shape.width - 1))
 
 
@@ -31,9 +32,9 @@ def test_fixed_point_layer_keeps_the_dot_domain():
     layer = DenseLayer("l", uint(4), BIPOLAR, np.ones((3, 4), np.int64),
                        ThresholdActivation(thresholds, np.array([1, -1, 1])))
     lowered = lower_layer(layer)
-    assert lowered.dot == "binary_weight"
-    np.testing.assert_array_equal(lowered.bounds, [-5, 0, 7])
-    np.testing.assert_array_equal(lowered.flips, [0, 1, 0])
+    assert lowered.dot.name == "binary_weight"
+    np.testing.assert_array_equal(lowered.output.bounds, [-5, 0, 7])
+    np.testing.assert_array_equal(lowered.output.flips, [0, 1, 0])
     assert lowered.acc_shape == signed(7)  # |acc| <= 4 * 15 = 60
 
 
@@ -41,8 +42,8 @@ def test_xnor_scores_offset_by_fan_in_and_bias():
     layer = DenseLayer("out", BIPOLAR, BIPOLAR, np.ones((2, 10), np.int64),
                        ScoreOutput(np.array([3, -2])))
     lowered = lower_layer(layer)
-    np.testing.assert_array_equal(lowered.score_offsets, [3 - 10, -2 - 10])
-    assert lowered.score_scale == 2
+    np.testing.assert_array_equal(lowered.output.offsets, [3 - 10, -2 - 10])
+    assert lowered.output.scale == 2
     assert lowered.output_shape == signed(5)  # |score| <= 10 + 3
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.compiler.lowering import lower_layer
+from qnnforge.hw.compiler.layers import lower_layer
+from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.cores.mvu import MatrixVectorUnit
 from qnnforge.sw import reference
 from qnnforge.sw.encoding import BIPOLAR, uint
@@ -15,7 +16,8 @@ from .simulate import run_stream
 
 def _simulate_layer(layer, pe, simd, in_lanes, inputs, stall=0.0, backpressure=0.0, seed=0,
                     **options):
-    unit = MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes, **options)
+    unit = MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes,
+                            options=HardwareOptions(**options))
     codes = layer.input_encoding.to_code(inputs)
     beats = [[int(c) for c in row[i:i + in_lanes]]
              for row in codes for i in range(0, layer.in_features, in_lanes)]

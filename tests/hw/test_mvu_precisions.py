@@ -10,7 +10,8 @@ never passed and requantizers that saturate.
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from qnnforge.hw.compiler.lowering import lower_layer
+from qnnforge.hw.compiler.layers import lower_layer
+from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.cores.mvu import MatrixVectorUnit
 from qnnforge.sw import reference
 from qnnforge.sw.encoding import TERNARY, BIPOLAR, sint, uint
@@ -20,7 +21,8 @@ from .simulate import run_stream
 
 
 def _simulate(layer, pe, simd, in_lanes, inputs, dsp=True, seed=0):
-    unit = MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes, dsp=dsp)
+    unit = MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes,
+                            options=HardwareOptions(dsp=dsp))
     codes = layer.input_encoding.to_code(inputs)
     beats = [[int(c) for c in row[i:i + in_lanes]]
              for row in codes for i in range(0, layer.in_features, in_lanes)]

@@ -1,0 +1,187 @@
+"""Dot-product kinds: which unit multiplies one precision pair, and in which domain it counts.
+
+Each kind is a class that answers every question the rest of the generator has about the lanes
+of a layer, so nothing else tests which kind it is:
+
+==================  ====================  ==============================================
+kind                inputs x weights      per lane
+==================  ====================  ==============================================
+:class:`Xnor`       bipolar x bipolar     ``XNOR``, counted: accumulates the popcount ``P``
+:class:`BinaryWeight` fixed x bipolar     add or subtract
+:class:`Ternary`    fixed x ternary       add, subtract or skip
+:class:`Fixed`      fixed x fixed         multiply (DSP or LUT shift-add)
+==================  ====================  ==============================================
+
+An XNOR layer accumulates ``P`` instead of the signed dot product ``a = 2P - K``; its constants
+are moved into the count domain once, with exact integers (:meth:`DotKind.accumulator_bounds`):
+
+* ``a >= t``  <=>  ``P >= ceil((t + K) / 2)``
+* ``a <= u``  <=>  ``P <= floor((u + K) / 2)``
+
+Every other kind accumulates ``a`` itself and needs a fixed-point (``uint``/``int``) input, whose
+code 0 is the value 0, so the padding lanes of a folded layer (input code 0) contribute nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+from amaranth.hdl import Shape, Signal, Value, unsigned
+from amaranth.lib import wiring
+from amaranth.utils import bits_for
+
+from ...sw.encoding import BIPOLAR, TERNARY, Encoding
+from ...sw.errors import QnnforgeError
+from ..cores.binary_weight_dot import BinaryWeightDot
+from ..cores.fixed_dot import FixedDot
+from ..cores.ternary_dot import TernaryDot
+from ..cores.xnor_dot import XnorDot
+from .lowering import signed_shape_for
+from .options import HardwareOptions
+
+__all__ = ["DotKind", "Xnor", "BinaryWeight", "Ternary", "Fixed", "DOT_KINDS", "dot_for",
+           "UnsupportedPrecisionError"]
+
+
+class UnsupportedPrecisionError(QnnforgeError, ValueError):
+    """A layer's precision pair has no hardware implementation."""
+
+
+class DotKind(ABC):
+    """The protocol of a dot-product kind.
+
+    Attributes
+    ----------
+    name : str
+        The kind's name in design.json.
+    neutral_code : int
+        Weight code of a padding lane: with the padding input code 0 it adds nothing.
+    score_scale : int
+        ``a = score_scale * acc + score_offset(K)``: how the accumulator maps to the dot product.
+    """
+
+    name: ClassVar[str]
+    neutral_code: ClassVar[int] = 0
+    score_scale: ClassVar[int] = 1
+
+    @staticmethod
+    @abstractmethod
+    def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
+        """Return whether this kind multiplies ``input_encoding`` by ``weight_encoding``."""
+
+    def accumulator_shape(self, fan_in: int, bound: int) -> Shape:
+        """Return the accumulator shape over ``fan_in`` lanes whose ``|a| <= bound``."""
+        return signed_shape_for(-bound, bound)
+
+    def accumulator_bounds(self, limits: np.ndarray, flips: np.ndarray,
+                           fan_in: int) -> np.ndarray:
+        """Return the bounds ``a >= limit`` (``a <= limit`` where ``flips``) in the accumulator
+        domain."""
+        return limits
+
+    def score_offset(self, fan_in: int) -> int:
+        """Return the constant in ``a = score_scale * acc + score_offset``."""
+        return 0
+
+    def signed_dot(self, m, name: str, total: Value, fan_in: int) -> Value:
+        """Return the signed dot product ``a`` of an accumulator value ``total``."""
+        return total
+
+    @abstractmethod
+    def build(self, simd: int, input_shape: Shape, weight_shape: Shape,
+              options: HardwareOptions) -> tuple[wiring.Component, Value]:
+        """Return a unit of ``simd`` lanes (ports ``x``, ``w``) and its per-cycle result."""
+
+
+class Xnor(DotKind):
+    """Bipolar x bipolar: XNOR and popcount; the accumulator holds the count ``P``."""
+
+    name = "xnor"
+    neutral_code = 1  # 0 XNOR 1 = 0: not counted
+    score_scale = 2
+
+    @staticmethod
+    def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
+        return input_encoding == BIPOLAR and weight_encoding == BIPOLAR
+
+    def accumulator_shape(self, fan_in: int, bound: int) -> Shape:
+        return unsigned(bits_for(fan_in))
+
+    def accumulator_bounds(self, limits: np.ndarray, flips: np.ndarray,
+                           fan_in: int) -> np.ndarray:
+        return np.where(flips == 1, (limits + fan_in) // 2, -((-(limits + fan_in)) // 2))
+
+    def score_offset(self, fan_in: int) -> int:
+        return -fan_in
+
+    def signed_dot(self, m, name: str, total: Value, fan_in: int) -> Value:
+        dot = Signal(signed_shape_for(-fan_in, fan_in), name=name)
+        m.d.comb += dot.eq(total * 2 - fan_in)
+        return dot
+
+    def build(self, simd, input_shape, weight_shape, options):
+        unit = XnorDot(simd, popcount=options.popcount, lut_inputs=options.lut_inputs)
+        return unit, unit.count
+
+
+class BinaryWeight(DotKind):
+    """Fixed point x bipolar weights: add or subtract per lane, no multiplier."""
+
+    name = "binary_weight"
+
+    @staticmethod
+    def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
+        return input_encoding != BIPOLAR and weight_encoding == BIPOLAR
+
+    def build(self, simd, input_shape, weight_shape, options):
+        unit = BinaryWeightDot(simd, input_shape)
+        return unit, unit.sum
+
+
+class Ternary(DotKind):
+    """Fixed point x ternary weights: add, subtract or skip per lane, no multiplier."""
+
+    name = "ternary"
+
+    @staticmethod
+    def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
+        return input_encoding != BIPOLAR and weight_encoding == TERNARY
+
+    def build(self, simd, input_shape, weight_shape, options):
+        unit = TernaryDot(simd, input_shape)
+        return unit, unit.sum
+
+
+class Fixed(DotKind):
+    """Fixed point x fixed point: a multiplier per lane (inferred DSP or LUT shift-add)."""
+
+    name = "fixed"
+
+    @staticmethod
+    def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
+        return input_encoding != BIPOLAR and weight_encoding not in (BIPOLAR, TERNARY)
+
+    def build(self, simd, input_shape, weight_shape, options):
+        unit = FixedDot(simd, input_shape, weight_shape, dsp=options.dsp)
+        return unit, unit.sum
+
+
+DOT_KINDS: tuple[DotKind, ...] = (Xnor(), BinaryWeight(), Ternary(), Fixed())
+"""Every dot-product kind; at most one accepts a precision pair."""
+
+
+def dot_for(name: str, input_encoding: Encoding, weight_encoding: Encoding) -> DotKind:
+    """Return the dot-product kind of layer ``name`` with these input and weight encodings.
+
+    Raises
+    ------
+    UnsupportedPrecisionError
+        If no kind implements the pair (bipolar inputs with non-bipolar weights).
+    """
+    for kind in DOT_KINDS:
+        if kind.accepts(input_encoding, weight_encoding):
+            return kind
+    raise UnsupportedPrecisionError(f"layer {name!r}: {weight_encoding} weights with {input_encoding} inputs "
+                     f"have no hardware implementation")

@@ -1,0 +1,48 @@
+"""The protocol every layer kind follows on the hardware side."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+from amaranth.lib import wiring
+
+from ....sw.layers import Layer
+from ..folding import LayerFolding
+from ..options import HardwareOptions
+
+__all__ = ["LayerHardware"]
+
+
+class LayerHardware(Protocol):
+    """What the generator asks of a layer kind: folding, cycles, lowering, unit, summary.
+
+    One instance per kind is registered in :data:`~qnnforge.hw.compiler.layers.HARDWARE_KINDS`
+    under the manifest ``op`` of its software side (:mod:`qnnforge.sw.layers`).
+    """
+
+    op: ClassVar[str]
+
+    def fold(self, layer: Layer, target_cycles: int) -> LayerFolding:
+        """Return the cheapest folding of ``layer`` within ``target_cycles`` (else the fastest)."""
+
+    def check_folding(self, index: int, layer: Layer, folding: LayerFolding) -> None:
+        """Raise :class:`~..folding.FoldingError` if ``folding`` does not fit layer ``index``."""
+
+    def cycles(self, layer: Layer, folding: LayerFolding) -> int:
+        """Return the layer's steady-state cycles per inference."""
+
+    def latency(self, layer: Layer, folding: LayerFolding) -> int:
+        """Return the cycles from the layer's last input to its last output, when idle."""
+
+    def out_lanes(self, folding: LayerFolding) -> int:
+        """Return the elements per beat of the layer's output stream."""
+
+    def lower(self, layer: Layer) -> Any:
+        """Return the layer's hardware constants and shapes."""
+
+    def build(self, lowered: Any, folding: LayerFolding, in_lanes: int,
+              options: HardwareOptions) -> wiring.Component:
+        """Return the layer's unit, with stream ports ``i_stream`` and ``o_stream``."""
+
+    def summary(self, lowered: Any, folding: LayerFolding) -> dict:
+        """Return the layer's entry in design.json."""

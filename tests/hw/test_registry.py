@@ -1,0 +1,79 @@
+"""The registries: every layer kind and output rule has its hardware, every precision pair one
+dot kind, and the generator asks them instead of testing names."""
+
+import numpy as np
+import pytest
+
+from qnnforge.hw.compiler.dots import DOT_KINDS, UnsupportedPrecisionError, dot_for
+from qnnforge.hw.compiler.layers import HARDWARE_KINDS, hardware_for
+from qnnforge.hw.compiler.outputs import STAGES
+from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
+from qnnforge.sw.errors import QnnforgeError
+from qnnforge.sw.layers import LAYER_KINDS
+from qnnforge.sw.outputs import OUTPUT_RULES
+
+from .layers import random_network
+
+
+def test_every_layer_kind_has_its_hardware():
+    assert set(HARDWARE_KINDS) == set(LAYER_KINDS)
+    for op, kind in HARDWARE_KINDS.items():
+        assert kind.op == op == LAYER_KINDS[op].op
+
+
+def test_every_output_rule_has_a_stage():
+    assert list(STAGES) == list(OUTPUT_RULES)
+
+
+ENCODINGS = [BIPOLAR, TERNARY, uint(1), uint(4), sint(2), sint(8)]
+
+
+@pytest.mark.parametrize("inputs", [BIPOLAR, uint(4), sint(8)])
+@pytest.mark.parametrize("weights", ENCODINGS)
+def test_at_most_one_dot_kind_accepts_a_precision_pair(inputs, weights):
+    accepting = [kind.name for kind in DOT_KINDS if kind.accepts(inputs, weights)]
+    if inputs == BIPOLAR and weights != BIPOLAR:
+        assert accepting == []
+        with pytest.raises(UnsupportedPrecisionError,
+                           match=rf"^layer 'fc1': {weights} weights with bipolar inputs have no "
+                                 rf"hardware implementation$"):
+            dot_for("fc1", inputs, weights)
+    else:
+        assert len(accepting) == 1
+        assert dot_for("fc1", inputs, weights).name == accepting[0]
+    assert issubclass(UnsupportedPrecisionError, QnnforgeError)
+
+
+def test_dot_kinds_of_each_pair():
+    assert dot_for("l", BIPOLAR, BIPOLAR).name == "xnor"
+    assert dot_for("l", uint(4), BIPOLAR).name == "binary_weight"
+    assert dot_for("l", uint(4), TERNARY).name == "ternary"
+    assert dot_for("l", sint(8), sint(4)).name == "fixed"
+    assert dot_for("l", uint(4), uint(3)).name == "fixed"
+
+
+def test_xnor_padding_and_score_map_invert_the_count():
+    xnor = dot_for("l", BIPOLAR, BIPOLAR)
+    # a = 2P - K: the score map and the count-domain bounds agree with the dot product
+    fan_in = 9
+    for count in range(fan_in + 1):
+        assert xnor.score_scale * count + xnor.score_offset(fan_in) == 2 * count - fan_in
+    limits = np.arange(-fan_in - 1, fan_in + 2)
+    for flip in (0, 1):
+        bounds = xnor.accumulator_bounds(limits, np.full(limits.shape, flip), fan_in)
+        for count in range(fan_in + 1):
+            dot = 2 * count - fan_in
+            passed = count <= bounds if flip else count >= bounds
+            np.testing.assert_array_equal(passed, dot <= limits if flip else dot >= limits)
+    assert xnor.neutral_code == 1
+
+
+def test_layer_kind_summary_names_its_op_and_dot():
+    artifact = random_network(np.random.default_rng(3), [12, 8, 6, 4])
+    for layer in artifact.layers:
+        kind = hardware_for(layer)
+        folding = kind.fold(layer, 64)
+        entry = kind.summary(kind.lower(layer), folding)
+        assert entry["op"] == layer.op
+        assert entry["cycles_per_vector"] == kind.cycles(layer, folding)
+        assert kind.latency(layer, folding) == entry["cycles_per_vector"] + 2

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,49 +185,89 @@ def _manifest_and_arrays(artifact: Artifact) -> tuple[dict, dict[str, np.ndarray
 
 # --- loading -----------------------------------------------------------------------------------
 
+MAX_MANIFEST_BYTES = 16 << 20
+"""Largest manifest.json read (a real one is a few kilobytes)."""
+MAX_ARRAYS_BYTES = 4 << 30
+"""Largest arrays.npz read."""
+MAX_NESTING = 64
+"""Deepest nesting of objects and lists accepted in manifest.json (a real one has 4)."""
+
+
 def load_artifact(path: str | os.PathLike) -> Artifact:
     """Load and validate the artifact directory ``path``.
+
+    Only regular files are opened (a directory, a named pipe or a symlink loop in their place is
+    rejected before any read), within :data:`MAX_MANIFEST_BYTES` and :data:`MAX_ARRAYS_BYTES`;
+    the manifest must be UTF-8 JSON nested at most :data:`MAX_NESTING` deep and the arrays an
+    ``.npz`` archive of plain (not object) arrays.
 
     Raises
     ------
     ArtifactError
         If a file is missing or unreadable, the schema version is unknown, or any field is
-        missing, of the wrong type or shape, or out of range. The message names the field.
+        missing, of the wrong type or shape, or out of range. The message names the file or
+        field.
     """
     path = Path(path)
     if not path.is_dir():
         raise ArtifactError(f"{path}: not an artifact directory")
+    _check_regular_file(path, MANIFEST, MAX_MANIFEST_BYTES)
     try:
-        manifest = json.loads((path / MANIFEST).read_text(), parse_constant=_NonFinite)
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: {MANIFEST} is missing") from None
+        text = (path / MANIFEST).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ArtifactError(f"{MANIFEST}: not UTF-8 text (byte {error.object[error.start]:#04x} "
+                            f"at offset {error.start})") from None
+    except OSError as error:
+        raise ArtifactError(f"{MANIFEST}: unreadable ({error.strerror or error})") from None
+    try:
+        manifest = json.loads(text, parse_constant=_NonFinite)
     except json.JSONDecodeError as error:
         raise ArtifactError(f"{MANIFEST}: not valid JSON ({error})") from None
-    _reject_non_finite(manifest, "")
+    except RecursionError:
+        raise ArtifactError(f"{MANIFEST}: nested deeper than {MAX_NESTING} levels") from None
+    _reject_non_finite(manifest, "", 0)
+    _check_regular_file(path, ARRAYS, MAX_ARRAYS_BYTES)
+    if not zipfile.is_zipfile(path / ARRAYS):
+        raise ArtifactError(f"{ARRAYS}: unreadable (not an .npz archive of .npy arrays)")
     try:
         with np.load(path / ARRAYS, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
-    except FileNotFoundError:
-        raise ArtifactError(f"{path}: {ARRAYS} is missing") from None
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise ArtifactError(f"{ARRAYS}: unreadable ({error})") from None
     return artifact_from_manifest(manifest, arrays)
+
+
+def _check_regular_file(directory: Path, name: str, limit: int) -> None:
+    """Raise :class:`ArtifactError` unless ``directory/name`` is a regular file within
+    ``limit`` bytes; never opens it (a named pipe would block)."""
+    try:
+        info = (directory / name).stat()
+    except FileNotFoundError:
+        raise ArtifactError(f"{directory}: {name} is missing") from None
+    except OSError as error:  # a symlink loop, a permission error
+        raise ArtifactError(f"{name}: unreadable ({error.strerror or error})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ArtifactError(f"{name}: must be a regular file")
+    if info.st_size > limit:
+        raise ArtifactError(f"{name}: larger than {limit} bytes ({info.st_size})")
 
 
 class _NonFinite(str):
     """A ``NaN``/``Infinity``/``-Infinity`` constant read from the manifest, kept to be reported."""
 
 
-def _reject_non_finite(value: Any, path: str) -> None:
+def _reject_non_finite(value: Any, path: str, depth: int) -> None:
     # json.loads accepts these constants; find the field that holds one so the message names it.
     if isinstance(value, _NonFinite):
         raise fail(path or MANIFEST, f"{value} is not allowed (values must be integers)")
+    if isinstance(value, (dict, list)) and depth >= MAX_NESTING:
+        raise fail(path or MANIFEST, f"nested deeper than {MAX_NESTING} levels")
     if isinstance(value, dict):
         for key, item in value.items():
-            _reject_non_finite(item, f"{path}.{key}" if path else key)
+            _reject_non_finite(item, f"{path}.{key}" if path else key, depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _reject_non_finite(item, f"{path}[{index}]")
+            _reject_non_finite(item, f"{path}[{index}]", depth + 1)
 
 
 def artifact_from_manifest(manifest: Any, arrays: dict[str, np.ndarray]) -> Artifact:

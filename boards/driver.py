@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hw.compiler.lowering import lower_layer
 from ..sw.artifact import Artifact
 from .protocol import (ProtocolError, Response, Status, decode_response, encode_request,
                        response_length)
@@ -91,7 +90,8 @@ class BoardDriver:
         self._artifact = artifact
         self._baud = baud
         self._timeout = timeout
-        self._score_bits = lower_layer(artifact.layers[-1]).output_shape.width
+        # the width the board's accelerator gives each score: pure arithmetic on the artifact
+        self._score_bits = artifact.score_bits
         self._serial = (open_serial or _open_serial)(port, baud, timeout)
 
     def close(self) -> None:

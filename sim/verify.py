@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hw.compiler.generate import Design
 from ..hw.compiler.folding import Folding, LayerFolding
+from ..hw.compiler.generate import Design
 from ..hw.compiler.interface import DesignInterface, InterfaceError, design_interface
 from ..sw import reference
 from ..sw.artifact import Artifact

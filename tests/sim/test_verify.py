@@ -1,4 +1,4 @@
-"""verify_network reads the design's interface and refuses one it cannot trust, before simulating."""
+"""verify_network reads the design interface and refuses one it cannot trust, before simulating."""
 
 import dataclasses
 

@@ -13,6 +13,11 @@ the pin constraints (PCF, LPF or XDC) and ``build_<name>.sh`` for the board's us
 For boards whose flow cannot run here, Yosys still synthesizes the Verilog for the board's fabric
 (unless ``estimate=False``), so the report holds resource counts of the board core (everything
 but the I/O buffers and clocking) before place and route.
+
+The accelerator is built with the :class:`~qnnforge.hw.compiler.options.HardwareOptions` of the
+board's fabric (its LUT size sizes the compressor popcount) unless the caller passes others.
+Beside the report, ``design.json`` holds the accelerator's summary as ``qnnforge generate`` writes
+it: cycle model, options and the design interface (:mod:`qnnforge.hw.compiler.interface`).
 """
 
 from __future__ import annotations
@@ -28,15 +33,16 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ..hw.compiler.folding import Folding, LayerFolding
-from ..hw.compiler.plan import default_folding
 from ..hw.compiler.generate import design_summary
+from ..hw.compiler.options import HardwareOptions
+from ..hw.compiler.plan import default_folding
 from ..hw.tools.files import write_atomic
 from ..hw.tools.synth import SynthesisError, synthesize
 from ..hw.tools.toolchain import find_tool
 from ..sw.artifact import Artifact
 from .clocking import PLL_SOLVERS
 from .platforms import Board
-from .protocol import Status, response_length
+from .protocol import Status, request_length, response_length
 from .top import DEFAULT_BAUD, BoardTop, UartAccelerator
 from .uart import baud_divisor
 
@@ -155,14 +161,21 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
                 folding: Folding | None = None, target_cycles: int | None = None,
                 overrides: dict[int, LayerFolding] | None = None,
                 clock_hz: float | None = None, baud: int = DEFAULT_BAUD, run: bool = True,
-                estimate: bool = True, seed: int = 1, timeout: float = 1800) -> BoardBuild:
-    """Build ``artifact``'s board design for ``board`` into ``out_dir``; write ``report.json``.
+                estimate: bool = True, seed: int = 1, timeout: float = 1800,
+                options: HardwareOptions | None = None) -> BoardBuild:
+    """Build ``artifact``'s board design for ``board`` into ``out_dir``.
+
+    Writes ``report.json`` (board, clock, throughput, resources, options) and ``design.json``
+    (the accelerator's summary with its interface).
 
     Parameters
     ----------
     folding : Folding, optional
         Exact folding; by default one from ``target_cycles`` (the board's default if None)
         and the per-layer ``overrides``.
+    options : HardwareOptions, optional
+        DSP use, popcount architecture and LUT size; by default
+        ``HardwareOptions.for_fabric(board.fabric)``.
     clock_hz : float, optional
         Clock to run the design at; a PLL makes it when it differs from the oscillator.
     baud : int
@@ -184,6 +197,10 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         report is written first.
     """
     out_dir = Path(out_dir)
+    if options is None:
+        options = HardwareOptions.for_fabric(board.fabric)
+    elif not isinstance(options, HardwareOptions):
+        raise TypeError(f"options must be a HardwareOptions, not {options!r}")
     if folding is None:
         folding = default_folding(artifact.layers, target_cycles or board.target_cycles,
                                   overrides)
@@ -193,27 +210,29 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
     if clock_hz is not None and abs(clock_hz - oscillator) > 1:
         pll = PLL_SOLVERS[board.fabric](oscillator, clock_hz)
     clock = oscillator if pll is None else pll.output_hz
-    core = UartAccelerator(artifact, folding, baud_divisor(clock, baud),
+    core = UartAccelerator(artifact, folding, baud_divisor(clock, baud), options=options,
                            led_cycles=int(clock // 10))
     top = BoardTop(core, board.activity_led, board.fault_led, pll)
     name = f"qnnforge_{board.name.replace('-', '_')}"
-    options = {}
+    flow_options = {}
     if board.flow == "icestorm":
         # Per-bit write enables of register files would each take a control set of their own
         # and overflow the PLBs; below 8 users an enable is folded into the LUT instead.
-        options["synth_opts"] = "-dffe_min_ce_use 8"
-        options["nextpnr_opts"] = (f"--report {name}.report.json --timing-allow-fail "
-                                   f"--seed {seed}")
+        flow_options["synth_opts"] = "-dffe_min_ce_use 8"
+        flow_options["nextpnr_opts"] = (f"--report {name}.report.json --timing-allow-fail "
+                                        f"--seed {seed}")
     plan = platform.build(top, name=name, build_dir=str(out_dir), do_build=False,
-                          debug_verilog=True, **options)
+                          debug_verilog=True, **flow_options)
     plan.extract(out_dir)
     verilog_path = out_dir / f"{name}.v"
     if not verilog_path.exists():  # the open flows read RTLIL; keep plain Verilog beside it
         shutil.copyfile(out_dir / f"{name}.debug.v", verilog_path)
 
     summary = design_summary(core.network, name)
-    request_bytes = artifact.in_features + 5
-    score_bits = artifact.score_bits
+    summary.update(options.to_json())
+    summary["interface"] = core.interface.to_json()
+    write_atomic(out_dir / "design.json", json.dumps(summary, indent=2) + "\n")
+    response_bytes = response_length(Status.OK, core.interface.classes, core.interface.score_bits)
     report = {
         "board": board.name, "device": platform.device, "package": platform.package,
         "flow": board.flow, "clock_mhz": round(clock / 1e6, 3),
@@ -225,9 +244,10 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         "inferences_per_second": {
             "accelerator": round(clock / summary["cycles_per_inference"], 1),
             # the request is the longer of the two frames; 10 bits a byte
-            "uart": round(baud / (10 * max(request_bytes, response_length(
-                Status.OK, artifact.num_classes, score_bits))), 1)},
-        "files": {"verilog": str(verilog_path),
+            "uart": round(baud / (10 * max(request_length(artifact.in_features),
+                                           response_bytes)), 1)},
+        "options": options.to_json(),
+        "files": {"verilog": str(verilog_path), "design": str(out_dir / "design.json"),
                   "constraints": str(out_dir / f"{name}.{board.constraints}"),
                   "script": str(out_dir / f"build_{name}.sh")},
         "capacity": board.capacity,

@@ -90,6 +90,7 @@ class BoardDriver:
         self._artifact = artifact
         self._baud = baud
         self._timeout = timeout
+        # the width the board's accelerator gives each score: pure arithmetic on the artifact
         self._score_bits = artifact.score_bits
         self._serial = (open_serial or _open_serial)(port, baud, timeout)
 

@@ -15,9 +15,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for
 
-from .protocol import REQUEST, RESPONSE, SYNC, Status, score_bytes
+from ..hw.cores.argmax import result_layout
+from .protocol import REQUEST, RESPONSE, SYNC, Status, response_length, score_bytes
 
 __all__ = ["FrameReceiver", "ResponseSender", "STATUS_DEPTH"]
 
@@ -225,7 +225,7 @@ class ResponseSender(wiring.Component):
     ----------
     i_status : In(stream.Signature(Status))
         Statuses in request order; one is taken when its response has been sent.
-    i_result : In(stream.Signature(StructLayout({"cls": ..., "scores": ...})))
+    i_result : In(stream.Signature(result_layout(score_shape, classes)))
         The accelerator's results; one is taken per OK status.
     o_stream : Out(stream.Signature(8))
         Response bytes.
@@ -244,18 +244,16 @@ class ResponseSender(wiring.Component):
             raise ValueError(f"ResponseSender classes must be at most 255, not {classes}")
         self._score_shape = Shape.cast(score_shape)
         self._classes = classes
-        result = data.StructLayout({"cls": unsigned(bits_for(classes - 1)),
-                                    "scores": data.ArrayLayout(self._score_shape, classes)})
         super().__init__({
             "i_status": In(stream.Signature(Status)),
-            "i_result": In(stream.Signature(result)),
+            "i_result": In(stream.Signature(result_layout(self._score_shape, classes))),
             "o_stream": Out(stream.Signature(8)),
         })
 
     @property
     def ok_length(self) -> int:
         """Bytes of an OK response."""
-        return 5 + self._classes * score_bytes(self._score_shape.width)
+        return response_length(Status.OK, self._classes, self._score_shape.width)
 
     def elaborate(self, platform):
         m = Module()

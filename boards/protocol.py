@@ -33,7 +33,8 @@ import numpy as np
 from amaranth.lib import enum
 
 __all__ = ["SYNC", "REQUEST", "RESPONSE", "Status", "ProtocolError", "Response",
-           "checksum", "score_bytes", "encode_request", "response_length", "decode_response"]
+           "checksum", "score_bytes", "request_length", "encode_request", "response_length",
+           "decode_response"]
 
 SYNC = 0xA5
 """First byte of every frame; larger than any 4-bit code, so payloads rarely imitate it."""
@@ -83,6 +84,11 @@ def checksum(data: bytes) -> int:
 def score_bytes(score_bits: int) -> int:
     """Return the whole bytes that carry one ``score_bits``-bit score."""
     return -(-score_bits // 8)
+
+
+def request_length(in_features: int) -> int:
+    """Return the length in bytes of a request carrying one image of ``in_features`` codes."""
+    return 5 + in_features
 
 
 def encode_request(codes, input_bits: int) -> bytes:

@@ -16,7 +16,9 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from ..hw.compiler.folding import Folding
+from ..hw.compiler.interface import DesignInterface, design_interface
 from ..hw.compiler.network import Network
+from ..hw.compiler.options import HardwareOptions
 from ..sw.artifact import Artifact
 from .framing import FrameReceiver, ResponseSender
 from .protocol import Status
@@ -77,6 +79,9 @@ class UartAccelerator(wiring.Component):
         Its folding; the input words carry ``folding.input_lanes`` codes.
     divisor : int
         Clock cycles per UART bit.
+    options : HardwareOptions
+        DSP use, popcount architecture and LUT size of the accelerator (board builds pass
+        ``HardwareOptions.for_fabric(board.fabric)`` unless told otherwise).
     quiet : int, optional
         Cycles of silence that end a cut-short or rejected request; by default
         :data:`QUIET_BYTES` byte times.
@@ -106,8 +111,11 @@ class UartAccelerator(wiring.Component):
     fault: Out(1)
 
     def __init__(self, artifact: Artifact, folding: Folding, divisor: int, *,
-                 quiet: int | None = None, led_cycles: int = 1 << 20):
-        self._network = Network(artifact, folding)
+                 options: HardwareOptions = HardwareOptions(), quiet: int | None = None,
+                 led_cycles: int = 1 << 20):
+        self._network = Network(artifact, folding, options=options)
+        self._interface = design_interface(artifact, folding)
+        self._options = options
         self._uart_rx = UARTReceiver(divisor)
         self._uart_tx = UARTTransmitter(divisor)
         quiet = quiet_cycles(divisor) if quiet is None else quiet
@@ -116,9 +124,10 @@ class UartAccelerator(wiring.Component):
                              f"not {quiet!r}")
         if not isinstance(led_cycles, int) or led_cycles < 1:
             raise ValueError(f"led_cycles must be a positive integer, not {led_cycles!r}")
-        self._frames = FrameReceiver(artifact.in_features, artifact.input.encoding.bits,
-                                     folding.input_lanes, quiet)
-        self._sender = ResponseSender(signed(artifact.score_bits), artifact.num_classes)
+        images = self._interface.input
+        self._frames = FrameReceiver(images.elements, images.element.bits, images.lanes, quiet)
+        result = self._interface.result
+        self._sender = ResponseSender(signed(result.score_bits), result.classes)
         self._led_cycles = led_cycles
         self._quiet = quiet
         super().__init__()
@@ -126,6 +135,15 @@ class UartAccelerator(wiring.Component):
     @property
     def network(self) -> Network:
         return self._network
+
+    @property
+    def interface(self) -> DesignInterface:
+        """The accelerator's streams and result layout (the score width the responses carry)."""
+        return self._interface
+
+    @property
+    def options(self) -> HardwareOptions:
+        return self._options
 
     @property
     def divisor(self) -> int:

@@ -1,8 +1,9 @@
 """Simulate the whole board design through its serial pins against the reference model.
 
 :func:`verify_board` turns the :class:`~.top.UartAccelerator` for an artifact into Verilog,
-builds it once with Verilator, and runs :mod:`qnnforge.sim.board_tb`: every image as a request
-frame, then malformed requests each followed by a good one.
+builds it once with Verilator, and runs :mod:`qnnforge.boards.board_tb`: every image as a
+request frame, then malformed requests each followed by a good one. The testbench learns the
+score width of the responses from the design's interface.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import numpy as np
 from amaranth.back import verilog
 
 from ..hw.compiler.folding import Folding
+from ..hw.compiler.options import HardwareOptions
 from ..hw.tools.files import write_atomic
+from ..sim.runner import SimulationFailed, build_design
 from ..sw import reference
 from ..sw.artifact import Artifact
+from .protocol import request_length
 from .top import UartAccelerator, quiet_cycles
 
 __all__ = ["BOARD_SIM_TOP", "SIM_DIVISOR", "BoardSimResult", "board_verilog", "verify_board"]
@@ -49,8 +53,15 @@ def board_verilog(core: UartAccelerator, path: str | os.PathLike,
 
 
 def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
-                 work_dir: str | os.PathLike, *, divisor: int = SIM_DIVISOR) -> BoardSimResult:
+                 work_dir: str | os.PathLike, *, divisor: int = SIM_DIVISOR,
+                 options: HardwareOptions = HardwareOptions()) -> BoardSimResult:
     """Simulate the board design on quantized images ``codes``; compare with the reference.
+
+    Parameters
+    ----------
+    options : HardwareOptions
+        How the accelerator is built (pass a board's ``HardwareOptions.for_fabric`` to simulate
+        exactly what its build places).
 
     Raises
     ------
@@ -60,8 +71,6 @@ def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
         If a response is missing, malformed or differs from the reference, or a malformed
         request is not answered with its error.
     """
-    from ..sim.runner import SimulationFailed, build_design
-
     codes = np.asarray(codes)
     if codes.ndim != 2 or codes.shape[0] < 1 or codes.shape[1] != artifact.in_features:
         raise ValueError(f"codes must have shape (n, {artifact.in_features}) with n >= 1, "
@@ -69,24 +78,26 @@ def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     quiet = quiet_cycles(divisor, SIM_QUIET_BYTES)
-    core = UartAccelerator(artifact, folding, divisor, quiet=quiet, led_cycles=8)
+    core = UartAccelerator(artifact, folding, divisor, options=options, quiet=quiet,
+                           led_cycles=8)
     trace = reference.run(artifact, codes)
     vectors = work_dir / "board_vectors.npz"
     np.savez(vectors, input_codes=codes, classes=trace.classes, scores=trace.scores)
     results = {key: str(work_dir / f"board-{key}.json") for key in ("images", "malformed")}
     for path in results.values():
         Path(path).unlink(missing_ok=True)
-    request_cycles = 10 * divisor * (artifact.in_features + 5)
+    request_cycles = 10 * divisor * request_length(artifact.in_features)
+    interface = core.interface
     config = {
         "vectors": str(vectors), "results": results, "divisor": divisor, "quiet": quiet,
-        "classes": artifact.num_classes, "input_bits": artifact.input.encoding.bits,
-        "score_bits": artifact.score_bits,
+        "classes": interface.classes, "input_bits": interface.input.element.bits,
+        "score_bits": interface.score_bits,
         # after the last request: its response, plus slack for the pipeline
         "response_budget": 4 * request_cycles + 10_000,
     }
     built = build_design(board_verilog(core, work_dir / f"{BOARD_SIM_TOP}.v"), BOARD_SIM_TOP)
     try:
-        built.run("qnnforge.sim.board_tb", config, name="board")
+        built.run("qnnforge.boards.board_tb", config, name="board")
     except SimulationFailed as failure:
         details = [error for path in results.values() if Path(path).exists()
                    for error in json.loads(Path(path).read_text())["errors"]]

@@ -1,10 +1,12 @@
 """cocotb tests of a generated network against the integer reference model.
 
 Parameters come from the JSON file named by ``QNNFORGE_SIM_CONFIG`` (see
-:mod:`qnnforge.sim.verify`): the vectors file (input codes and the reference's outputs of every
-layer), the port layout and where to write the measured results. Driver, monitors, model and
-checker are kept apart: the reference outputs were computed before simulation by
-:mod:`qnnforge.sw.reference`; the checker compares in order and names the first mismatch.
+:mod:`qnnforge.sim.verify`): the vectors file (input codes and the reference's values of every
+layer), the design's interface (:mod:`qnnforge.hw.compiler.interface`: lanes and element formats
+of every stream, bit offsets of the result word) and where to write the measured results.
+Driver, monitors, model and checker are kept apart: the reference outputs were computed before
+simulation by :mod:`qnnforge.sw.reference`; the checker reads every stream's codes into values
+as the interface says, compares in order and names the first mismatch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
+from ..hw.compiler.interface import DesignInterface
 from .packing import pack_rows, unpack_beats
 from .runner import load_config
 from .streams import CycleCounter, StreamDriver, StreamMonitor, StreamPort
@@ -58,16 +61,16 @@ async def _run_network(dut, stall: float, backpressure: float, seed: int) -> dic
     driver = StreamDriver(StreamPort(dut, "i_stream"), counter, stall, rng)
     monitor = StreamMonitor(StreamPort(dut, "o_stream"), counter, backpressure,
                             random.Random(seed + 1))
+    interface = DesignInterface.from_json(config["interface"])
     layer_monitors = {}
-    for layer in config["layers"]:
-        port = StreamPort(getattr(dut, layer["name"]), "o_stream")
-        layer_monitors[layer["name"]] = StreamMonitor(port, counter, passive=True)
+    for layer in interface.layers:
+        port = StreamPort(getattr(dut, layer.name), "o_stream")
+        layer_monitors[layer.name] = StreamMonitor(port, counter, passive=True)
     for watcher in (monitor, *layer_monitors.values()):
         cocotb.start_soon(watcher.run())
 
-    lanes, bits = config["input"]["lanes"], config["input"]["element_bits"]
-    beats = pack_rows(codes, lanes, bits)
-    await driver.send(beats)
+    stream = interface.input
+    await driver.send(pack_rows(codes, stream.lanes, stream.element.bits))
     budget = 20 * config["latency_cycles"] + samples * config["cycles_per_inference"] * (
         4 if stall or backpressure else 2)
     while len(monitor.beats) < samples and counter.cycle < budget:
@@ -76,20 +79,18 @@ async def _run_network(dut, stall: float, backpressure: float, seed: int) -> dic
 
     # checker: every layer's outputs in order, then class and scores
     errors = []
-    for layer in config["layers"]:
-        watcher = layer_monitors[layer["name"]]
-        actual = unpack_beats(watcher.beats, layer["pe"], layer["bits"], layer["signed"],
-                              layer["fan_out"])
-        message = first_mismatch(layer["name"], vectors[f"{layer['name']}_codes"], actual)
+    for layer in interface.layers:
+        layer_codes = unpack_beats(layer_monitors[layer.name].beats, layer.lanes,
+                                   layer.element.bits, False, layer.elements)
+        message = first_mismatch(layer.name, vectors[f"{layer.name}_values"],
+                                 layer.element.from_code(layer_codes))
         if message:
             errors.append(message)
-    out = config["output"]
-    cls = np.array([beat & ((1 << out["cls_bits"]) - 1) for beat in monitor.beats],
-                   dtype=np.int64).reshape(-1, 1)
-    scores = unpack_beats([beat >> out["cls_bits"] for beat in monitor.beats], out["classes"],
-                          out["score_bits"], True, out["classes"])
+    results = [interface.result.decode(word) for word in monitor.beats]
+    cls = np.array([index for index, _ in results], dtype=np.int64).reshape(-1, 1)
+    scores = np.array([row for _, row in results], dtype=np.int64).reshape(-1, interface.classes)
     for name, expected, actual in (("argmax", vectors["classes"].reshape(-1, 1), cls),
-                                   (config["layers"][-1]["name"] + " scores",
+                                   (interface.layers[-1].name + " scores",
                                     vectors["scores"], scores)):
         message = first_mismatch(name, expected, actual)
         if message:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..sw.errors import VerificationError
 from .verilator import ensure_verilator
 
 __all__ = ["SimulationFailed", "VerilatedDesign", "build_design", "DEFAULT_BUILD_ROOT"]
@@ -27,7 +28,7 @@ CONFIG_ENV = "QNNFORGE_SIM_CONFIG"
 """Environment variable naming the JSON file a cocotb test module reads its parameters from."""
 
 
-class SimulationFailed(AssertionError):
+class SimulationFailed(VerificationError):
     """A cocotb test failed or the simulator ended abnormally."""
 
 

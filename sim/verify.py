@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..hw.compiler.folding import Folding, LayerFolding
 from ..hw.compiler.generate import Design
+from ..hw.compiler.interface import DesignInterface, InterfaceError, design_interface
 from ..sw import reference
 from ..sw.artifact import Artifact
 from .runner import SimulationFailed, build_design
@@ -43,15 +45,36 @@ class VerifyResult:
 
 
 def reference_vectors(artifact: Artifact, codes: np.ndarray) -> dict[str, np.ndarray]:
-    """Return the reference outputs of every layer as hardware codes, plus scores and classes."""
+    """Return the input codes and the reference's values of every layer, scores and classes.
+
+    Layer outputs are values (bipolar -1/+1, two's complement numbers), keyed by layer name;
+    the testbench reads each stream's codes into values as the design interface says.
+    """
     trace = reference.run(artifact, codes)
     vectors = {"input_codes": artifact.input.encoding.to_code(trace.inputs)}
     for layer, output in zip(artifact.layers, trace.outputs):
-        encoding = layer.output_encoding
-        vectors[f"{layer.name}_codes"] = output if encoding is None else encoding.to_code(output)
+        vectors[f"{layer.name}_values"] = output
     vectors["scores"] = trace.scores
     vectors["classes"] = trace.classes
     return vectors
+
+
+def _interface_of(artifact: Artifact, summary: dict) -> DesignInterface:
+    """Return the design's interface after checking that it was generated from ``artifact``."""
+    interface = DesignInterface.from_json(summary.get("interface"))
+    # the streams depend on the lanes of a folding only, which the interface itself records
+    lanes = Folding(layers=tuple(LayerFolding(pe=layer.lanes, simd=1)
+                                 for layer in interface.layers),
+                    input_lanes=interface.input.lanes)
+    try:
+        matches = design_interface(artifact, lanes) == interface
+    except ValueError:  # another number of layers, or lanes that do not divide a layer
+        matches = False
+    if not matches:
+        raise InterfaceError("interface", f"does not describe a design of artifact "
+                                          f"{artifact.name!r} (was it generated from another "
+                                          f"artifact?)")
+    return interface
 
 
 def verify_network(artifact: Artifact, design: Design, codes: np.ndarray,
@@ -59,29 +82,32 @@ def verify_network(artifact: Artifact, design: Design, codes: np.ndarray,
                    backpressure: float = 0.3, seed: int = 1) -> VerifyResult:
     """Simulate ``design`` on quantized inputs ``codes`` and compare with the reference.
 
+    The testbench learns the streams' lanes, element formats and the result word's layout from
+    the ``"interface"`` section of the design summary.
+
     Raises
     ------
     ValueError
         If ``stall`` or ``backpressure`` is not in [0, 1).
+    InterfaceError
+        If the design summary has no valid interface section, or one of another artifact.
     SimulationFailed
         If any layer output, score or class differs, or a result is missing.
     """
     for name, value in (("stall", stall), ("backpressure", backpressure)):
         if not 0 <= value < 1:
             raise ValueError(f"{name} must lie in [0, 1), not {value}")
+    summary = design.summary
+    interface = _interface_of(artifact, summary)
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     vectors_path = work_dir / "vectors.npz"
     np.savez(vectors_path, **reference_vectors(artifact, codes))
-    summary = design.summary
-    layers = [{"name": entry["name"], "pe": entry["pe"], "bits": entry["output_bits"],
-               "signed": index == len(summary["layers"]) - 1, "fan_out": entry["fan_out"]}
-              for index, entry in enumerate(summary["layers"])]
     results = {key: str(work_dir / f"result-{key}.json") for key in ("full_rate", "stalls")}
     for path in results.values():
         Path(path).unlink(missing_ok=True)
-    config = {"vectors": str(vectors_path), "layers": layers, "input": summary["input"],
-              "output": summary["output"], "latency_cycles": summary["latency_cycles"],
+    config = {"vectors": str(vectors_path), "interface": interface.to_json(),
+              "latency_cycles": summary["latency_cycles"],
               "cycles_per_inference": summary["cycles_per_inference"], "stall": stall,
               "backpressure": backpressure, "seed": seed, "results": results}
     built = build_design(design.verilog, design.top)

@@ -18,6 +18,7 @@ from amaranth.back import verilog
 
 from ...sw.artifact import Artifact
 from .folding import DEFAULT_TARGET_CYCLES, Folding, LayerFolding
+from .interface import design_interface
 from ..tools.files import write_atomic
 from .network import Network
 from .options import HardwareOptions
@@ -97,6 +98,7 @@ def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | 
     text = verilog.convert(network, name=top, emit_src=False)
     summary = design_summary(network, top)
     summary.update(options.to_json())
+    summary["interface"] = design_interface(artifact, folding).to_json()
     summary["verilog_sha256"] = hashlib.sha256(text.encode()).hexdigest()
     if artifact_path is not None:
         summary["artifact"] = str(artifact_path)

@@ -11,6 +11,8 @@ from qnnforge.boards.build import (BoardBuildError, build_board, fit_overflow,
 from qnnforge.boards.clocking import ecp5_pll, ice40_pll, xc7_pll
 from qnnforge.boards.platforms import BOARDS, get_board
 from qnnforge.cli import main
+from qnnforge.hw.compiler.interface import DesignInterface, design_interface
+from qnnforge.hw.compiler.options import HardwareOptions
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +87,9 @@ def test_icebreaker_pll_design(artifact_dir, tmp_path):
                              "FILTER_RANGE": 1}
     assert report["place_and_route"] == "not run (disabled)"
     assert "fmax_mhz" not in report
+    # the iCE40's LUT4 sizes the popcount unless the build is told otherwise
+    assert report["options"] == HardwareOptions.for_fabric("ice40").to_json()
+    assert report["options"]["popcount"]["lut_inputs"] == 4
 
 
 def test_nextpnr_report_parsing():
@@ -161,3 +166,42 @@ def test_fit_overflow_reads_the_utilisation_line():
     assert fit_overflow(log) == (5557, 5280)
     assert fit_overflow(log.replace("5557", "4148")) is None
     assert fit_overflow("ERROR: something else") is None
+
+
+def test_board_build_records_its_options_and_interface(tmp_path):
+    artifact = _tiny_artifact()
+    board = get_board("arty-a7-35")
+    default = build_board(artifact, board, tmp_path / "a", run=False, estimate=False)
+    assert default.report["options"] == {"dsp": True, "popcount": {"architecture": "adder_tree",
+                                                                   "lut_inputs": 6}}
+    options = HardwareOptions(dsp=False, popcount="compressor", lut_inputs=4)
+    chosen = build_board(artifact, board, tmp_path / "b", run=False, estimate=False,
+                         options=options)
+    assert chosen.report["options"] == options.to_json()
+    design = json.loads((tmp_path / "b" / "design.json").read_text())
+    assert design["popcount"] == {"architecture": "compressor", "lut_inputs": 4}
+    assert design["dsp"] is False
+    assert chosen.report["files"]["design"] == str(tmp_path / "b" / "design.json")
+    # the XNOR output layer's popcount is now a compressor: the Verilog differs
+    name = "qnnforge_arty_a7_35.v"
+    assert (tmp_path / "a" / name).read_text() != (tmp_path / "b" / name).read_text()
+    interface = DesignInterface.from_json(design["interface"])
+    folding = chosen.report["folding"]
+    assert interface.input.lanes == folding["input_lanes"]
+    assert interface.score_bits == artifact.score_bits and interface.classes == 2
+    # request (4 codes) and response (2 one-byte scores) frames are both 9 bytes
+    assert chosen.report["inferences_per_second"]["uart"] == round(115200 / 90, 1)
+
+
+def test_board_build_rejects_options_of_another_type(tmp_path):
+    with pytest.raises(TypeError, match=r"^options must be a HardwareOptions, not 'compressor'$"):
+        build_board(_tiny_artifact(), get_board("arty-a7-35"), tmp_path, run=False,
+                    estimate=False, options="compressor")
+
+
+def test_board_core_takes_widths_from_the_interface(artifact, folding):
+    from qnnforge.boards.top import UartAccelerator
+
+    core = UartAccelerator(artifact, folding, 4)
+    assert core.interface == design_interface(artifact, folding)
+    assert core.options == HardwareOptions()

@@ -9,7 +9,7 @@ import pytest
 from qnnforge.boards.driver import (BoardDriver, BoardError, BoardRejected, BoardTimeout,
                                     PortError)
 from qnnforge.boards.protocol import (REQUEST, RESPONSE, SYNC, Status, checksum,
-                                      score_bytes)
+                                      request_length, score_bytes)
 from qnnforge.sw import reference
 from qnnforge.sw.data import load_digits_split
 
@@ -27,9 +27,10 @@ class BoardModel:
     def feed(self, data: bytes) -> bytes:
         self.buffer += data
         n = self.artifact.in_features
+        length = request_length(n)
         out = b""
-        while len(self.buffer) >= n + 5:
-            frame, self.buffer = bytes(self.buffer[:n + 5]), self.buffer[n + 5:]
+        while len(self.buffer) >= length:
+            frame, self.buffer = bytes(self.buffer[:length]), self.buffer[length:]
             assert frame[:2] == bytes([SYNC, REQUEST])
             assert int.from_bytes(frame[2:4], "little") == n
             assert checksum(frame[2:-1]) == frame[-1]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from qnnforge.boards.framing import FrameReceiver, ResponseSender
 from qnnforge.boards.protocol import (REQUEST, SYNC, ProtocolError, Response, Status, checksum,
-                                      decode_response, encode_request)
+                                      decode_response, encode_request, request_length)
 from qnnforge.sim.packing import pack_rows
 
 FEATURES, BITS, LANES, QUIET = 12, 4, 3, 40
@@ -171,6 +171,7 @@ def test_request_encoding(codes, bits):
     assert int.from_bytes(frame[2:4], "little") == len(codes)
     assert list(frame[4:-1]) == codes
     assert frame[-1] == sum(frame[2:-1]) % 256
+    assert len(frame) == request_length(len(codes))
 
 
 def test_request_encoding_rejects_bad_images():

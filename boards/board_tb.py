@@ -5,7 +5,8 @@ The design under test is :class:`qnnforge.boards.top.UartAccelerator` (ports ``r
 drives ``rx`` bit by bit, :class:`UartSink` decodes ``tx`` into bytes, the expected classes and
 scores were computed before simulation by :mod:`qnnforge.sw.reference`, and the checker compares
 responses in order and names the first mismatch. Parameters come from the JSON file that
-:func:`qnnforge.sim.runner.load_config` reads (written by :mod:`qnnforge.boards.verify`).
+:func:`qnnforge.sim.runner.load_config` reads (written by :mod:`qnnforge.boards.verify`), the
+score width among them, taken from the design's interface.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
-from qnnforge.boards.protocol import (REQUEST, SYNC, Status, checksum, decode_response,
-                                      encode_request, response_length)
-
-from .runner import load_config
+from ..sim.runner import load_config
+from .protocol import (REQUEST, SYNC, Status, checksum, decode_response, encode_request,
+                       response_length)
 
 __all__ = ["UartSource", "UartSink", "ResponseReader"]
 

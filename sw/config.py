@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TrainConfig"]
+from .errors import QnnforgeError
+
+__all__ = ["ConfigError", "TrainConfig"]
+
+
+class ConfigError(QnnforgeError, ValueError):
+    """A training configuration value (width, epochs, precision, ...) is invalid."""
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of quantization-aware training (defaults reach >= 95 % on digits)."""
+    """Hyper-parameters of quantization-aware training (defaults reach >= 95 % on digits).
+
+    Raises
+    ------
+    ConfigError
+        If a value is out of range, or the precision preset or an override is invalid.
+    """
 
     hidden: tuple[int, ...] = (128, 128)
     input_bits: int = 4
@@ -27,14 +39,16 @@ class TrainConfig:
             value = getattr(self, name)
             low, kind = (0, "non-negative") if name == "seed" else (1, "positive")
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name} must be a {kind} integer, not {value!r}")
+                raise ConfigError(f"{name} must be a {kind} integer, not {value!r}")
+        if self.input_bits > 8:
+            raise ConfigError(f"input_bits must be at most 8, not {self.input_bits}")
         if not self.hidden or any(not isinstance(w, int) or w < 1 for w in self.hidden):
-            raise ValueError(f"hidden must be a non-empty tuple of positive integers, "
-                             f"not {self.hidden!r}")
+            raise ConfigError(f"hidden must be a non-empty tuple of positive integers, "
+                              f"not {self.hidden!r}")
         if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, not {self.learning_rate!r}")
+            raise ConfigError(f"learning_rate must be positive, not {self.learning_rate!r}")
         if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), not {self.dropout!r}")
+            raise ConfigError(f"dropout must lie in [0, 1), not {self.dropout!r}")
         self.layer_precisions()  # validates the preset and the overrides
 
     def layer_precisions(self) -> tuple:
@@ -42,7 +56,7 @@ class TrainConfig:
 
         Raises
         ------
-        ValueError
+        ConfigError
             If the precision preset or an override is invalid (see
             :func:`~.precision.layer_precisions`).
         """
@@ -50,6 +64,10 @@ class TrainConfig:
 
         return layer_precisions(self.precision, len(self.hidden) + 1,
                                 dict(self.layer_precision))
+
+    def precision_summary(self) -> dict:
+        """Return ``{"preset": ..., "layers": [precision name of each layer]}`` for reports."""
+        return {"preset": self.precision, "layers": [p.name for p in self.layer_precisions()]}
 
     @property
     def all_binary(self) -> bool:

@@ -1,6 +1,10 @@
-"""Export a trained :class:`~.model.BinarizedMLP` to an integer-only :class:`~.artifact.Artifact`.
+"""Export a trained :class:`~.model.QuantMLP` to an integer-only :class:`~.artifact.Artifact`.
 
-Batch-norm + sign becomes one integer threshold per channel. The model evaluates
+Each hidden layer's batch-norm + activation becomes the integer output rule its precision names
+(:attr:`~.precision.LayerPrecision.output_rule`); the last layer's rounded bias becomes the
+integer score bias.
+
+Batch-norm + sign (binary layers) becomes one integer threshold per channel. The model evaluates
 ``f(a) = (a - mean) * c + beta`` with ``c = gamma / sqrt(var + eps)`` in float64 and outputs +1
 when ``f(a) >= 0``. For an integer accumulator ``a`` that is, exactly:
 
@@ -14,7 +18,7 @@ this finds the exact switching point, so ties and rounding cannot make the two d
 Thresholds are clamped to ``[-B, B + 1]`` (``B`` the accumulator bound), where ``-B`` means
 always and ``B + 1`` never.
 
-A :class:`~.model.QuantMLP` exports the same way, per layer precision:
+The other precisions export the same way:
 
 * unsigned k-bit activations (``k <= 4``) become ``2**k - 1`` thresholds per channel
   (:func:`fold_multithreshold`): ``y >= j`` exactly when ``round(f(a) / step) >= j``, a monotone
@@ -36,12 +40,10 @@ import torch
 
 from .artifact import (Artifact, DenseLayer, InputQuantizer, MultiThresholdActivation,
                        RequantizeOutput, ScoreOutput, ThresholdActivation)
-from .encoding import BIPOLAR
-from .model import BinarizedMLP, QuantMLP, ThresholdBatchNorm
+from .model import QuantMLP, ThresholdBatchNorm
 from .quantizers import UnsignedActivationQuantizer
 
-__all__ = ["fold_threshold", "fold_multithreshold", "export_artifact", "export_quant_artifact",
-           "quantized_predict"]
+__all__ = ["fold_threshold", "fold_multithreshold", "export_artifact", "quantized_predict"]
 
 
 def _float64(tensor: torch.Tensor) -> np.ndarray:
@@ -88,43 +90,6 @@ def fold_threshold(norm: ThresholdBatchNorm, bound: int) -> tuple[np.ndarray, np
     return thresholds, directions
 
 
-def _assemble(model: BinarizedMLP | QuantMLP, quantizer: InputQuantizer, name: str,
-              metadata: dict | None, weight_encoding, hidden_output) -> Artifact:
-    """Return the artifact of ``model``: layer ``i`` has weights coded by
-    ``weight_encoding(i)`` and, if hidden, the output ``hidden_output(i, bound)``, where
-    ``bound`` is the largest accumulator magnitude its inputs allow."""
-    layers = []
-    encoding = quantizer.encoding
-    last = len(model.dense) - 1
-    for index, dense in enumerate(model.dense):
-        weights_encoding = weight_encoding(index)
-        with torch.no_grad():
-            weights = np.round(_float64(dense.quantized_weight())).astype(np.int64)
-        bound = dense.in_features * weights_encoding.max_abs * encoding.max_abs
-        if index < last:
-            output = hidden_output(index, bound)
-        else:
-            # Never clip: a clipped bias changes the argmax; out of range fails validation.
-            output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
-        layers.append(DenseLayer(f"fc{index}", encoding, weights_encoding, weights, output))
-        encoding = output.encoding if index < last else None
-    return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})
-
-
-def export_artifact(model: BinarizedMLP, quantizer: InputQuantizer, name: str,
-                    metadata: dict | None = None) -> Artifact:
-    """Return the integer artifact of a trained model.
-
-    Raises
-    ------
-    ValueError
-        If the resulting artifact is invalid (an :class:`~.artifact.ArtifactError`).
-    """
-    return _assemble(model, quantizer, name, metadata, lambda index: BIPOLAR,
-                     lambda index, bound: ThresholdActivation(
-                         *fold_threshold(model.norms[index], bound)))
-
-
 def fold_multithreshold(norm: ThresholdBatchNorm, activation: UnsignedActivationQuantizer,
                         bound: int) -> tuple[np.ndarray, np.ndarray]:
     """Return integer ``(thresholds, directions)`` equivalent to ``activation(norm(a))``.
@@ -158,35 +123,58 @@ def fold_multithreshold(norm: ThresholdBatchNorm, activation: UnsignedActivation
     return low, directions.astype(np.int64)
 
 
-def _layer_output(model: QuantMLP, index: int, bound: int):
-    precision = model.precisions[index]
-    kind = precision.output_kind
-    if kind == "threshold":
-        return ThresholdActivation(*fold_threshold(model.norms[index], bound))
-    if kind == "multithreshold":
-        thresholds, directions = fold_multithreshold(model.norms[index],
-                                                     model.activations[index], bound)
-        return MultiThresholdActivation(thresholds, directions, precision.activation)
+def _threshold(model: QuantMLP, index: int, bound: int) -> ThresholdActivation:
+    return ThresholdActivation(*fold_threshold(model.norms[index], bound))
+
+
+def _multithreshold(model: QuantMLP, index: int, bound: int) -> MultiThresholdActivation:
+    thresholds, directions = fold_multithreshold(model.norms[index], model.activations[index],
+                                                 bound)
+    return MultiThresholdActivation(thresholds, directions, model.precisions[index].activation)
+
+
+def _requantize(model: QuantMLP, index: int, bound: int) -> RequantizeOutput:
     multiplier, shift, offset = model.requantize_rule(index)
     return RequantizeOutput(multiplier, shift, offset, np.zeros_like(multiplier),
-                            precision.activation)
+                            model.precisions[index].activation)
 
 
-def export_quant_artifact(model: QuantMLP, quantizer: InputQuantizer, name: str,
-                          metadata: dict | None = None) -> Artifact:
-    """Return the integer artifact of a trained mixed-precision model.
+_HIDDEN_OUTPUTS = {ThresholdActivation: _threshold, MultiThresholdActivation: _multithreshold,
+                   RequantizeOutput: _requantize}
+"""Output rule of a hidden layer -> ``export(model, index, bound)`` of that rule."""
+
+
+def export_artifact(model: QuantMLP, quantizer: InputQuantizer, name: str,
+                    metadata: dict | None = None) -> Artifact:
+    """Return the integer artifact of a trained model.
+
+    Layer ``i`` holds the integer codes of ``model.dense[i]``'s weights; a hidden layer's output
+    is its precision's output rule, folded for the largest accumulator magnitude ``bound`` its
+    inputs allow; the last layer's output is the rounded score bias.
 
     Raises
     ------
     ValueError
         If the resulting artifact is invalid (an :class:`~.artifact.ArtifactError`).
     """
-    return _assemble(model, quantizer, name, metadata,
-                     lambda index: model.precisions[index].weights,
-                     lambda index, bound: _layer_output(model, index, bound))
+    layers = []
+    encoding = quantizer.encoding
+    last = len(model.dense) - 1
+    for index, (dense, precision) in enumerate(zip(model.dense, model.precisions)):
+        with torch.no_grad():
+            weights = np.round(_float64(dense.quantized_weight())).astype(np.int64)
+        bound = dense.in_features * precision.weights.max_abs * encoding.max_abs
+        if index < last:
+            output = _HIDDEN_OUTPUTS[precision.output_rule](model, index, bound)
+        else:
+            # Never clip: a clipped bias changes the argmax; out of range fails validation.
+            output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
+        layers.append(DenseLayer(f"fc{index}", encoding, precision.weights, weights, output))
+        encoding = output.encoding if index < last else None
+    return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})
 
 
-def quantized_predict(model: BinarizedMLP, x: np.ndarray) -> np.ndarray:
+def quantized_predict(model: QuantMLP, x: np.ndarray) -> np.ndarray:
     """Return the classes the quantized model predicts for quantized inputs ``x``.
 
     Evaluates a float64 copy in eval mode, so the integer dot products are exact; ties in the

@@ -1,10 +1,12 @@
-"""The binarized multilayer perceptron trained for the digits flow (PyTorch).
+"""The quantized multilayer perceptron trained for the digits flow (PyTorch).
 
-Topology: fixed-point input (``uint`` k-bit) -> binary-weight dense -> batch-norm -> sign ->
-[binary dense -> batch-norm -> sign] x (hidden layers - 1) -> binary dense -> integer scores.
-Every dense layer computes an exact integer dot product; the batch-norm + sign pairs become
-integer thresholds at export and the last layer's bias is rounded to an integer in training, so
-the evaluated model is integer-exact (see :mod:`.export`).
+Topology: fixed-point input (``uint`` k-bit) -> [quantized dense -> batch-norm -> activation] x
+hidden layers -> quantized dense -> integer scores, with a precision per layer
+(:mod:`.precision`). The default, every layer binary, is the binarized MLP: binary-weight dense
+-> batch-norm -> sign, then binary dense layers. Every dense layer computes an exact integer dot
+product; batch-norm + activation pairs become integer thresholds or requantization rules at
+export and the last layer's bias is rounded to an integer in training, so the evaluated model is
+integer-exact (see :mod:`.export`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .artifact import RequantizeOutput
+from .encoding import BIPOLAR, TERNARY
 from .fixedpoint import requantize_parameters
-from .precision import LayerPrecision
+from .precision import PRECISIONS, LayerPrecision
 from .quantizers import (BinaryWeightQuantizer, FixedPointWeightQuantizer, SignActivation,
                          TernaryWeightQuantizer, UnsignedActivationQuantizer, round_ste)
 
-__all__ = ["QuantDense", "ThresholdBatchNorm", "ScoreHead", "BinarizedMLP", "QuantMLP",
+__all__ = ["QuantDense", "ThresholdBatchNorm", "ScoreHead", "QuantMLP",
            "weight_quantizer", "activation_quantizer"]
 
 
@@ -92,93 +96,30 @@ class ScoreHead(nn.Module):
         return self.log_scale.exp() * self.integer_scores(acc)
 
 
-class _ScoredMLP(nn.Module):
-    """Shared scoring: subclasses define ``hidden_forward``; then ``dense[-1]`` and the head."""
-
-    dense: nn.ModuleList
-    head: ScoreHead
-
-    def integer_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the integer class scores (as a float tensor)."""
-        return self.head.integer_scores(self.dense[-1](self.hidden_forward(x)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dense[-1](self.hidden_forward(x)))
-
-
-class BinarizedMLP(_ScoredMLP):
-    """Binarized MLP for integer inputs (already quantized, passed as float tensors).
-
-    Parameters
-    ----------
-    in_features : int
-        Number of input features.
-    hidden : sequence of int
-        Widths of the hidden layers (at least one).
-    classes : int
-        Number of classes.
-    dropout : float
-        Dropout before each hidden binarized dense layer, in training only.
-
-    Raises
-    ------
-    ValueError
-        If a width is not a positive integer or no hidden layer is given.
-    """
-
-    def __init__(self, in_features: int = 64, hidden: Sequence[int] = (128, 128),
-                 classes: int = 10, dropout: float = 0.0):
-        super().__init__()
-        widths = [in_features, *hidden, classes]
-        if len(hidden) < 1:
-            raise ValueError("BinarizedMLP needs at least one hidden layer")
-        for width in widths:
-            if not isinstance(width, int) or width < 1:
-                raise ValueError(f"layer widths must be positive integers, not {width!r}")
-        self.dense = nn.ModuleList(
-            QuantDense(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.norms = nn.ModuleList(ThresholdBatchNorm(width) for width in hidden)
-        self.sign = SignActivation()
-        self.dropout = nn.Dropout(dropout)
-        self.head = ScoreHead(classes, widths[-2])
-
-    def hidden_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the last hidden layer's bipolar activations."""
-        for index, (dense, norm) in enumerate(zip(self.dense[:-1], self.norms)):
-            if index:
-                x = self.dropout(x)
-            x = self.sign(norm(dense(x)))
-        return x
-
-    def clip_latent(self) -> None:
-        for dense in self.dense:
-            dense.clip_latent()
-
-
 def weight_quantizer(precision: LayerPrecision) -> nn.Module:
     """Return the weight quantizer of a layer precision."""
     encoding = precision.weights
-    if encoding.kind == "bipolar":
+    if encoding == BIPOLAR:
         return BinaryWeightQuantizer()
-    if encoding.kind == "ternary":
+    if encoding == TERNARY:
         return TernaryWeightQuantizer()
     return FixedPointWeightQuantizer(encoding.bits, signed=encoding.signed)
 
 
 def activation_quantizer(precision: LayerPrecision) -> nn.Module:
     """Return the activation quantizer of a hidden layer's precision."""
-    if precision.activation.kind == "bipolar":
+    if precision.activation == BIPOLAR:
         return SignActivation()
     return UnsignedActivationQuantizer(precision.activation.bits)
 
 
-class QuantMLP(_ScoredMLP):
+class QuantMLP(nn.Module):
     """MLP with a precision per layer: binary, ternary or fixed-point weights and activations.
 
     Each hidden layer is ``quantized dense -> batch-norm -> activation quantizer``; the last is
     ``quantized dense -> integer scores``. Dense layers multiply integer codes, so accumulators
     are exact integers. In evaluation, hidden layers whose activation is requantized
-    (``precision.output_kind == "requantize"``) compute the exported integer rule
+    (``precision.output_rule`` is :class:`~.artifact.RequantizeOutput`) compute the exported rule
     ``clamp(((acc * M + offset) >> s), 0, 2**k - 1)`` itself (:meth:`requantize_rule`), so the
     model and the integer artifact agree exactly; the other activations are replayed exactly by
     the exporter's threshold search.
@@ -191,8 +132,8 @@ class QuantMLP(_ScoredMLP):
         Widths of the hidden layers (at least one).
     classes : int
         Number of classes.
-    precisions : sequence of LayerPrecision
-        One per dense layer (``len(hidden) + 1``).
+    precisions : sequence of LayerPrecision, optional
+        One per dense layer (``len(hidden) + 1``); by default every layer is binary.
     dropout : float
         Dropout before each hidden layer but the first, in training only.
     input_max : int
@@ -205,9 +146,9 @@ class QuantMLP(_ScoredMLP):
         precisions is not the number of layers.
     """
 
-    def __init__(self, in_features: int, hidden: Sequence[int], classes: int,
-                 precisions: Sequence[LayerPrecision], dropout: float = 0.0,
-                 input_max: int = 15):
+    def __init__(self, in_features: int = 64, hidden: Sequence[int] = (128, 128),
+                 classes: int = 10, precisions: Sequence[LayerPrecision] | None = None,
+                 dropout: float = 0.0, input_max: int = 15):
         super().__init__()
         widths = [in_features, *hidden, classes]
         if len(hidden) < 1:
@@ -215,6 +156,8 @@ class QuantMLP(_ScoredMLP):
         for width in widths:
             if not isinstance(width, int) or width < 1:
                 raise ValueError(f"layer widths must be positive integers, not {width!r}")
+        if precisions is None:
+            precisions = (PRECISIONS["binary"],) * (len(widths) - 1)
         if len(precisions) != len(widths) - 1:
             raise ValueError(f"QuantMLP needs {len(widths) - 1} layer precisions, not "
                              f"{len(precisions)}")
@@ -258,14 +201,21 @@ class QuantMLP(_ScoredMLP):
             if index:
                 x = self.dropout(x)
             acc = dense(x)
-            if not self.training and self.precisions[index].output_kind == "requantize":
+            if not self.training and self.precisions[index].output_rule is RequantizeOutput:
                 x = self._requantized(index, acc)
             else:
                 x = activation(norm(acc))
         return x
 
+    def integer_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the integer class scores (as a float tensor)."""
+        return self.head.integer_scores(self.dense[-1](self.hidden_forward(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dense[-1](self.hidden_forward(x)))
+
     def clip_latent(self) -> None:
         """Keep binary layers' latent weights in [-1, 1] (the others scale with their max)."""
         for dense, precision in zip(self.dense, self.precisions):
-            if precision.weights.kind == "bipolar":
+            if precision.weights == BIPOLAR:
                 dense.clip_latent()

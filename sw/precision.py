@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .artifact import MultiThresholdActivation, RequantizeOutput, ThresholdActivation
+from .config import ConfigError
 from .encoding import BIPOLAR, TERNARY, Encoding, sint, uint
 
 __all__ = ["LayerPrecision", "PRECISIONS", "PRESETS", "MAX_THRESHOLD_BITS",
@@ -52,11 +54,18 @@ class LayerPrecision:
     activation: Encoding
 
     @property
-    def output_kind(self) -> str:
-        """``"threshold"``, ``"multithreshold"`` or ``"requantize"`` (hidden layers)."""
-        if self.activation.kind == "bipolar":
-            return "threshold"
-        return "multithreshold" if self.activation.bits <= MAX_THRESHOLD_BITS else "requantize"
+    def output_rule(self) -> type:
+        """The artifact's output rule of this layer when it is a hidden layer.
+
+        :class:`~.artifact.ThresholdActivation` for bipolar activations,
+        :class:`~.artifact.MultiThresholdActivation` up to :data:`MAX_THRESHOLD_BITS` bits and
+        :class:`~.artifact.RequantizeOutput` beyond.
+        """
+        if self.activation == BIPOLAR:
+            return ThresholdActivation
+        if self.activation.bits <= MAX_THRESHOLD_BITS:
+            return MultiThresholdActivation
+        return RequantizeOutput
 
 
 PRECISIONS = {
@@ -89,31 +98,31 @@ def layer_precisions(preset: str, layers: int,
 
     Raises
     ------
-    ValueError
+    ConfigError
         If the preset or a precision is unknown, an override names a layer that does not exist,
         or a layer with non-binary weights would read bipolar activations (no hardware computes
         that pair).
     """
     if preset not in PRESETS:
-        raise ValueError(f"precision must be one of {', '.join(PRESETS)}, not {preset!r}")
+        raise ConfigError(f"precision must be one of {', '.join(PRESETS)}, not {preset!r}")
     if not isinstance(layers, int) or layers < 2:
-        raise ValueError(f"layers must be an integer >= 2, not {layers!r}")
+        raise ConfigError(f"layers must be an integer >= 2, not {layers!r}")
     first, hidden, last = PRESETS[preset]
     names = [first] + [hidden] * (layers - 2) + [last]
     for index, name in sorted((overrides or {}).items()):
         if not 0 <= index < layers:
-            raise ValueError(f"layer precision names layer {index}, but the network has layers "
-                             f"0..{layers - 1}")
+            raise ConfigError(f"layer precision names layer {index}, but the network has "
+                              f"layers 0..{layers - 1}")
         if name not in PRECISIONS:
-            raise ValueError(f"layer {index} precision must be one of {', '.join(PRECISIONS)}, "
-                             f"not {name!r}")
+            raise ConfigError(f"layer {index} precision must be one of "
+                              f"{', '.join(PRECISIONS)}, not {name!r}")
         names[index] = name
     result = tuple(PRECISIONS[name] for name in names)
     for index in range(1, layers):
         if result[index - 1].activation == BIPOLAR and result[index].weights != BIPOLAR:
-            raise ValueError(f"layer {index}: {result[index].name} weights need fixed-point "
-                             f"inputs, but layer {index - 1} ({result[index - 1].name}) outputs "
-                             f"bipolar activations")
+            raise ConfigError(f"layer {index}: {result[index].name} weights need fixed-point "
+                              f"inputs, but layer {index - 1} ({result[index - 1].name}) "
+                              f"outputs bipolar activations")
     return result
 
 
@@ -125,17 +134,17 @@ def parse_layer_precision(specs: list[str]) -> dict[int, str]:
 
     Raises
     ------
-    ValueError
+    ConfigError
         If a spec does not have that form or names a layer twice.
     """
     overrides: dict[int, str] = {}
     for spec in specs:
         match = _SPEC.match(spec.strip())
         if match is None:
-            raise ValueError(f"layer precision must look like LAYER=PRECISION "
-                             f"(e.g. 1=ternary), not {spec!r}")
+            raise ConfigError(f"layer precision must look like LAYER=PRECISION "
+                              f"(e.g. 1=ternary), not {spec!r}")
         index = int(match.group(1))
         if index in overrides:
-            raise ValueError(f"precision for layer {index} is given twice")
+            raise ConfigError(f"precision for layer {index} is given twice")
         overrides[index] = match.group(2)
     return overrides

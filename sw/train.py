@@ -1,4 +1,4 @@
-"""Quantization-aware training of the binarized digits MLP, plus a float baseline (PyTorch)."""
+"""Quantization-aware training of the digits MLP, plus a float baseline (PyTorch)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from .data import DIGITS_RAW_MAX, DigitsSplit
 from .encoding import uint
 from .export import quantized_predict
 from .config import TrainConfig
-from .model import BinarizedMLP, QuantMLP
+from .model import QuantMLP
 
-__all__ = ["TrainConfig", "TrainResult", "digits_input_quantizer", "train_binarized",
-           "train_quantized", "train_float_baseline"]
+__all__ = ["TrainConfig", "TrainResult", "digits_input_quantizer", "train_model",
+           "train_quantized", "train_binarized", "train_float_baseline"]
 
 Progress = Callable[[int, int, float], None]
 """Called as ``progress(epoch, epochs, loss)`` after every epoch."""
@@ -45,7 +45,7 @@ def digits_input_quantizer(bits: int = 4) -> InputQuantizer:
 class TrainResult:
     """A trained model with its input rule and the accuracies measured on the test split."""
 
-    model: BinarizedMLP | QuantMLP
+    model: QuantMLP
     quantizer: InputQuantizer
     quantized_accuracy: float
     losses: list[float] = field(default_factory=list)
@@ -83,19 +83,17 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig
     return losses
 
 
-def train_binarized(split: DigitsSplit, config: TrainConfig = TrainConfig(),
-                    progress: Progress | None = None) -> TrainResult:
-    """Train the binarized MLP on the training split; measure it on the test split.
+def train_model(model: QuantMLP, quantizer: InputQuantizer, split: DigitsSplit,
+                config: TrainConfig = TrainConfig(),
+                progress: Progress | None = None) -> TrainResult:
+    """Train ``model`` on the training split quantized by ``quantizer``; measure the test split.
 
-    The model sees inputs already quantized by :func:`digits_input_quantizer`, so its first
-    layer is exactly the fixed-point x binary product the hardware computes.
+    The model sees inputs already quantized, so its first layer is exactly the fixed-point
+    product the hardware computes. Batches follow ``config.seed``; seed torch before building
+    the model for a reproducible initialization.
     """
-    torch.manual_seed(config.seed)
-    quantizer = digits_input_quantizer(config.input_bits)
     x_train = torch.as_tensor(quantizer.quantize(split.x_train), dtype=torch.float32)
     y_train = torch.as_tensor(split.y_train)
-    model = BinarizedMLP(split.x_train.shape[1], config.hidden, int(split.y_train.max()) + 1,
-                         dropout=config.dropout)
     losses = _fit(model, x_train, y_train, config, model.clip_latent, progress)
     predicted = quantized_predict(model, quantizer.quantize(split.x_test))
     accuracy = float(np.mean(predicted == split.y_test))
@@ -106,22 +104,29 @@ def train_quantized(split: DigitsSplit, config: TrainConfig = TrainConfig(),
                     progress: Progress | None = None) -> TrainResult:
     """Train the MLP with the precision per layer of ``config``; measure it on the test split.
 
-    An all-binary configuration trains :class:`~.model.BinarizedMLP` exactly as
-    :func:`train_binarized` does; any other trains a :class:`~.model.QuantMLP`.
+    The inputs are quantized by :func:`digits_input_quantizer` of ``config.input_bits``.
     """
-    if config.all_binary:
-        return train_binarized(split, config, progress)
     torch.manual_seed(config.seed)
     quantizer = digits_input_quantizer(config.input_bits)
-    x_train = torch.as_tensor(quantizer.quantize(split.x_train), dtype=torch.float32)
-    y_train = torch.as_tensor(split.y_train)
     model = QuantMLP(split.x_train.shape[1], config.hidden, int(split.y_train.max()) + 1,
                      config.layer_precisions(), dropout=config.dropout,
                      input_max=quantizer.encoding.max)
-    losses = _fit(model, x_train, y_train, config, model.clip_latent, progress)
-    predicted = quantized_predict(model, quantizer.quantize(split.x_test))
-    accuracy = float(np.mean(predicted == split.y_test))
-    return TrainResult(model, quantizer, accuracy, losses)
+    return train_model(model, quantizer, split, config, progress)
+
+
+def train_binarized(split: DigitsSplit, config: TrainConfig = TrainConfig(),
+                    progress: Progress | None = None) -> TrainResult:
+    """Train the all-binary configuration ``config``: :func:`train_quantized`, checked binary.
+
+    Raises
+    ------
+    ValueError
+        If a layer of ``config`` is not binary.
+    """
+    if not config.all_binary:
+        raise ValueError(f"train_binarized needs an all-binary configuration, not precision "
+                         f"{config.precision!r} with overrides {config.layer_precision!r}")
+    return train_quantized(split, config, progress)
 
 
 def train_float_baseline(split: DigitsSplit, config: TrainConfig = TrainConfig(),

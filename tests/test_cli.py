@@ -82,3 +82,77 @@ def test_bad_layer_precision_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--layer-precision", "1:int4"])
     assert "LAYER=PRECISION" in capsys.readouterr().err
+
+
+@pytest.fixture
+def small_model(tmp_path):
+    from tests.hw.layers import random_network
+    import numpy as np
+
+    return random_network(np.random.default_rng(0), [16, 8, 4]).save(tmp_path / "model")
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--fold", "0-3x4"], "folding must look like LAYER:PExSIMD (e.g. 0:8x16), not '0-3x4'"),
+    (["--fold", "0:0x4"], "PE must be a positive integer, not 0"),
+    (["--fold", "1:4x4", "--fold", "1:2x4"], "folding for layer 1 is given twice"),
+    (["--fold", "1:4x9"], "layer 1: SIMD must not exceed the fan-in 8, not 9"),
+    (["--target-cycles", "0"], "target cycles must be a positive integer, not 0"),
+])
+def test_bad_folding_specs_are_clear_errors(small_model, tmp_path, capsys, options, message):
+    assert main(["generate", str(small_model), *options, "--out", str(tmp_path / "hw")]) == 2
+    assert capsys.readouterr().err == f"qnnforge: error: {message}\n"
+    assert not (tmp_path / "hw").exists()
+
+
+def test_bad_training_values_are_clear_errors(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "model"), "--epochs", "0"]) == 2
+    assert capsys.readouterr().err == "qnnforge: error: epochs must be a positive integer, not 0\n"
+    assert main(["train", "--out", str(tmp_path / "model"), "--input-bits", "9"]) == 2
+    assert capsys.readouterr().err == "qnnforge: error: input_bits must be at most 8, not 9\n"
+    assert not (tmp_path / "model").exists()
+
+
+def test_bad_simulation_values_are_refused_by_the_parser(small_model, capsys):
+    for option in (["--stall", "1.5"], ["--backpressure", "x"], ["--samples", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["verify", str(small_model), *option])
+        assert exit_info.value.code == 2
+    assert "argument --stall: must lie in [0, 1), not 1.5" in capsys.readouterr().err
+
+
+def test_bad_top_is_refused_by_the_parser(small_model, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", str(small_model), "--top", "9top"])
+    assert exit_info.value.code == 2
+    assert "argument --top: must be a Verilog identifier, not '9top'" in capsys.readouterr().err
+
+
+def test_train_reports_a_reference_mismatch_as_a_verification_failure(tmp_path, capsys,
+                                                                       monkeypatch):
+    import numpy as np
+
+    import qnnforge.sw.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "quantized_predict",
+                        lambda model, codes: np.full(len(codes), 11))
+    assert main(["train", "--out", str(tmp_path / "model"), "--epochs", "1",
+                 "--hidden", "8"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("qnnforge: verification failed: the integer reference disagrees with "
+                          "the quantized model on 360 of 360 test samples (first: sample 0, ")
+    assert not (tmp_path / "model").exists()
+
+
+def test_train_writes_what_the_pipeline_returns(tmp_path, capsys):
+    from qnnforge.sw.artifact import load_artifact
+
+    assert main(["train", "--out", str(tmp_path / "model"), "--epochs", "1", "--hidden", "8",
+                 "--precision", "int2", "--seed", "3", "--input-bits", "3"]) == 0
+    artifact = load_artifact(tmp_path / "model")
+    assert artifact.name == "digits-int2-mlp"
+    assert artifact.metadata["training"] == {
+        "hidden": [8], "epochs": 1, "input_bits": 3, "seed": 3,
+        "precision": {"preset": "int2", "layers": ["int2", "int2"]}}
+    out = capsys.readouterr().out
+    assert f"{artifact.metadata['quantized_accuracy']:.4f}" in out and "int2, int2" in out

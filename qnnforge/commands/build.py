@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..console import console, key_value_table, step
+from ..options import fold_overrides
 
 
 def register(subparsers) -> None:
@@ -45,10 +46,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..boards.build import BoardBuildError, build_board
     from ..boards.platforms import get_board
-    from ..hw.compiler.folding import parse_folding
     from ..sw.artifact import load_artifact
 
     board = get_board(args.board)
+    overrides = fold_overrides(args.fold)
     artifact = load_artifact(args.artifact)
     out = args.out or Path("build") / board.name
     runs_here = board.flow == "icestorm" and not args.no_run
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         with step(f"{board.name}: {what}"):
             result = build_board(
                 artifact, board, out, target_cycles=args.target_cycles,
-                overrides=parse_folding(args.fold),
+                overrides=overrides,
                 clock_hz=None if args.clock_mhz is None else args.clock_mhz * 1e6,
                 baud=args.baud, run=not args.no_run, estimate=not args.no_estimate,
                 seed=args.seed)

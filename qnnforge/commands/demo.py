@@ -13,10 +13,11 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ..console import console, step
-from .generate import add_folding_options, folding_table
-from .train import add_training_options, train_and_export
-from .verify import verify_from_args
+from ..console import console, epoch_progress, step
+from ..options import (add_hardware_options, add_training_options, design_folding,
+                       fold_overrides, hardware_options, train_config)
+from .generate import folding_table
+from .verify import add_simulation_options, verify_on_digits
 
 SYNTH_FABRICS = ("ice40", "xc7")
 
@@ -27,13 +28,10 @@ def register(subparsers) -> None:
         description="Run the whole flow on scikit-learn's digits and write OUT/report.json.")
     parser.add_argument("--out", type=Path, default=Path("build/demo"),
                         help="output directory (default: %(default)s)")
-    parser.add_argument("--stall", type=float, default=0.3,
-                        help="probability of an idle input cycle in the stalled run")
-    parser.add_argument("--backpressure", type=float, default=0.3,
-                        help="probability of a not-ready output cycle in the stalled run")
+    add_simulation_options(parser)
     add_training_options(parser)
-    add_folding_options(parser)
-    parser.set_defaults(func=run, samples=None)
+    add_hardware_options(parser)
+    parser.set_defaults(func=run)
 
 
 def synthesize_all(verilog: Path, top: str, out: Path) -> dict:
@@ -77,19 +75,28 @@ def report_table(report: dict) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..hw.compiler.generate import generate
     from ..hw.tools.files import write_atomic
+    from ..sw.pipeline import train_and_export
 
     started = time.monotonic()
     out: Path = args.out
     artifact_path = out / "model"
-    trained = train_and_export(args, artifact_path)
+    config, options = train_config(args), hardware_options(args)
+    overrides = fold_overrides(args.fold)
+    trained = train_and_export(config, stage_progress=epoch_progress)
+    trained.artifact.save(artifact_path)
     console.print(f"wrote artifact {artifact_path}")
-    verified = verify_from_args(args, artifact_path, out)
-    design = json.loads(Path(verified["design"]).read_text())
-    console.print(folding_table(design))
-    resources = synthesize_all(Path(verified["verilog"]), design["top"], out / "hw")
+    folding = design_folding(trained.artifact, args.target_cycles, overrides)
+    design = generate(trained.artifact, out / "hw", folding, options=options,
+                      artifact_path=artifact_path)
+    # The stalls follow the training seed, as they always have in the demo.
+    verified = verify_on_digits(trained.artifact, design, out, stall=args.stall,
+                                backpressure=args.backpressure, seed=config.seed)
+    console.print(folding_table(design.summary))
+    resources = synthesize_all(design.verilog, design.summary["top"], out / "hw")
     report = {
-        "precision": trained.precision,
+        "precision": config.precision_summary(),
         "test_samples": trained.test_samples,
         "float_accuracy": trained.float_accuracy,
         "quantized_accuracy": trained.quantized_accuracy,
@@ -104,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         "artifact": str(artifact_path),
         "verilog": verified["verilog"],
         "design": verified["design"],
-        "folding": design["folding"],
+        "folding": design.summary["folding"],
         "resources": resources,
         "wall_seconds": time.monotonic() - started,
     }

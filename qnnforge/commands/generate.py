@@ -8,28 +8,8 @@ from pathlib import Path
 from rich.table import Table
 
 from ..console import console
-
-
-def add_folding_options(parser: argparse.ArgumentParser) -> None:
-    """Add the options that shape the hardware: folding, DSPs, popcount (shared by generate,
-    verify and demo)."""
-    from ..hw.compiler.folding import DEFAULT_TARGET_CYCLES
-
-    group = parser.add_argument_group("hardware")
-    group.add_argument("--target-cycles", type=int, default=DEFAULT_TARGET_CYCLES,
-                       help="cycles per inference the default folding aims for "
-                            "(default: %(default)s)")
-    group.add_argument("--fold", action="append", default=[], metavar="LAYER:PExSIMD",
-                       help="set one layer's folding, e.g. --fold 1:8x16 (repeatable)")
-    group.add_argument("--no-dsp", dest="dsp", action="store_false",
-                       help="build fixed-point multipliers from LUTs (shift-add) instead of "
-                            "letting the synthesizer infer DSP blocks")
-    group.add_argument("--popcount", choices=("adder_tree", "compressor"), default="adder_tree",
-                       help="popcount of XNOR layers: adder tree, or the compressor tree of "
-                            "carry chains and LUT counters (default: %(default)s)")
-    group.add_argument("--lut-inputs", type=int, choices=(4, 5, 6), default=6,
-                       help="LUT size the compressor popcount is built for: 6 for Xilinx "
-                            "7-series, 4 for iCE40 and ECP5 (default: %(default)s)")
+from ..options import (add_hardware_options, design_folding, fold_overrides,
+                       hardware_options)
 
 
 def register(subparsers) -> None:
@@ -40,26 +20,8 @@ def register(subparsers) -> None:
     parser.add_argument("artifact", type=Path, help="model artifact directory")
     parser.add_argument("--out", type=Path, default=Path("build/hw"),
                         help="output directory (default: %(default)s)")
-    parser.add_argument("--top", default="qnnforge_top", help="top module name")
-    add_folding_options(parser)
+    add_hardware_options(parser, top=True)
     parser.set_defaults(func=run)
-
-
-def generate_from_args(args: argparse.Namespace, artifact_path: Path, out: Path):
-    """Load the artifact and generate its design with the folding options in ``args``."""
-    from ..hw.compiler.folding import parse_folding
-    from ..hw.compiler.generate import generate
-    from ..hw.compiler.options import HardwareOptions
-    from ..sw.artifact import load_artifact
-
-    artifact = load_artifact(artifact_path)
-    options = HardwareOptions(dsp=getattr(args, "dsp", True),
-                              popcount=getattr(args, "popcount", "adder_tree"),
-                              lut_inputs=getattr(args, "lut_inputs", 6))
-    return artifact, generate(artifact, out, target_cycles=args.target_cycles, options=options,
-                              overrides=parse_folding(args.fold),
-                              top=getattr(args, "top", "qnnforge_top"),
-                              artifact_path=artifact_path)
 
 
 def folding_table(summary: dict) -> Table:
@@ -77,7 +39,14 @@ def folding_table(summary: dict) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
-    _, design = generate_from_args(args, args.artifact, args.out)
+    from ..hw.compiler.generate import generate
+    from ..sw.artifact import load_artifact
+
+    options, overrides = hardware_options(args), fold_overrides(args.fold)
+    artifact = load_artifact(args.artifact)
+    folding = design_folding(artifact, args.target_cycles, overrides)
+    design = generate(artifact, args.out, folding, options=options, top=args.top,
+                      artifact_path=args.artifact)
     console.print(folding_table(design.summary))
     console.print(f"wrote {design.verilog} and {design.summary_path}")
     return 0

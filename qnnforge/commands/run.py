@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..console import console, key_value_table
+from ..errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -39,26 +40,31 @@ def load_images(paths: list[Path], in_features: int) -> np.ndarray:
 
     Raises
     ------
-    FileNotFoundError
-        If a file is missing.
-    ValueError
-        If a file does not hold whole images of ``in_features`` integers.
+    UsageError
+        If a file is missing, holds something other than numbers or does not hold whole images
+        of ``in_features`` integers.
     """
     images = []
     for path in paths:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
         if path.suffix == ".npy":
             array = np.load(path, allow_pickle=False)
         else:
             text = path.read_text().replace(",", " ")
-            array = np.array([[float(v) for v in line.split()] for line in text.splitlines()
-                              if line.strip()])
+            try:
+                array = np.array([[float(v) for v in line.split()]
+                                  for line in text.splitlines() if line.strip()])
+            except ValueError:
+                raise UsageError(f"{path}: must hold numbers separated by spaces or commas, "
+                                 f"one image per row") from None
         if array.size % in_features or array.size == 0:
-            raise ValueError(f"{path}: must hold whole images of {in_features} values, "
+            raise UsageError(f"{path}: must hold whole images of {in_features} values, "
                              f"not {array.size} values")
         array = array.reshape(-1, in_features)
         if array.dtype.kind == "f":
             if not np.all(array == np.round(array)):
-                raise ValueError(f"{path}: values must be integers")
+                raise UsageError(f"{path}: values must be integers")
             array = array.astype(np.int64)
         images.append(array)
     return np.concatenate(images)
@@ -71,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     artifact = load_artifact(args.artifact)
     if not args.images and args.digits is None:
-        raise ValueError("give image files or --digits N")
+        raise UsageError("give image files or --digits N")
     labels = None
     if args.images:
         raw = load_images(args.images, artifact.in_features)
@@ -80,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
         split = load_digits_split()
         if not 1 <= args.digits <= len(split.x_test):
-            raise ValueError(f"digits must lie in 1..{len(split.x_test)}, not {args.digits}")
+            raise UsageError(f"digits must lie in 1..{len(split.x_test)}, not {args.digits}")
         raw, labels = split.x_test[:args.digits], split.y_test[:args.digits]
     expected = reference.run(artifact, artifact.input.quantize(raw)).classes
     try:

@@ -9,7 +9,27 @@ from pathlib import Path
 import numpy as np
 
 from ..console import console, key_value_table, step
-from .generate import add_folding_options, generate_from_args
+from ..errors import UsageError
+from ..options import (add_hardware_options, design_folding, fold_overrides,
+                       hardware_options, probability)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
+    return value
+
+
+def add_simulation_options(parser: argparse.ArgumentParser) -> None:
+    """Add the stall and backpressure probabilities of the stalled run (verify and demo)."""
+    parser.add_argument("--stall", type=probability, default=0.3,
+                        help="probability of an idle input cycle in the stalled run")
+    parser.add_argument("--backpressure", type=probability, default=0.3,
+                        help="probability of a not-ready output cycle in the stalled run")
 
 
 def register(subparsers) -> None:
@@ -21,31 +41,36 @@ def register(subparsers) -> None:
     parser.add_argument("artifact", type=Path, help="model artifact directory")
     parser.add_argument("--out", type=Path, default=Path("build/verify"),
                         help="working and report directory (default: %(default)s)")
-    parser.add_argument("--samples", type=int, default=None,
+    parser.add_argument("--samples", type=_positive, default=None,
                         help="verify only the first N held-out samples (default: all)")
-    parser.add_argument("--stall", type=float, default=0.3,
-                        help="probability of an idle input cycle in the stalled run")
-    parser.add_argument("--backpressure", type=float, default=0.3,
-                        help="probability of a not-ready output cycle in the stalled run")
+    add_simulation_options(parser)
     parser.add_argument("--seed", type=int, default=1, help="seed of the random stalls")
-    add_folding_options(parser)
+    add_hardware_options(parser)
     parser.set_defaults(func=run)
 
 
-def verify_from_args(args: argparse.Namespace, artifact_path: Path, out: Path) -> dict:
-    """Generate, simulate and compare; return the measured figures (raises on mismatch)."""
+def verify_on_digits(artifact, design, out: Path, *, samples: int | None = None,
+                     stall: float = 0.3, backpressure: float = 0.3, seed: int = 1) -> dict:
+    """Simulate ``design`` on the held-out digits, compare with the reference, write the report.
+
+    Returns the measured figures, also written to ``out / "verify.json"``.
+
+    Raises
+    ------
+    UsageError
+        If ``samples`` exceeds the held-out split.
+    """
     from ..sim.verify import verify_network
     from ..sw.data import load_digits_split
 
-    artifact, design = generate_from_args(args, artifact_path, out / "hw")
     split = load_digits_split()
-    samples = len(split.x_test) if args.samples is None else args.samples
+    samples = len(split.x_test) if samples is None else samples
     if not 1 <= samples <= len(split.x_test):
-        raise ValueError(f"samples must lie in 1..{len(split.x_test)}, not {samples}")
+        raise UsageError(f"samples must lie in 1..{len(split.x_test)}, not {samples}")
     codes = artifact.input.quantize(split.x_test[:samples])
     with step(f"Verilator: {samples} samples at full rate and with stalls/backpressure"):
-        result = verify_network(artifact, design, codes, out / "sim", stall=args.stall,
-                                backpressure=args.backpressure, seed=args.seed)
+        result = verify_network(artifact, design, codes, out / "sim", stall=stall,
+                                backpressure=backpressure, seed=seed)
     predicted_cycles = design.summary["cycles_per_inference"]
     report = {
         **result.to_json(),
@@ -61,7 +86,16 @@ def verify_from_args(args: argparse.Namespace, artifact_path: Path, out: Path) -
 
 
 def run(args: argparse.Namespace) -> int:
-    report = verify_from_args(args, args.artifact, args.out)
+    from ..hw.compiler.generate import generate
+    from ..sw.artifact import load_artifact
+
+    options, overrides = hardware_options(args), fold_overrides(args.fold)
+    artifact = load_artifact(args.artifact)
+    folding = design_folding(artifact, args.target_cycles, overrides)
+    design = generate(artifact, args.out / "hw", folding, options=options,
+                      artifact_path=args.artifact)
+    report = verify_on_digits(artifact, design, args.out, samples=args.samples, stall=args.stall,
+                              backpressure=args.backpressure, seed=args.seed)
     console.print(key_value_table("verification (bit-exact against the integer reference)", [
         ("samples verified", report["samples"]), ("mismatches", report["mismatches"]),
         ("mismatches with stalls", report["stalled_mismatches"]),

@@ -15,13 +15,13 @@ from hypothesis import given, settings, strategies as st
 
 from qnnforge.sw.artifact import ArtifactError, InputQuantizer, ScoreOutput, ThresholdActivation
 from qnnforge.sw.artifact import load_artifact
-from qnnforge.sw.config import TrainConfig
+from qnnforge.sw.config import ConfigError, TrainConfig
 from qnnforge.sw.encoding import BIPOLAR, uint
 from qnnforge.sw.export import export_artifact, fold_threshold, quantized_predict
-from qnnforge.sw.model import BinarizedMLP, ThresholdBatchNorm
+from qnnforge.sw.model import QuantMLP, ThresholdBatchNorm
 from qnnforge.sw.quantizers import bipolar_sign
 from qnnforge.sw.reference import predict, run
-from qnnforge.sw.train import digits_input_quantizer, train_binarized
+from qnnforge.sw.train import digits_input_quantizer, train_quantized
 
 from .conftest import DIGITS_QUANTIZER, assert_same_artifact
 
@@ -177,7 +177,7 @@ def random_models(draw):
     classes = draw(st.integers(1, 5))
     seed = draw(st.integers(0, 2**31 - 1))
     torch.manual_seed(seed)
-    model = BinarizedMLP(in_features, hidden, classes).eval()
+    model = QuantMLP(in_features, hidden, classes).eval()
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for dense, norm in zip(model.dense, model.norms):
@@ -228,7 +228,7 @@ def test_exported_random_models_match_the_model(model, bits, data):
 
 def test_export_rounds_the_bias_half_to_even():
     torch.manual_seed(0)
-    model = BinarizedMLP(3, (4,), 4).eval()
+    model = QuantMLP(3, (4,), 4).eval()
     with torch.no_grad():
         model.head.bias.copy_(torch.tensor([0.5, 1.5, 2.5, -0.5]))
     artifact = export_artifact(model, DIGITS_QUANTIZER, "b")
@@ -238,7 +238,7 @@ def test_export_rounds_the_bias_half_to_even():
 def test_export_refuses_a_bias_beyond_the_accumulator_bound():
     # Clipping it would change the argmax, so the export must fail instead.
     torch.manual_seed(0)
-    model = BinarizedMLP(3, (4,), 3).eval()
+    model = QuantMLP(3, (4,), 3).eval()
     with torch.no_grad():
         model.head.bias.copy_(torch.tensor([6.0, 0.0, -2.0]))
     with pytest.raises(ArtifactError, match=r"^layers\[1\]\.output\.bias: values must lie in "
@@ -247,7 +247,7 @@ def test_export_refuses_a_bias_beyond_the_accumulator_bound():
 
 
 def test_quantized_predict_breaks_ties_to_the_lowest_index():
-    model = BinarizedMLP(2, (3,), 4).eval()
+    model = QuantMLP(2, (3,), 4).eval()
     with torch.no_grad():
         model.dense[1].weight.fill_(0.5)  # every class sees the same accumulator
         model.head.bias.copy_(torch.tensor([-1.0, 1.0, 1.0, 0.0]))
@@ -268,7 +268,7 @@ def trained(digits_split):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: threads only add contention
     try:
-        result = train_binarized(digits_split, TrainConfig(hidden=(32,), epochs=3))
+        result = train_quantized(digits_split, TrainConfig(hidden=(32,), epochs=3))
     finally:
         torch.set_num_threads(threads)
     return result, export_artifact(result.model, result.quantizer, "digits", {"epochs": 3})
@@ -342,18 +342,18 @@ def test_digits_input_quantizer_rejects_bad_bits(bits, message):
     ({"dropout": 1.0}, r"^dropout must lie in \[0, 1\), not 1\.0$"),
 ])
 def test_train_config_rejects_bad_values(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         TrainConfig(**kwargs)
 
 
 @pytest.mark.parametrize("hidden, message", [
-    ((), r"^BinarizedMLP needs at least one hidden layer$"),
+    ((), r"^QuantMLP needs at least one hidden layer$"),
     ((8, 0), r"^layer widths must be positive integers, not 0$"),
     ((8.0,), r"^layer widths must be positive integers, not 8\.0$"),
 ])
 def test_model_rejects_bad_widths(hidden, message):
     with pytest.raises(ValueError, match=message):
-        BinarizedMLP(4, hidden, 3)
+        QuantMLP(4, hidden, 3)
 
 
 def test_threshold_batchnorm_evaluates_like_batchnorm():

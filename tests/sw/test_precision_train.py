@@ -9,12 +9,14 @@ import pytest
 import torch
 
 from qnnforge.sw import reference
+from qnnforge.sw.artifact import (MultiThresholdActivation, RequantizeOutput,
+                                  ThresholdActivation)
 from qnnforge.sw.config import TrainConfig
 from qnnforge.sw.encoding import TERNARY, sint, uint
-from qnnforge.sw.export import export_quant_artifact, fold_multithreshold, quantized_predict
+from qnnforge.sw.export import export_artifact, fold_multithreshold, quantized_predict
 from qnnforge.sw.fixedpoint import requantize_parameters
 from qnnforge.sw.model import QuantMLP, ThresholdBatchNorm
-from qnnforge.sw.precision import PRESETS, layer_precisions, parse_layer_precision
+from qnnforge.sw.precision import PRECISIONS, PRESETS, layer_precisions, parse_layer_precision
 from qnnforge.sw.quantizers import (FixedPointWeightQuantizer, TernaryWeightQuantizer,
                                     UnsignedActivationQuantizer)
 from qnnforge.sw.train import train_binarized, train_quantized
@@ -25,7 +27,7 @@ def test_reference_equals_quantized_model_on_every_test_sample(precision, digits
     config = TrainConfig(precision=precision, epochs=3, hidden=(64, 32))
     result = train_quantized(digits_split, config)
     codes = result.quantizer.quantize(digits_split.x_test)
-    artifact = export_quant_artifact(result.model, result.quantizer, "digits")
+    artifact = export_artifact(result.model, result.quantizer, "digits")
     assert len(codes) == 360
     np.testing.assert_array_equal(reference.run(artifact, codes).classes,
                                   quantized_predict(result.model, codes))
@@ -38,7 +40,7 @@ def test_mixed_precision_layers_and_output_rules(digits_split):
     config = TrainConfig(precision="mixed", epochs=1, hidden=(32, 16, 16),
                          layer_precision=((2, "int4"),))
     result = train_quantized(digits_split, config)
-    artifact = export_quant_artifact(result.model, result.quantizer, "digits")
+    artifact = export_artifact(result.model, result.quantizer, "digits")
     kinds = [type(layer.output).__name__ for layer in artifact.layers]
     assert kinds == ["RequantizeOutput", "MultiThresholdActivation", "MultiThresholdActivation",
                      "ScoreOutput"]
@@ -49,14 +51,28 @@ def test_mixed_precision_layers_and_output_rules(digits_split):
 
 
 def test_binary_preset_is_the_binarized_flow(digits_split):
+    # One model class since the fold; tests/sw/test_pipeline.py holds the bit-for-bit oracle.
     config = TrainConfig(epochs=2, hidden=(32,))
     general = train_quantized(digits_split, config)
     binary = train_binarized(digits_split, config)
-    assert type(general.model).__name__ == "BinarizedMLP"
+    assert [p.name for p in general.model.precisions] == ["binary", "binary"]
+    assert [type(a).__name__ for a in general.model.activations] == ["SignActivation"]
     codes = binary.quantizer.quantize(digits_split.x_test)
     np.testing.assert_array_equal(quantized_predict(general.model, codes),
                                   quantized_predict(binary.model, codes))
     assert general.losses == binary.losses
+
+
+def test_train_binarized_refuses_other_precisions(digits_split):
+    with pytest.raises(ValueError, match=r"^train_binarized needs an all-binary configuration, "
+                                         r"not precision 'int4' with overrides \(\)$"):
+        train_binarized(digits_split, TrainConfig(precision="int4", hidden=(8,)))
+
+
+def test_output_rule_of_each_precision():
+    assert [PRECISIONS[name].output_rule for name in PRECISIONS] == [
+        ThresholdActivation, MultiThresholdActivation, MultiThresholdActivation,
+        MultiThresholdActivation, RequantizeOutput]
 
 
 def test_multithreshold_folding_is_exact_on_every_accumulator():

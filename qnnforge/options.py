@@ -1,0 +1,166 @@
+"""Option groups several commands share, each with the function that reads it into a typed value.
+
+A command adds a group to its parser (``add_training_options``, ``add_hardware_options``) and
+reads it back once (``train_config``, ``hardware_options``, ``design_folding``); it then calls
+library functions with those values, never with the parsed arguments themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .errors import usage_errors
+
+__all__ = ["add_training_options", "train_config", "add_hardware_options", "hardware_options",
+           "design_folding", "fold_overrides", "probability"]
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"hidden widths must be comma-separated integers, not {text!r}") from None
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"hidden widths must be positive, not {text!r}")
+    return widths
+
+
+def _layer_precision(text: str) -> tuple[int, str]:
+    from .sw.precision import PRECISIONS, parse_layer_precision
+
+    try:
+        (index, name), = parse_layer_precision([text]).items()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if name not in PRECISIONS:
+        raise argparse.ArgumentTypeError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                                         f"not {name!r}")
+    return index, name
+
+
+def probability(text: str) -> float:
+    """Parse a probability in [0, 1) (an argparse ``type``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), not {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1), not {text}")
+    return value
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options of :class:`~qnnforge.sw.config.TrainConfig` (``train`` and ``demo``)."""
+    from .sw.config import TrainConfig
+    from .sw.precision import PRESETS
+
+    defaults = TrainConfig()
+    group = parser.add_argument_group("training")
+    group.add_argument("--precision", choices=tuple(PRESETS), default=defaults.precision,
+                       help="weights/activations of every layer; mixed = int8 first, ternary "
+                            "hidden, int8 last (default: %(default)s)")
+    group.add_argument("--layer-precision", type=_layer_precision, action="append", default=[],
+                       metavar="LAYER=PRECISION",
+                       help="override one layer's precision, e.g. --layer-precision 1=int4 "
+                            "(repeatable)")
+    group.add_argument("--hidden", type=_widths, default=defaults.hidden, metavar="W1,W2,...",
+                       help="hidden layer widths (default: 128,128)")
+    group.add_argument("--epochs", type=int, default=defaults.epochs,
+                       help="training epochs (default: %(default)s)")
+    group.add_argument("--input-bits", type=int, default=defaults.input_bits,
+                       help="bits of the unsigned fixed-point input (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=defaults.seed,
+                       help="random seed (default: %(default)s)")
+
+
+def train_config(args: argparse.Namespace):
+    """Return the :class:`~qnnforge.sw.config.TrainConfig` of the training options.
+
+    Raises
+    ------
+    ConfigError
+        If a value or the combination of precisions is invalid.
+    """
+    from .sw.config import TrainConfig
+
+    return TrainConfig(hidden=tuple(args.hidden), epochs=args.epochs, input_bits=args.input_bits,
+                       seed=args.seed, precision=args.precision,
+                       layer_precision=tuple(args.layer_precision))
+
+
+def _identifier(text: str) -> str:
+    if not text.isidentifier():
+        raise argparse.ArgumentTypeError(f"must be a Verilog identifier, not {text!r}")
+    return text
+
+
+def add_hardware_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """Add the options that shape the hardware: folding, DSPs, popcount (and ``--top``)."""
+    from .hw.compiler.folding import DEFAULT_TARGET_CYCLES
+    from .hw.compiler.options import HardwareOptions
+    from .hw.cores.xnor_dot import POPCOUNTS
+
+    defaults = HardwareOptions()
+    group = parser.add_argument_group("hardware")
+    if top:
+        group.add_argument("--top", type=_identifier, default="qnnforge_top",
+                           help="top module name (default: %(default)s)")
+    group.add_argument("--target-cycles", type=int, default=DEFAULT_TARGET_CYCLES,
+                       help="cycles per inference the default folding aims for "
+                            "(default: %(default)s)")
+    group.add_argument("--fold", action="append", default=[], metavar="LAYER:PExSIMD",
+                       help="set one layer's folding, e.g. --fold 1:8x16 (repeatable)")
+    group.add_argument("--no-dsp", dest="dsp", action="store_false",
+                       help="build fixed-point multipliers from LUTs (shift-add) instead of "
+                            "letting the synthesizer infer DSP blocks")
+    group.add_argument("--popcount", choices=tuple(POPCOUNTS), default=defaults.popcount,
+                       help="popcount of XNOR layers: adder tree, or the compressor tree of "
+                            "carry chains and LUT counters (default: %(default)s)")
+    group.add_argument("--lut-inputs", type=int, choices=(4, 5, 6), default=defaults.lut_inputs,
+                       help="LUT size the compressor popcount is built for: 6 for Xilinx "
+                            "7-series, 4 for iCE40 and ECP5 (default: %(default)s)")
+
+
+def hardware_options(args: argparse.Namespace):
+    """Return the :class:`~qnnforge.hw.compiler.options.HardwareOptions` of the options.
+
+    Raises
+    ------
+    UsageError
+        If the popcount cannot be built for the LUT size.
+    """
+    from .hw.compiler.options import HardwareOptions
+
+    with usage_errors():
+        return HardwareOptions(dsp=args.dsp, popcount=args.popcount, lut_inputs=args.lut_inputs)
+
+
+def fold_overrides(specs: list[str]) -> dict:
+    """Return the per-layer foldings of ``--fold`` specs.
+
+    Raises
+    ------
+    UsageError
+        If a spec is malformed or names a layer twice.
+    """
+    from .hw.compiler.folding import parse_folding
+
+    with usage_errors():
+        return parse_folding(specs)
+
+
+def design_folding(artifact, target_cycles: int, overrides: dict):
+    """Return the :class:`~qnnforge.hw.compiler.folding.Folding` of ``artifact`` that meets
+    ``target_cycles`` with the user's per-layer ``overrides`` (from :func:`fold_overrides`).
+
+    Raises
+    ------
+    UsageError
+        If the target is not positive or an override does not fit its layer.
+    """
+    from .hw.compiler.folding import default_folding
+
+    shapes = [(layer.in_features, layer.out_features) for layer in artifact.layers]
+    with usage_errors():
+        return default_folding(shapes, target_cycles, overrides)

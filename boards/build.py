@@ -40,6 +40,7 @@ from ..hw.tools.files import write_atomic
 from ..hw.tools.synth import SynthesisError, synthesize
 from ..hw.tools.toolchain import find_tool
 from ..sw.artifact import Artifact
+from ..sw.errors import QnnforgeError
 from .clocking import PLL_SOLVERS
 from .platforms import Board
 from .protocol import Status, request_length, response_length
@@ -57,7 +58,7 @@ FLOW_TOOLS = {"icestorm": ("yosys", "nextpnr-ice40", "icepack"),
 _NEXTPNR_CELLS = {"lc": "ICESTORM_LC", "bram": "ICESTORM_RAM", "dsp": "ICESTORM_DSP"}
 
 
-class BoardBuildError(RuntimeError):
+class BoardBuildError(QnnforgeError, RuntimeError):
     """Place and route failed, the design did not fit, or it missed its clock."""
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..sw.artifact import Artifact
+from ..sw.errors import QnnforgeError
 from .protocol import (ProtocolError, Response, Status, decode_response, encode_request,
                        response_length)
 from .top import DEFAULT_BAUD, QUIET_BYTES
@@ -24,7 +25,7 @@ __all__ = ["BoardError", "PortError", "BoardTimeout", "BoardRejected", "BoardDri
            "Classification"]
 
 
-class BoardError(RuntimeError):
+class BoardError(QnnforgeError, RuntimeError):
     """Talking to the board failed; the message names the port and what to check."""
 
 

@@ -159,8 +159,7 @@ def design_folding(artifact, target_cycles: int, overrides: dict):
     UsageError
         If the target is not positive or an override does not fit its layer.
     """
-    from .hw.compiler.folding import default_folding
+    from .hw.compiler.plan import default_folding
 
-    shapes = [(layer.in_features, layer.out_features) for layer in artifact.layers]
     with usage_errors():
-        return default_folding(shapes, target_cycles, overrides)
+        return default_folding(artifact.layers, target_cycles, overrides)

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ...sw.errors import QnnforgeError
 from .toolchain import find_tool
 
 __all__ = ["FABRICS", "Resources", "SynthesisError", "counting_scheme", "synthesize"]
@@ -43,7 +44,7 @@ FABRICS = {
 """Fabric name -> (synthesis command, flag to allow DSPs, flag to forbid them)."""
 
 
-class SynthesisError(RuntimeError):
+class SynthesisError(QnnforgeError, RuntimeError):
     """Yosys failed; the message holds the end of its log."""
 
 

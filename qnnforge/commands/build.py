@@ -13,6 +13,7 @@ from ..options import fold_overrides
 def register(subparsers) -> None:
     from ..boards.platforms import BOARDS
     from ..boards.top import DEFAULT_BAUD
+    from ..hw.cores.xnor_dot import POPCOUNTS
 
     parser = subparsers.add_parser(
         "build", help="build the UART board design: iCEBreaker bitstream, or files and script",
@@ -40,16 +41,23 @@ def register(subparsers) -> None:
                             "512 for icebreaker so the design fits the UP5K, 128 elsewhere)")
     group.add_argument("--fold", action="append", default=[], metavar="LAYER:PExSIMD",
                        help="set one layer's folding, e.g. --fold 1:8x16 (repeatable)")
+    group = parser.add_argument_group("hardware (the LUT size is the board's)")
+    group.add_argument("--no-dsp", dest="dsp", action="store_false",
+                       help="build fixed-point multipliers from LUTs instead of DSP blocks")
+    group.add_argument("--popcount", choices=tuple(POPCOUNTS), default="adder_tree",
+                       help="popcount of XNOR layers (default: %(default)s)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..boards.build import BoardBuildError, build_board
     from ..boards.platforms import get_board
+    from ..hw.compiler.options import HardwareOptions
     from ..sw.artifact import load_artifact
 
     board = get_board(args.board)
     overrides = fold_overrides(args.fold)
+    options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount)
     artifact = load_artifact(args.artifact)
     out = args.out or Path("build") / board.name
     runs_here = board.flow == "icestorm" and not args.no_run
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 overrides=overrides,
                 clock_hz=None if args.clock_mhz is None else args.clock_mhz * 1e6,
                 baud=args.baud, run=not args.no_run, estimate=not args.no_estimate,
-                seed=args.seed)
+                seed=args.seed, options=options)
     except BoardBuildError as error:
         print(f"qnnforge: error: {error}", file=sys.stderr)
         return 1

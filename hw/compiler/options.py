@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..cores.compressor import LUT_INPUTS
 from ..cores.xnor_dot import check_popcount
+from ..tools.fabrics import get_fabric
 
 __all__ = ["HardwareOptions"]
 
@@ -51,9 +51,7 @@ class HardwareOptions:
         ValueError
             If ``fabric`` is not one of the known fabrics.
         """
-        if fabric not in LUT_INPUTS:
-            raise ValueError(f"fabric must be one of {', '.join(LUT_INPUTS)}, not {fabric!r}")
-        return cls(dsp=dsp, popcount=popcount, lut_inputs=LUT_INPUTS[fabric])
+        return cls(dsp=dsp, popcount=popcount, lut_inputs=get_fabric(fabric).lut_inputs)
 
     def to_json(self) -> dict:
         """Return the design-summary form of these options."""

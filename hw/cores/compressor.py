@@ -36,11 +36,8 @@ from dataclasses import dataclass
 from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.utils import bits_for
 
-__all__ = ["LUT_INPUTS", "carry_chain_add", "check_lut_inputs", "counter", "compress",
+__all__ = ["carry_chain_add", "check_lut_inputs", "counter", "compress",
            "compressor_popcount", "compressor_xnor_popcount", "constant_xnor_popcount"]
-
-LUT_INPUTS = {"xc7": 6, "ice40": 4, "ecp5": 4}
-"""Inputs of one LUT on each fabric."""
 
 _CONSTANT_CHAIN_SHARE = {6: 0.5, 4: 0.3}
 # Share of the constant-weight lanes, by LUT size, that skips the first counter level and is

@@ -1,12 +1,17 @@
-"""Precision-cost explorer: synthesize MACs and dot products at every precision, on every fabric.
+"""Precision-cost explorer: synthesize the accelerator's MACs and dot units, on every fabric.
 
-A sweep is a list of :class:`Job`: one design (a MAC with its accumulator, or an ``N``-lane dot
-product with one popcount architecture for 1-bit operands) on one fabric, with or without DSP
-inference. Each job's Verilog is generated with Amaranth, synthesized with the system Yosys
-(:func:`~qnnforge.hw.tools.synth.synthesize`) and cached under ``build/cost-cache/`` by the hash of the
-Verilog, the fabric, the DSP flag and the Yosys version, so a repeated sweep only synthesizes
-what changed. Designs without a multiplier (1-bit, ternary) do not depend on the DSP flag and
-are synthesized once for both.
+A sweep is a list of :class:`Job`: one design on one fabric, with or without DSP inference. The
+design is the accelerator's own unit for the job's operand encodings
+(:mod:`~qnnforge.hw.explore.designs`): an ``N``-lane dot product (for bipolar operands in one
+popcount architecture, :mod:`~qnnforge.hw.explore.xnor_popcount`) or a MAC, the one-lane unit
+with a registered accumulator. Each job's Verilog is generated with Amaranth, synthesized with
+the system Yosys (:func:`~qnnforge.hw.tools.synth.synthesize`) and cached under
+``build/cost-cache/`` by the hash of the Verilog, the fabric, the DSP flag, the Yosys version and
+the fabric's synthesis and counting scheme, so a repeated sweep only synthesizes what changed.
+The Verilog holds every module of the design, so a change to a unit that changes the design
+changes the key, and one that does not (a comment, a refactoring) keeps the cached figures.
+Designs without a multiplier (bipolar, ternary) do not depend on the DSP flag and are
+synthesized once for both.
 
 Results are plain dicts (one record per job, see :func:`run_sweep`) written as JSON and CSV by
 :func:`write_json` / :func:`write_csv` and plotted by :func:`write_plot`.
@@ -18,35 +23,44 @@ import csv
 import functools
 import hashlib
 import json
+import math
 import os
-import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..cores.compressor import LUT_INPUTS
-from .fixed_mac import Mac, dot_verilog, parse_precision
-from ..tools.synth import FABRICS, SynthesisError, counting_scheme, synthesize
-from ..tools.toolchain import tool_version
-from .xnor_popcount import ARCHITECTURES, XnorPopcount
+from amaranth.lib import wiring
 
-__all__ = ["DEFAULT_PRECISIONS", "DEFAULT_LANES", "DEFAULT_CACHE", "Job", "sweep_jobs",
-           "run_sweep", "write_json", "write_csv", "write_plot", "constant_weights"]
+from ...sw.encoding import BIPOLAR, Encoding
+from ..tools.fabrics import FABRICS, get_fabric
+from ..tools.synth import SynthesisError, counting_scheme, synthesize
+from ..tools.toolchain import ToolMissingError, tool_version
+from .designs import Design, Mac, dot_unit, lane_dot_verilog, parse_precision, precision_name
+from .xnor_popcount import ARCHITECTURES as POPCOUNT_ARCHITECTURES
+from .xnor_popcount import constant_weights, latency, xnor_unit
+
+__all__ = ["DEFAULT_PRECISIONS", "DEFAULT_LANES", "DEFAULT_CACHE", "ARCHITECTURES",
+           "DEFAULT_ARCHITECTURES", "Job", "sweep_jobs", "design_unit", "design_verilog",
+           "run_sweep", "tool_versions", "write_results", "write_json", "write_csv", "write_plot",
+           "constant_weights"]
 
 DEFAULT_PRECISIONS = ("1", "ternary", "2", "4", "8", "16", "32")
 DEFAULT_LANES = (16, 64, 256)
 DEFAULT_CACHE = Path("build/cost-cache")
+ARCHITECTURES = (*POPCOUNT_ARCHITECTURES, "shift_add")
+"""Dot-product architectures: the popcounts of bipolar operands, and ``"shift_add"``, the
+LUT-only multiplier of fixed-point operands that ``--no-dsp`` builds (``"adder_tree"`` stands
+for the default unit of every other operand pair)."""
+DEFAULT_ARCHITECTURES = POPCOUNT_ARCHITECTURES
 MAC_TERMS = 1024
 """Products a MAC's accumulator is sized for."""
 SCHEMA = "qnnforge-cost/1"
 
 
-def constant_weights(lanes: int, seed: int = 1) -> list[int]:
-    """Return the fixed pseudo-random weight bits the constant-weight designs bake in."""
-    rng = random.Random(seed)
-    return [rng.randint(0, 1) for _ in range(lanes)]
+def _fixed_point(encoding: Encoding) -> bool:
+    return encoding.kind in ("int", "uint")
 
 
 @dataclass(frozen=True)
@@ -55,20 +69,23 @@ class Job:
 
     Attributes
     ----------
-    precision : str
-        ``"1"``, ``"ternary"`` or a signed width.
+    activations, weights : Encoding
+        Operand encodings; they choose the accelerator's unit
+        (:func:`~qnnforge.hw.explore.designs.dot_unit`).
     lanes : int
         Lanes of the dot product; 1 means the single MAC with its accumulator.
     fabric : str
-        ``"xc7"``, ``"ice40"`` or ``"ecp5"``.
+        A registered fabric (:data:`~qnnforge.hw.tools.fabrics.FABRICS`).
     dsp : bool
         DSP inference allowed.
     architecture : str
-        Popcount architecture for 1-bit dot products (:data:`ARCHITECTURES`), ``"mac"`` for
-        MACs, ``"adder_tree"`` for wider dot products.
+        One of :data:`ARCHITECTURES` for dot products (a popcount for bipolar operands,
+        ``"adder_tree"`` or ``"shift_add"`` for fixed point, ``"adder_tree"`` otherwise),
+        ``"mac"`` for MACs.
     """
 
-    precision: str
+    activations: Encoding
+    weights: Encoding
     lanes: int
     fabric: str
     dsp: bool
@@ -79,38 +96,59 @@ class Job:
         return "mac" if self.lanes == 1 else "dot"
 
     @property
+    def precision(self) -> str:
+        """Name of the operand pair: the precision's name where both are alike."""
+        if self.activations == self.weights:
+            return precision_name(self.weights)
+        return f"{precision_name(self.activations)}x{precision_name(self.weights)}"
+
+    @property
+    def lut_inputs(self) -> int:
+        return get_fabric(self.fabric).lut_inputs
+
+    @property
     def top(self) -> str:
         """Verilog name of the design; equal for jobs whose designs are equal."""
         top = f"cost_{self.kind}_{self.precision}_{self.lanes}_{self.architecture}"
         if self.architecture in ("compressor", "constant"):
-            top += f"_lut{LUT_INPUTS[self.fabric]}"
+            top += f"_lut{self.lut_inputs}"
         return top
 
     @property
     def has_multiplier(self) -> bool:
-        return self.precision not in ("1", "ternary")
+        return _fixed_point(self.activations) and _fixed_point(self.weights)
 
 
-def sweep_jobs(precisions: Iterable[str] = DEFAULT_PRECISIONS,
+def _architectures(activations: Encoding, weights: Encoding, dsp: bool,
+                   wanted: Sequence[str]) -> list[str]:
+    """Return the architectures of ``wanted`` a dot product of these operands is built in."""
+    if weights == BIPOLAR and activations == BIPOLAR:
+        return [a for a in wanted if a in POPCOUNT_ARCHITECTURES]
+    if _fixed_point(activations) and _fixed_point(weights) and not dsp and "shift_add" in wanted:
+        return ["adder_tree", "shift_add"]
+    return ["adder_tree"]
+
+
+def sweep_jobs(precisions: Iterable[str | Encoding] = DEFAULT_PRECISIONS,
                lanes: Iterable[int] = DEFAULT_LANES, fabrics: Iterable[str] = tuple(FABRICS),
                dsp: Iterable[bool] = (False, True),
-               architectures: Iterable[str] = ARCHITECTURES) -> list[Job]:
+               architectures: Iterable[str] = DEFAULT_ARCHITECTURES) -> list[Job]:
     """Return the jobs of a sweep: a MAC and every dot product per precision, fabric, DSP flag.
+
+    A precision is an :class:`~qnnforge.sw.encoding.Encoding` of both operands, or its
+    command-line name (:func:`~qnnforge.hw.explore.designs.parse_precision`).
 
     Raises
     ------
     ValueError
         If a precision, lane count, fabric or architecture is invalid.
     """
-    names = [parse_precision(p).name for p in precisions]
+    encodings = [p if isinstance(p, Encoding) else parse_precision(p) for p in precisions]
     lanes = list(lanes)
     for count in lanes:
         if not isinstance(count, int) or isinstance(count, bool) or count < 2:
             raise ValueError(f"lanes must be integers of at least 2, not {count!r}")
-    fabrics = list(fabrics)
-    for fabric in fabrics:
-        if fabric not in FABRICS:
-            raise ValueError(f"fabric must be one of {', '.join(FABRICS)}, not {fabric!r}")
+    fabrics = [get_fabric(name).name for name in fabrics]
     architectures = list(architectures)
     for architecture in architectures:
         if architecture not in ARCHITECTURES:
@@ -119,38 +157,59 @@ def sweep_jobs(precisions: Iterable[str] = DEFAULT_PRECISIONS,
     jobs = []
     for fabric in fabrics:
         for flag in dsp:
-            for name in names:
-                jobs.append(Job(name, 1, fabric, flag, "mac"))
+            for encoding in encodings:
+                jobs.append(Job(encoding, encoding, 1, fabric, flag, "mac"))
                 for count in lanes:
-                    for architecture in (architectures if name == "1" else ["adder_tree"]):
-                        jobs.append(Job(name, count, fabric, flag, architecture))
+                    for architecture in _architectures(encoding, encoding, flag,
+                                                       architectures):
+                        jobs.append(Job(encoding, encoding, count, fabric, flag, architecture))
     return jobs
 
 
-def design_verilog(job: Job) -> tuple[str, bool, int]:
-    """Return ``(verilog, flatten, latency)`` of a job's design."""
-    return _design_verilog(job.top, job.precision, job.lanes, job.architecture,
-                           LUT_INPUTS[job.fabric])
+def design_unit(job: Job) -> wiring.Component | None:
+    """Return the Amaranth component a job synthesizes flat, or ``None`` for a fixed-point dot
+    product, whose lanes are separate modules (see :func:`design_verilog`).
+
+    A bipolar dot product is :func:`~qnnforge.hw.explore.xnor_popcount.xnor_unit` of the job's
+    architecture (an :class:`~qnnforge.hw.cores.xnor_dot.XnorDot` for those the accelerator
+    builds); any other is the accelerator's unit for the operands
+    (:func:`~qnnforge.hw.explore.designs.dot_unit`); a MAC is a
+    :class:`~qnnforge.hw.explore.designs.Mac` around the one-lane unit.
+    """
+    return _unit(job.activations, job.weights, job.lanes, job.architecture, job.lut_inputs)
+
+
+def _unit(activations: Encoding, weights: Encoding, lanes: int, architecture: str,
+          lut_inputs: int) -> wiring.Component | None:
+    if lanes == 1:
+        return Mac(activations, weights, MAC_TERMS)
+    if weights == BIPOLAR and activations == BIPOLAR:
+        return xnor_unit(lanes, architecture, lut_inputs=lut_inputs,
+                         weights=constant_weights(lanes) if architecture == "constant" else None)
+    if _fixed_point(activations) and _fixed_point(weights):
+        return None
+    return dot_unit(activations, weights, lanes)
+
+
+def design_verilog(job: Job) -> Design:
+    """Return the Verilog of a job's design, whether to flatten it, and its latency."""
+    return _design_verilog(job.top, job.activations, job.weights, job.lanes,
+                           job.architecture, job.lut_inputs)
 
 
 @functools.lru_cache(maxsize=None)
-def _design_verilog(top: str, precision: str, lanes: int, architecture: str,
-                    lut_inputs: int) -> tuple[str, bool, int]:
+def _design_verilog(top: str, activations: Encoding, weights: Encoding, lanes: int,
+                    architecture: str, lut_inputs: int) -> Design:
+    # the fabric matters only through its LUT size, the DSP flag not at all
     from amaranth.back import verilog
 
-    job = Job(precision, lanes, "xc7", False, architecture)
-
-    precision = parse_precision(job.precision)
-    if job.kind == "mac":
-        mac = Mac(precision, MAC_TERMS)
-        return verilog.convert(mac, name=top, emit_src=False), True, 1
-    if precision.name == "1":
-        unit = XnorPopcount(job.lanes, job.architecture, lut_inputs=lut_inputs,
-                            weights=(constant_weights(job.lanes)
-                                     if job.architecture == "constant" else None))
-        return verilog.convert(unit, name=top, emit_src=False), True, unit.latency
-    # many identical wide lanes: map the lane module once
-    return dot_verilog(precision, job.lanes, top), False, 0
+    unit = _unit(activations, weights, lanes, architecture, lut_inputs)
+    if unit is None:
+        # many identical wide lanes: map the lane module once
+        return Design(lane_dot_verilog(activations, weights, lanes, top,
+                                       dsp=architecture != "shift_add"), False, 0)
+    cycles = 1 if lanes == 1 else latency(unit) if weights == BIPOLAR == activations else 0
+    return Design(verilog.convert(unit, name=top, emit_src=False), True, cycles)
 
 
 def _cache_key(verilog: str, job: Job, flatten: bool, yosys: str) -> str:
@@ -217,16 +276,17 @@ def run_sweep(jobs: Sequence[Job], *, cache: str | os.PathLike = DEFAULT_CACHE,
         waiting: dict[Future, list[int]] = {}
         # generate in this thread while Yosys runs the designs already generated
         for index, job in enumerate(jobs):
-            verilog, flatten, latency = design_verilog(job)
-            key = _cache_key(verilog, job, flatten, yosys)
-            prepared.append((job, latency, key))
+            design = design_verilog(job)
+            key = _cache_key(design.verilog, job, design.flatten, yosys)
+            prepared.append((job, design.latency, key))
             if key not in by_key:  # equal designs (no multiplier, either DSP flag) run once
-                by_key[key] = pool.submit(_synthesize_job, job, verilog, flatten, cache, key)
+                by_key[key] = pool.submit(_synthesize_job, job, design.verilog, design.flatten,
+                                          cache, key)
             waiting.setdefault(by_key[key], []).append(index)
         for future in as_completed(waiting):
             for index in waiting[future]:
-                job, latency, key = prepared[index]
-                record = {**_job_fields(job), "latency": latency, "design_hash": key,
+                job, cycles, key = prepared[index]
+                record = {**_job_fields(job), "latency": cycles, "design_hash": key,
                           **future.result()}
                 if "lut" in record:
                     record["lut_per_lane"] = round(record["lut"] / job.lanes, 4)
@@ -239,9 +299,10 @@ def run_sweep(jobs: Sequence[Job], *, cache: str | os.PathLike = DEFAULT_CACHE,
 
 
 def _job_fields(job: Job) -> dict:
-    fields = asdict(job)
-    fields["dsp_inference"] = fields.pop("dsp")
-    return {"kind": job.kind, "bits": parse_precision(job.precision).bits, **fields}
+    return {"kind": job.kind, "bits": max(job.activations.bits, job.weights.bits),
+            "precision": job.precision, "activations": str(job.activations),
+            "weights": str(job.weights), "lanes": job.lanes, "fabric": job.fabric,
+            "dsp_inference": job.dsp, "architecture": job.architecture}
 
 
 def _add_ratios(records: list[dict]) -> None:
@@ -254,6 +315,35 @@ def _add_ratios(records: list[dict]) -> None:
         group = (record["kind"], record["lanes"], record["fabric"], record["dsp_inference"])
         if "lut" in record and base.get(group):
             record["ratio_to_1bit"] = round(record["lut_per_lane"] / base[group], 2)
+
+
+def tool_versions() -> dict:
+    """Return the versions of the tools the figures depend on ("missing" for one not found)."""
+    import amaranth
+
+    versions = {"amaranth": amaranth.__version__}
+    for tool in ("yosys", "nextpnr-ice40"):
+        try:
+            versions[tool] = tool_version(tool)
+        except ToolMissingError:
+            versions[tool] = "missing"
+    return versions
+
+
+def write_results(records: list[dict], json_path: str | os.PathLike,
+                  csv_path: str | os.PathLike | None = None,
+                  plot_path: str | os.PathLike | None = None) -> tuple[Path, Path, Path]:
+    """Write the records as JSON (with :func:`tool_versions`), CSV and a plot; return the paths.
+
+    The CSV and the plot go next to the JSON (``.csv``, ``.png``) unless given.
+    """
+    json_path = Path(json_path)
+    csv_path = Path(csv_path) if csv_path is not None else json_path.with_suffix(".csv")
+    plot_path = Path(plot_path) if plot_path is not None else json_path.with_suffix(".png")
+    write_json(records, json_path, tool_versions())
+    write_csv(records, csv_path)
+    write_plot(records, plot_path)
+    return json_path, csv_path, plot_path
 
 
 def write_json(records: list[dict], path: str | os.PathLike, tools: dict | None = None) -> None:
@@ -283,8 +373,9 @@ def write_csv(records: list[dict], path: str | os.PathLike) -> None:
 def plot_series(records: list[dict]) -> dict[str, list[tuple[float, float, str]]]:
     """Return, per fabric, ``(bit width, LUTs per lane, precision)`` of the widest dot products.
 
-    Uses the largest lane count, LUT-only arithmetic and, for 1-bit operands, the cheapest
-    architecture with run-time weights; ternary sits at ``log2(3)`` bits.
+    Uses the largest lane count, LUT-only arithmetic and the cheapest architecture (for 1-bit
+    operands, with run-time weights); a precision sits at the log2 of its number of values
+    (ternary at ``log2(3)`` bits). Pairs of unlike operands are left out.
     """
     usable = [r for r in records if "lut" in r and r["kind"] == "dot" and not r["dsp_inference"]
               and r["architecture"] != "constant"]
@@ -297,10 +388,15 @@ def plot_series(records: list[dict]) -> dict[str, list[tuple[float, float, str]]
             if record["lanes"] == lanes:
                 name = record["precision"]
                 best[name] = min(best.get(name, float("inf")), record["lut_per_lane"])
-        points = [(1.585 if name == "ternary" else float(name), value, name)
-                  for name, value in best.items()]
+        points = [(_information_bits(name), value, name) for name, value in best.items()
+                  if "x" not in name]
         series[fabric] = sorted(points)
     return series
+
+
+def _information_bits(name: str) -> float:
+    encoding = parse_precision(name)
+    return 1.0 if encoding == BIPOLAR else math.log2(encoding.max - encoding.min + 1)
 
 
 def write_plot(records: list[dict], path: str | os.PathLike, title: str | None = None) -> None:
@@ -315,7 +411,7 @@ def write_plot(records: list[dict], path: str | os.PathLike, title: str | None =
     figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
     for fabric, points in plot_series(records).items():
         axes.plot([p[0] for p in points], [p[1] for p in points], marker="o",
-                  label=f"{fabric} (LUT{LUT_INPUTS[fabric]})")
+                  label=f"{fabric} (LUT{get_fabric(fabric).lut_inputs})")
     axes.set_xscale("log", base=2)
     axes.set_yscale("log")
     axes.set_xticks([1, 1.585, 2, 4, 8, 16, 32], ["1", "T", "2", "4", "8", "16", "32"])

@@ -13,16 +13,22 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..cores.xnor_dot import XnorDot
+from ..tools.fabrics import ICE40
 from ..tools.toolchain import find_tool
-from .xnor_popcount import XnorPopcount
+from .xnor_popcount import (ConstantXnorPopcount, PipelinedXnorPopcount, constant_weights,
+                            latency, xnor_unit)
 
-__all__ = ["TimingError", "TimingHarness", "ice40_fmax"]
+__all__ = ["TimingError", "TimingHarness", "ice40_fmax", "add_fmax", "timed_units"]
+
+_UNITS = (XnorDot, PipelinedXnorPopcount, ConstantXnorPopcount)
 
 
 class TimingError(RuntimeError):
@@ -30,12 +36,12 @@ class TimingError(RuntimeError):
 
 
 class TimingHarness(wiring.Component):
-    """Registered inputs and outputs around an :class:`XnorPopcount`, with two data pins.
+    """Registered inputs and outputs around an XNOR-popcount unit, with two data pins.
 
     Parameters
     ----------
-    unit : XnorPopcount
-        The unit under test.
+    unit : XnorDot, PipelinedXnorPopcount or ConstantXnorPopcount
+        The unit under test (see :func:`~qnnforge.hw.explore.xnor_popcount.xnor_unit`).
 
     Attributes
     ----------
@@ -43,11 +49,16 @@ class TimingHarness(wiring.Component):
         Serial input of the operand shift register.
     dout : Out(1)
         Serial output of the count register.
+
+    Raises
+    ------
+    TypeError
+        If ``unit`` is not an XNOR-popcount unit.
     """
 
-    def __init__(self, unit: XnorPopcount):
-        if not isinstance(unit, XnorPopcount):
-            raise TypeError(f"unit must be an XnorPopcount, not {unit!r}")
+    def __init__(self, unit: wiring.Component):
+        if not isinstance(unit, _UNITS):
+            raise TypeError(f"unit must be an XNOR-popcount unit, not {unit!r}")
         self._unit = unit
         super().__init__({"din": In(1), "dout": Out(1)})
 
@@ -71,15 +82,15 @@ class TimingHarness(wiring.Component):
         return m
 
 
-def ice40_fmax(unit: XnorPopcount, *, workdir: str | os.PathLike | None = None,
+def ice40_fmax(unit: wiring.Component, *, workdir: str | os.PathLike | None = None,
                seed: int = 1, timeout: float = 1800) -> dict:
     """Place and route ``unit`` (in :class:`TimingHarness`) on a UP5K; return its figures.
 
     Returns
     -------
     dict
-        ``fmax_mhz`` (nextpnr's achieved frequency), ``lut``, ``ff``, ``carry`` (placed cells
-        of the whole harness) and ``latency``.
+        ``fmax_mhz`` (nextpnr's achieved frequency), ``logic_cells`` (placed logic cells of the
+        whole harness) and ``latency``.
 
     Raises
     ------
@@ -90,7 +101,8 @@ def ice40_fmax(unit: XnorPopcount, *, workdir: str | os.PathLike | None = None,
     """
     from amaranth.back import verilog
 
-    yosys, nextpnr = find_tool("yosys"), find_tool("nextpnr-ice40")
+    program, *device = ICE40.nextpnr
+    yosys, nextpnr = find_tool("yosys"), find_tool(program)
     with tempfile.TemporaryDirectory(prefix="qnnforge-timing-") as scratch:
         work = Path(workdir) if workdir is not None else Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
@@ -99,9 +111,10 @@ def ice40_fmax(unit: XnorPopcount, *, workdir: str | os.PathLike | None = None,
                                           emit_src=False))
         netlist, report = work / "timing.json", work / "report.json"
         _run([yosys, "-q", "-l", str(work / "yosys.log"), "-p",
-              f"read_verilog -sv {source}; synth_ice40 -top timing_top -json {netlist}"],
+              f"read_verilog -sv {source}; {ICE40.synth.format(top='timing_top')} "
+              f"-json {netlist}"],
              work / "yosys.log", timeout)
-        _run([nextpnr, "--up5k", "--package", "sg48", "--json", str(netlist), "--report",
+        _run([nextpnr, *device, "--json", str(netlist), "--report",
               str(report), "--freq", "12", "--seed", str(seed), "--timing-allow-fail",
               "--log", str(work / "nextpnr.log"), "--quiet"], work / "nextpnr.log", timeout)
         data = json.loads(report.read_text())
@@ -109,7 +122,7 @@ def ice40_fmax(unit: XnorPopcount, *, workdir: str | os.PathLike | None = None,
     cells = data.get("utilization", {})
     used = {name: cells.get(name, {}).get("used", 0) for name in ("ICESTORM_LC",)}
     return {"fmax_mhz": round(fmax, 2), "logic_cells": used["ICESTORM_LC"],
-            "latency": unit.latency}
+            "latency": latency(unit)}
 
 
 def _run(command: list[str], log: Path, timeout: float) -> None:
@@ -119,3 +132,34 @@ def _run(command: list[str], log: Path, timeout: float) -> None:
         text = log.read_text(errors="replace") if log.exists() else result.stderr
         tail = "\n".join(text.splitlines()[-20:])
         raise TimingError(f"{Path(command[0]).name} failed (exit {result.returncode}):\n{tail}")
+
+
+def add_fmax(records: list[dict], progress: Callable[[], None] | None = None) -> None:
+    """Add ``fmax_mhz`` to the iCE40 1-bit dot-product records of a sweep, in place.
+
+    Each lane count and architecture is placed and routed once (:func:`ice40_fmax`);
+    ``progress()`` is called after each.
+    """
+    done: dict[tuple, float] = {}
+    for key in timed_units(records):
+        lanes, architecture = key
+        unit = xnor_unit(lanes, architecture, lut_inputs=ICE40.lut_inputs,
+                         weights=(constant_weights(lanes) if architecture == "constant"
+                                  else None))
+        done[key] = ice40_fmax(unit)["fmax_mhz"]
+        if progress is not None:
+            progress()
+    for record in records:
+        key = (record["lanes"], record["architecture"])
+        if _timed(record) and key in done:
+            record["fmax_mhz"] = done[key]
+
+
+def _timed(record: dict) -> bool:
+    return ((record["fabric"], record["precision"], record["kind"]) == (ICE40.name, "1", "dot")
+            and "error" not in record)
+
+
+def timed_units(records: list[dict]) -> list[tuple[int, str]]:
+    """Return the ``(lanes, architecture)`` pairs :func:`add_fmax` places and routes."""
+    return sorted({(r["lanes"], r["architecture"]) for r in records if _timed(r)})

@@ -1,4 +1,7 @@
-"""``qnnforge cost``: LUT, FF, carry, DSP and BRAM cost of MACs and dot products per precision."""
+"""``qnnforge cost``: LUT, FF, carry, DSP and BRAM cost of MACs and dot products per precision.
+
+Parses the sweep, runs it with :mod:`qnnforge.hw.explore` and prints the table.
+"""
 
 from __future__ import annotations
 
@@ -16,36 +19,52 @@ from ..console import console
 
 def _list(kind):
     def parse(text: str) -> list:
+        items = [item for item in text.split(",") if item.strip()]
         try:
-            return [kind(item) for item in text.split(",") if item.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list, not {text!r}")
+            return [kind(item) for item in items]
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
     return parse
 
 
+def _choice(choices):
+    def check(name: str) -> str:
+        name = name.strip()
+        if name not in choices:
+            raise ValueError(f"{name!r} is not one of {', '.join(choices)}")
+        return name
+    return check
+
+
 def register(subparsers) -> None:
-    from ..hw.explore.cost import DEFAULT_CACHE, DEFAULT_LANES, DEFAULT_PRECISIONS
-    from ..hw.tools.synth import FABRICS
-    from ..hw.explore.xnor_popcount import ARCHITECTURES
+    from ..hw.explore.cost import (ARCHITECTURES, DEFAULT_ARCHITECTURES, DEFAULT_CACHE,
+                                   DEFAULT_LANES, DEFAULT_PRECISIONS)
+    from ..hw.explore.designs import parse_precision
+    from ..hw.tools.fabrics import FABRICS
 
     parser = subparsers.add_parser(
         "cost", help="synthesize MACs and dot products at every precision and compare",
-        description="Synthesize, with Yosys, a MAC with its accumulator and N-lane dot products "
-                    "for each precision and fabric, with and without DSP inference; report "
-                    "LUT, FF, carry, DSP, BRAM, LUTs per lane and the ratio to 1-bit.")
-    parser.add_argument("--fabric", type=_list(str), default=list(FABRICS),
+        description="Synthesize, with Yosys, the accelerator's dot units (N lanes) and a MAC "
+                    "around its one-lane unit for each precision and fabric, with and without "
+                    "DSP inference; report LUT, FF, carry, DSP, BRAM, LUTs per lane and the "
+                    "ratio to 1-bit.")
+    parser.add_argument("--fabric", type=_list(_choice(tuple(FABRICS))), default=list(FABRICS),
                         help=f"comma-separated fabrics (default: {','.join(FABRICS)})")
-    parser.add_argument("--bits", type=_list(str), default=list(DEFAULT_PRECISIONS),
-                        help="comma-separated precisions: 1, ternary, 2..32 "
+    parser.add_argument("--bits", type=_list(parse_precision),
+                        default=[parse_precision(p) for p in DEFAULT_PRECISIONS],
+                        help="comma-separated precisions of both operands: 1 (bipolar), "
+                             "ternary, 2..32 (signed), u1..u32 (unsigned) "
                              f"(default: {','.join(DEFAULT_PRECISIONS)})")
     parser.add_argument("--lanes", type=_list(int), default=list(DEFAULT_LANES),
                         help="comma-separated dot-product lanes (default: "
                              f"{','.join(map(str, DEFAULT_LANES))}); a MAC is always included")
     parser.add_argument("--dsp", choices=("off", "on", "both"), default="both",
                         help="DSP inference (default: %(default)s)")
-    parser.add_argument("--architectures", type=_list(str), default=list(ARCHITECTURES),
-                        help="popcount architectures of 1-bit dot products "
-                             f"(default: {','.join(ARCHITECTURES)})")
+    parser.add_argument("--architectures", type=_list(_choice(ARCHITECTURES)),
+                        default=list(DEFAULT_ARCHITECTURES),
+                        help="popcount architectures of 1-bit dot products, and shift_add for "
+                             "the LUT-only multiplier of --no-dsp (default: "
+                             f"{','.join(DEFAULT_ARCHITECTURES)})")
     parser.add_argument("--json", type=Path, default=Path("build/cost/cost.json"),
                         help="JSON output (default: %(default)s)")
     parser.add_argument("--csv", type=Path, default=None,
@@ -98,46 +117,9 @@ def print_wide(table: Table) -> None:
         console.width = width
 
 
-def tool_versions() -> dict:
-    """Return the versions of the tools the figures depend on."""
-    import amaranth
-
-    from ..hw.tools.toolchain import ToolMissingError, tool_version
-
-    versions = {"amaranth": amaranth.__version__}
-    for tool in ("yosys", "nextpnr-ice40"):
-        try:
-            versions[tool] = tool_version(tool)
-        except ToolMissingError:
-            versions[tool] = "missing"
-    return versions
-
-
-def add_fmax(records: list[dict], progress=None) -> None:
-    """Add ``fmax_mhz`` to the iCE40 1-bit dot-product records (nextpnr-ice40, UP5K)."""
-    from ..hw.explore.cost import constant_weights
-    from ..hw.explore.timing import ice40_fmax
-    from ..hw.explore.xnor_popcount import XnorPopcount
-
-    done: dict[tuple, float] = {}
-    for record in records:
-        if (record["fabric"], record["precision"], record["kind"]) != ("ice40", "1", "dot") \
-                or "error" in record:
-            continue
-        key = (record["lanes"], record["architecture"])
-        if key not in done:
-            lanes, architecture = key
-            unit = XnorPopcount(lanes, architecture, lut_inputs=4,
-                                weights=(constant_weights(lanes) if architecture == "constant"
-                                         else None))
-            done[key] = ice40_fmax(unit)["fmax_mhz"]
-            if progress is not None:
-                progress()
-        record["fmax_mhz"] = done[key]
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..hw.explore.cost import run_sweep, sweep_jobs, write_csv, write_json, write_plot
+    from ..hw.explore.cost import run_sweep, sweep_jobs, write_results
+    from ..hw.explore.timing import add_fmax, timed_units
 
     jobs = sweep_jobs(args.bits, args.lanes, args.fabric,
                       {"off": (False,), "on": (True,), "both": (False, True)}[args.dsp],
@@ -148,17 +130,12 @@ def run(args: argparse.Namespace) -> int:
         records = run_sweep(jobs, cache=args.cache, workers=args.jobs,
                             progress=lambda job, record: progress.advance(task))
         if args.fmax:
-            timed = {(r["lanes"], r["architecture"]) for r in records
-                     if (r["fabric"], r["precision"], r["kind"]) == ("ice40", "1", "dot")}
-            fmax_task = progress.add_task("place & route (iCE40 UP5K)", total=len(timed))
+            fmax_task = progress.add_task("place & route (iCE40 UP5K)",
+                                          total=len(timed_units(records)))
             add_fmax(records, lambda: progress.advance(fmax_task))
     print_wide(cost_table(records))
-    csv_path = args.csv or args.json.with_suffix(".csv")
-    plot_path = args.plot or args.json.with_suffix(".png")
-    write_json(records, args.json, tool_versions())
-    write_csv(records, csv_path)
-    write_plot(records, plot_path)
-    console.print(f"wrote {args.json}, {csv_path} and {plot_path}")
+    paths = write_results(records, args.json, args.csv, args.plot)
+    console.print(f"wrote {', '.join(map(str, paths[:-1]))} and {paths[-1]}")
     failed = [r for r in records if "error" in r]
     for record in failed:
         console.print(f"[red]yosys failed[/red] on {record['precision']}-bit, {record['lanes']} "

@@ -8,26 +8,27 @@ import pytest
 from amaranth.sim import Simulator
 
 from qnnforge.cli import main
-from qnnforge.hw.explore.cost import (Job, plot_series, run_sweep, sweep_jobs, write_csv, write_json,
-                              write_plot)
-from qnnforge.hw.explore.fixed_mac import Lane, Mac, accumulator_shape, parse_precision
+from qnnforge.hw.explore.cost import (Job, plot_series, run_sweep, sweep_jobs, write_csv,
+                                     write_json, write_plot)
+from qnnforge.hw.explore.designs import (Mac, accumulator_shape, dot_output, dot_unit,
+                                        parse_precision)
+from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
 
 
 @pytest.mark.parametrize("name", ["ternary", "2", "3", "4"])
 def test_lane_multiplies_every_operand_pair(name):
     precision = parse_precision(name)
-    lane = Lane(precision)
-    bits = precision.bits
-    values = [-1, 0, 1] if name == "ternary" else range(-(1 << (bits - 1)), 1 << (bits - 1))
+    lane = dot_unit(precision, precision, 1)
+    values = range(precision.min, precision.max + 1)
     sim = Simulator(lane)
 
     async def testbench(ctx):
         for x in values:
             for w in values:
-                ctx.set(lane.x, x)
-                ctx.set(lane.w, w)
+                ctx.set(lane.x, [x])
+                ctx.set(lane.w, [w])
                 await ctx.delay(1e-9)
-                assert ctx.get(lane.p) == x * w, (x, w)
+                assert ctx.get(dot_output(lane)) == x * w, (x, w)
 
     sim.add_testbench(testbench)
     sim.run()
@@ -36,7 +37,7 @@ def test_lane_multiplies_every_operand_pair(name):
 @pytest.mark.parametrize("name", ["1", "ternary", "8"])
 def test_mac_accumulates_and_restarts(name):
     precision = parse_precision(name)
-    mac = Mac(precision, terms=16)
+    mac = Mac(precision, precision, terms=16)
     rng = random.Random(name)
     if name == "1":
         pairs = [(rng.randint(0, 1), rng.randint(0, 1)) for _ in range(40)]
@@ -65,17 +66,18 @@ def test_mac_accumulates_and_restarts(name):
 
 
 def test_accumulator_holds_the_worst_case():
-    assert accumulator_shape(parse_precision("1"), 1024).width == 11
-    assert not accumulator_shape(parse_precision("1"), 1024).signed
+    assert accumulator_shape(BIPOLAR, BIPOLAR, 1024).width == 11
+    assert not accumulator_shape(BIPOLAR, BIPOLAR, 1024).signed
     # 256 * 128 * 128 = 2**22 needs 23 magnitude bits and a sign
-    assert accumulator_shape(parse_precision("8"), 256).width == 24
+    assert accumulator_shape(sint(8), sint(8), 256).width == 24
 
 
 def test_parse_precision():
-    assert parse_precision("t").name == "ternary"
-    assert parse_precision(" 08 ").bits == 8
-    with pytest.raises(ValueError, match=r"^precision must be 1, ternary or a width from 2 to "
-                                         r"64, not 'binary'$"):
+    assert parse_precision("t") == TERNARY
+    assert parse_precision(" 08 ") == sint(8)
+    assert parse_precision("1") == BIPOLAR and parse_precision("u4") == uint(4)
+    with pytest.raises(ValueError, match=r"^precision must be 1, ternary, a width from 2 to 32 "
+                                         r"or u1 to u32, not 'binary'$"):
         parse_precision("binary")
 
 
@@ -84,9 +86,9 @@ def test_sweep_jobs_enumerates_every_combination():
                       ["adder_tree", "compressor"])
     # per fabric and DSP flag: 2 MACs, 1-bit x 2 lanes x 2 architectures, 4-bit x 2 lanes
     assert len(jobs) == 2 * 2 * (2 + 4 + 2)
-    assert Job("1", 64, "ice40", True, "compressor") in jobs
-    assert Job("4", 16, "xc7", False, "adder_tree") in jobs
-    assert Job("4", 1, "xc7", True, "mac") in jobs
+    assert Job(BIPOLAR, BIPOLAR, 64, "ice40", True, "compressor") in jobs
+    assert Job(sint(4), sint(4), 16, "xc7", False, "adder_tree") in jobs
+    assert Job(sint(4), sint(4), 1, "xc7", True, "mac") in jobs
 
 
 def test_sweep_jobs_validates():
@@ -95,7 +97,7 @@ def test_sweep_jobs_validates():
     with pytest.raises(ValueError, match=r"^lanes must be integers of at least 2, not 1$"):
         sweep_jobs(["1"], [1], ["xc7"])
     with pytest.raises(ValueError, match=r"^architecture must be one of adder_tree, pipelined, "
-                                         r"compressor, constant, not 'dadda'$"):
+                                         r"compressor, constant, shift_add, not 'dadda'$"):
         sweep_jobs(["1"], [16], ["xc7"], architectures=["dadda"])
 
 
@@ -151,8 +153,8 @@ def test_yosys_failure_is_reported_with_its_log(tmp_path, monkeypatch):
     import qnnforge.hw.explore.cost as cost
 
     monkeypatch.setattr(cost, "design_verilog",
-                        lambda job: ("module broken(input a; endmodule\n", True, 0))
-    records = run_sweep([Job("1", 16, "xc7", False, "adder_tree")], cache=tmp_path)
+                        lambda job: cost.Design("module broken(input a; endmodule\n", True, 0))
+    records = run_sweep([Job(BIPOLAR, BIPOLAR, 16, "xc7", False, "adder_tree")], cache=tmp_path)
     assert "yosys failed" in records[0]["error"]
     assert records[0]["log"].endswith(".log")
     assert "syntax error" in open(records[0]["log"]).read()

@@ -5,8 +5,8 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from qnnforge.hw.explore.cost import constant_weights
-from qnnforge.hw.explore.xnor_popcount import ARCHITECTURES, XnorPopcount
+from qnnforge.hw.explore.xnor_popcount import (ARCHITECTURES, constant_weights, latency,
+                                               xnor_unit)
 from qnnforge.sim.runner import build_design
 
 LANES = (7, 64, 100, 256)
@@ -22,7 +22,7 @@ class PopcountHarness(wiring.Component):
         for lanes in LANES:
             ports[f"x_{lanes}"], ports[f"w_{lanes}"] = In(lanes), In(lanes)
             for architecture in ARCHITECTURES:
-                unit = XnorPopcount(
+                unit = xnor_unit(
                     lanes, architecture, lut_inputs=LUT_INPUTS[lanes], register_every=2,
                     weights=constant_weights(lanes) if architecture == "constant" else None)
                 self.units[architecture, lanes] = unit
@@ -44,7 +44,7 @@ def test_popcount_architectures_in_verilator(tmp_path):
     harness = PopcountHarness()
     source = tmp_path / "popcount_harness.v"
     source.write_text(verilog.convert(harness, name="popcount_harness", emit_src=False))
-    units = [{"architecture": architecture, "lanes": lanes, "latency": unit.latency,
+    units = [{"architecture": architecture, "lanes": lanes, "latency": latency(unit),
               "weights": "".join(map(str, reversed(constant_weights(lanes))))}
              for (architecture, lanes), unit in harness.units.items()]
     assert {unit["latency"] for unit in units} == {0, 2, 3, 4}  # pipelined: ceil(levels / 2)

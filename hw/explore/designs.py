@@ -1,0 +1,273 @@
+"""The designs the cost explorer synthesizes: the accelerator's own dot units, alone or in a MAC.
+
+Operands are described by :class:`~qnnforge.sw.encoding.Encoding`, as in the model artifact,
+and each pair selects the unit the matrix-vector unit builds for it:
+
+==================================  ===================================================
+activations x weights               unit
+==================================  ===================================================
+bipolar x bipolar                   :class:`~qnnforge.hw.cores.xnor_dot.XnorDot`
+fixed x bipolar                     :class:`~qnnforge.hw.cores.binary_weight_dot.BinaryWeightDot`
+any x ternary                       :class:`~qnnforge.hw.cores.ternary_dot.TernaryDot`
+fixed x fixed                       :class:`~qnnforge.hw.cores.fixed_dot.FixedDot`
+==================================  ===================================================
+
+:class:`Mac` is a registered accumulator around the one-lane unit. A fixed-point dot product of
+many lanes is synthesized as :class:`LaneDot`: the product of
+:class:`~qnnforge.hw.cores.fixed_dot.FixedMultiplier` (the ``product`` every ``FixedDot`` lane
+computes) written once as a Verilog module and instantiated per lane, summed by the same
+:func:`~qnnforge.hw.cores.popcount.adder_tree`. Synthesis then maps a lane once: a 256-lane
+32-bit LUT-only dot product (about 700 000 LUT6) takes a minute instead of hours.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from amaranth.hdl import Instance, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from ...sw.encoding import BIPOLAR, TERNARY, Encoding, sint, uint
+from ..cores.binary_weight_dot import BinaryWeightDot
+from ..cores.fixed_dot import FixedDot, FixedMultiplier, product_bound
+from ..cores.params import positive_int
+from ..cores.popcount import adder_tree
+from ..cores.ternary_dot import TernaryDot
+from ..cores.xnor_dot import XnorDot
+
+__all__ = ["Design", "parse_precision", "precision_name", "operand_shape", "dot_unit",
+           "dot_output", "accumulator_shape", "Mac", "LaneDot", "lane_dot_verilog"]
+
+
+class Design(NamedTuple):
+    """A design ready for Yosys.
+
+    Attributes
+    ----------
+    verilog : str
+        Its Verilog, every module included.
+    flatten : bool
+        Whether synthesis flattens it (``False`` maps each module once).
+    latency : int
+        Cycles from operands to result (0: combinational).
+    """
+
+    verilog: str
+    flatten: bool
+    latency: int
+
+
+def parse_precision(text: str) -> Encoding:
+    """Return the encoding a command-line precision names.
+
+    ``1`` is bipolar, ``ternary`` (or ``t``) ternary, ``2`` ... ``32`` signed fixed point and
+    ``u1`` ... ``u32`` unsigned.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` names none of them.
+    """
+    name = str(text).strip().lower()
+    if name in ("t", "ternary"):
+        return TERNARY
+    match = re.fullmatch(r"(u?)([0-9]+)", name)
+    if match and match[1] and 1 <= int(match[2]) <= 32:
+        return uint(int(match[2]))
+    if match and 1 <= int(match[2]) <= 32:
+        return BIPOLAR if int(match[2]) == 1 else sint(int(match[2]))
+    raise ValueError(f"precision must be 1, ternary, a width from 2 to 32 or u1 to u32, "
+                     f"not {text!r}")
+
+
+def precision_name(encoding: Encoding) -> str:
+    """Return the command-line name of ``encoding`` (the inverse of :func:`parse_precision`)."""
+    if encoding == BIPOLAR:
+        return "1"
+    if encoding == TERNARY:
+        return "ternary"
+    return f"{'' if encoding.signed else 'u'}{encoding.bits}"
+
+
+def operand_shape(encoding: Encoding) -> Shape:
+    """Return the hardware shape of one element of ``encoding``."""
+    return Shape(encoding.bits, encoding.signed)
+
+
+def _check_encoding(name: str, encoding) -> Encoding:
+    if not isinstance(encoding, Encoding):
+        raise TypeError(f"{name} must be an Encoding, not {encoding!r}")
+    return encoding
+
+
+def dot_unit(activations: Encoding, weights: Encoding, lanes: int, *,
+             popcount: str = "adder_tree", lut_inputs: int = 6,
+             dsp: bool = True) -> wiring.Component:
+    """Return the accelerator's dot unit of ``lanes`` lanes for these operand encodings.
+
+    ``popcount`` and ``lut_inputs`` shape an :class:`XnorDot`, ``dsp`` a :class:`FixedDot`;
+    the other units have no such choice.
+
+    Raises
+    ------
+    TypeError
+        If an encoding is not an :class:`Encoding` or ``lanes`` not a positive integer.
+    ValueError
+        If bipolar activations meet weights that are not bipolar, or ``popcount`` or
+        ``lut_inputs`` are invalid.
+    """
+    _check_encoding("activations", activations)
+    _check_encoding("weights", weights)
+    if weights == BIPOLAR and activations == BIPOLAR:
+        return XnorDot(lanes, popcount=popcount, lut_inputs=lut_inputs)
+    if activations == BIPOLAR:
+        raise ValueError(f"bipolar activations need bipolar weights, not {weights}")
+    x_shape = operand_shape(activations)
+    if weights == BIPOLAR:
+        return BinaryWeightDot(lanes, x_shape)
+    if weights == TERNARY:
+        return TernaryDot(lanes, x_shape)
+    return FixedDot(lanes, x_shape, operand_shape(weights), dsp=dsp)
+
+
+def dot_output(unit: wiring.Component):
+    """Return the result port of a dot unit: an :class:`XnorDot`'s count, any other's sum."""
+    return unit.count if isinstance(unit, XnorDot) else unit.sum
+
+
+def accumulator_shape(activations: Encoding, weights: Encoding, terms: int) -> Shape:
+    """Return the smallest shape holding any sum of ``terms`` products of the two encodings.
+
+    Bipolar products are counted as agreements (0 or 1), so their sum takes
+    ``bits_for(terms)`` unsigned bits; any other sum ``bits_for(terms * max|x| * max|w|)``
+    magnitude bits and a sign.
+    """
+    if weights == BIPOLAR and activations == BIPOLAR:
+        return unsigned(bits_for(terms))
+    return signed(bits_for(terms * activations.max_abs * weights.max_abs) + 1)
+
+
+class Mac(wiring.Component):
+    """Multiply-accumulate: a registered accumulator around the accelerator's one-lane unit.
+
+    ``acc`` becomes the lane's product when ``first`` is high and ``acc`` plus it otherwise,
+    every cycle. For bipolar operands the product is the agreement count (0 or 1).
+
+    Parameters
+    ----------
+    activations, weights : Encoding
+        Operand encodings (they choose the unit, see :func:`dot_unit`).
+    terms : int
+        Products accumulated before ``first`` restarts the sum; sizes the accumulator.
+    dsp : bool
+        For fixed-point operands: multiply with ``*`` (which synthesis may map to a DSP block)
+        or with LUT-only shift-add.
+
+    Attributes
+    ----------
+    x : In(operand_shape(activations))
+    w : In(operand_shape(weights))
+        Operands.
+    first : In(1)
+        Start a new sum with this product.
+    acc : Out(accumulator_shape(activations, weights, terms))
+        The running sum, one cycle after its last product.
+
+    Raises
+    ------
+    TypeError
+        If an encoding is not an :class:`Encoding` or ``terms`` not a positive integer.
+    """
+
+    def __init__(self, activations: Encoding, weights: Encoding, terms: int = 1024, *,
+                 dsp: bool = True):
+        self._unit = dot_unit(activations, weights, 1, dsp=dsp)
+        terms = positive_int("terms", terms)
+        super().__init__({"x": In(operand_shape(activations)), "w": In(operand_shape(weights)),
+                          "first": In(1),
+                          "acc": Out(accumulator_shape(activations, weights, terms))})
+
+    @property
+    def unit(self) -> wiring.Component:
+        """The accelerator's one-lane dot unit the MAC accumulates."""
+        return self._unit
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit = unit = self._unit
+        m.d.comb += [unit.x.eq(self.x), unit.w.eq(self.w)]
+        product = dot_output(unit)
+        m.d.sync += self.acc.eq(Mux(self.first, product, self.acc + product))
+        return m
+
+
+class LaneDot(wiring.Component):
+    """Combinational fixed-point dot product whose lanes are instances of a lane module.
+
+    Lane ``i`` is an instance of the Verilog module ``lane_module``, which must be ``lane``
+    converted under that name (see :func:`lane_dot_verilog`); the products are summed by
+    :func:`~qnnforge.hw.cores.popcount.adder_tree`, as in :class:`FixedDot`.
+
+    Parameters
+    ----------
+    lane : FixedMultiplier
+        The product of one lane.
+    lanes : int
+        Number of lanes.
+    lane_module : str
+        Name of the lane's Verilog module.
+
+    Attributes
+    ----------
+    x : In(ArrayLayout(lane.x.shape(), lanes))
+    w : In(ArrayLayout(lane.w.shape(), lanes))
+    sum : Out(signed)
+        ``sum(x[i] * w[i])``, as wide as :class:`FixedDot`'s.
+
+    Raises
+    ------
+    TypeError
+        If ``lane`` is not a :class:`FixedMultiplier` or ``lanes`` not a positive integer.
+    """
+
+    def __init__(self, lane: FixedMultiplier, lanes: int, lane_module: str):
+        if not isinstance(lane, FixedMultiplier):
+            raise TypeError(f"lane must be a FixedMultiplier, not {lane!r}")
+        self._lanes = positive_int("LaneDot lanes", lanes)
+        self._product_shape, self._lane_module = lane.product.shape(), lane_module
+        x_shape, w_shape = lane.x.shape(), lane.w.shape()
+        bound = lanes * product_bound(x_shape, w_shape)
+        super().__init__({"x": In(data.ArrayLayout(x_shape, lanes)),
+                          "w": In(data.ArrayLayout(w_shape, lanes)),
+                          "sum": Out(signed(bits_for(bound) + 1))})
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    def elaborate(self, platform):
+        m = Module()
+        products = []
+        for i in range(self._lanes):
+            product = Signal(self._product_shape, name=f"p{i}")
+            m.submodules[f"lane{i}"] = Instance(self._lane_module, i_x=self.x[i], i_w=self.w[i],
+                                                o_product=product)
+            products.append(product)
+        m.d.comb += self.sum.eq(adder_tree(products))
+        return m
+
+
+def lane_dot_verilog(activations: Encoding, weights: Encoding, lanes: int, top: str, *,
+                     dsp: bool = True) -> str:
+    """Return the Verilog of a :class:`LaneDot` named ``top`` and of its lane module, a
+    :class:`FixedMultiplier` (``dsp`` as there) named ``top + "_lane"``."""
+    from amaranth.back import verilog
+
+    lane = FixedMultiplier(operand_shape(activations), operand_shape(weights), dsp=dsp)
+    lane_module = f"{top}_lane"
+    lane_verilog = verilog.convert(lane, name=lane_module, emit_src=False)
+    dot = verilog.convert(LaneDot(lane, lanes, lane_module), name=top, emit_src=False)
+    return lane_verilog + "\n" + dot

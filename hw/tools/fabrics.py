@@ -1,0 +1,174 @@
+"""FPGA fabrics: everything qnnforge knows about one, in one class, and a registry by name.
+
+A :class:`Fabric` says how Yosys synthesizes for it (the ``synth_*`` command and its DSP flags),
+how the resulting cells are counted (a pattern of cell names per resource class, and how many
+LUTs a carry cell holds), and what sizes the logic built for it (the inputs of its LUT). The
+synthesis runner (:mod:`~qnnforge.hw.tools.synth`), the cost explorer, the timing flow and
+:meth:`~qnnforge.hw.compiler.options.HardwareOptions.for_fabric` all read these classes, so a
+new fabric is one subclass registered with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import ClassVar
+
+__all__ = ["Fabric", "ICE40", "XC7", "ECP5", "FABRICS", "register", "get_fabric"]
+
+
+class Fabric:
+    """One FPGA fabric, as Yosys synthesizes and counts it.
+
+    Subclasses set the class attributes; instances carry no state of their own.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, as the command line spells it.
+    lut_inputs : int
+        Inputs of one LUT (sizes the compressor popcount's counters).
+    synth : str
+        Yosys command that synthesizes ``{top}``, flattening included where the fabric's flow
+        flattens by default.
+    dsp_flag, nodsp_flag : str
+        Appended to :attr:`synth` to allow DSP inference or to forbid it.
+    keep_hierarchy : str
+        Appended to :attr:`synth` (less any ``-flatten``) to map each module once.
+    stop_early : str
+        Appended to the synthesis to end it before a step that only renames cells.
+    cells : dict of str to str
+        Resource class (``lut``, ``ff``, ``carry``, ``bram``, ``dsp``, ...) to a regular
+        expression matching the names of its cells; a cell counts in the first class it matches.
+    luts_per_carry : int
+        LUTs inside one carry cell, counted as LUTs too.
+    nextpnr : tuple of str
+        Place-and-route program and its device arguments; empty where qnnforge does not place
+        and route for the fabric.
+    """
+
+    name: ClassVar[str]
+    lut_inputs: ClassVar[int]
+    synth: ClassVar[str]
+    dsp_flag: ClassVar[str] = ""
+    nodsp_flag: ClassVar[str] = ""
+    keep_hierarchy: ClassVar[str] = ""
+    stop_early: ClassVar[str] = ""
+    cells: ClassVar[dict[str, str]]
+    luts_per_carry: ClassVar[int] = 0
+    nextpnr: ClassVar[tuple[str, ...]] = ()
+
+    def synth_script(self, top: str, *, dsp: bool, flatten: bool = True) -> str:
+        """Return the Yosys commands that synthesize ``top`` (without reading or reporting)."""
+        command = self.synth.format(top=top)
+        if not flatten:
+            command = command.replace(" -flatten", "") + self.keep_hierarchy
+        return f"{command}{self.dsp_flag if dsp else self.nodsp_flag}{self.stop_early}"
+
+    def count(self, cells: dict[str, int]) -> dict[str, int]:
+        """Return the number of cells of each resource class in ``cells`` (name to count).
+
+        ``lut`` includes the LUTs inside carry cells (:attr:`luts_per_carry`); cells of no
+        class are not counted.
+        """
+        counts = {name: 0 for name in self.cells}
+        for cell, number in cells.items():
+            for name, pattern in self.cells.items():
+                if re.fullmatch(pattern, cell):
+                    counts[name] += number
+                    break
+        counts["lut"] += self.luts_per_carry * counts.get("carry", 0)
+        return counts
+
+    def scheme(self) -> str:
+        """Return a digest of how the fabric is synthesized and counted, for result caches: it
+        changes whenever the script or the counting does."""
+        scheme = (self.synth, self.dsp_flag, self.nodsp_flag, self.keep_hierarchy,
+                  self.stop_early, sorted(self.cells.items()), self.luts_per_carry)
+        return hashlib.sha256(repr(scheme).encode()).hexdigest()[:12]
+
+    def __repr__(self) -> str:
+        return f"<Fabric {self.name}>"
+
+
+FABRICS: dict[str, Fabric] = {}
+"""Fabric name to fabric, in the order they were registered."""
+
+
+def register(cls: type[Fabric]) -> type[Fabric]:
+    """Add an instance of the :class:`Fabric` subclass ``cls`` to :data:`FABRICS`.
+
+    Raises
+    ------
+    ValueError
+        If a fabric of the same name is registered already.
+    """
+    if cls.name in FABRICS:
+        raise ValueError(f"fabric {cls.name!r} is registered already")
+    FABRICS[cls.name] = cls()
+    return cls
+
+
+def get_fabric(name: str) -> Fabric:
+    """Return the registered fabric called ``name``.
+
+    Raises
+    ------
+    ValueError
+        If no fabric is called ``name``.
+    """
+    if name not in FABRICS:
+        raise ValueError(f"fabric must be one of {', '.join(FABRICS)}, not {name!r}")
+    return FABRICS[name]
+
+
+# Stopping synth_ice40/synth_ecp5 before their final 'autoname': it only renames cells, and on
+# designs of 10^5 cells Yosys 0.23 spends tens of minutes in it.
+_BEFORE_AUTONAME = " -run :check; hierarchy -check"
+
+
+@register
+class ICE40(Fabric):
+    """Lattice iCE40: LUT4 with a carry cell (``SB_CARRY``) beside each, no LUT inside it."""
+
+    name = "ice40"
+    lut_inputs = 4
+    synth = "synth_ice40 -top {top}"
+    dsp_flag = " -dsp"
+    keep_hierarchy = " -noflatten"
+    stop_early = _BEFORE_AUTONAME
+    cells = {"lut": r"SB_LUT4", "ff": r"SB_DFF\w*", "carry": r"SB_CARRY",
+             "bram": r"SB_RAM40_4K\w*|SB_SPRAM256KA", "dsp": r"SB_MAC16"}
+    nextpnr = ("nextpnr-ice40", "--up5k", "--package", "sg48")
+
+
+@register
+class XC7(Fabric):
+    """AMD/Xilinx 7-series (Artix, Kintex): LUT6, ``CARRY4`` blocks holding no LUT."""
+
+    name = "xc7"
+    lut_inputs = 6
+    synth = "synth_xilinx -flatten -family xc7 -top {top}"
+    nodsp_flag = " -nodsp"
+    # LUT6_2 packs two LUTs in one LUT6 site; it counts once, as the site it takes
+    cells = {"lut": r"LUT[1-6](_2)?", "ff": r"FD[RSCP]E(_1)?|LDCE|LDPE", "carry": r"CARRY4",
+             "bram": r"RAMB(18|36)E1", "dsp": r"DSP48E1",
+             "lutram": r"RAM(32|64|128|256)X1[SD]\w*|RAM32M\w*|RAM64M\w*|SRL(16|C32)E",
+             "mux": r"MUXF[78]"}
+
+
+@register
+class ECP5(Fabric):
+    """Lattice ECP5: LUT4; a ``CCU2C`` carry cell is two LUT4s with their carry logic (it takes
+    both LUTs of a slice half), so they count as LUTs."""
+
+    name = "ecp5"
+    lut_inputs = 4
+    synth = "synth_ecp5 -top {top}"
+    nodsp_flag = " -nodsp"
+    keep_hierarchy = " -noflatten"
+    stop_early = _BEFORE_AUTONAME
+    cells = {"lut": r"LUT4", "ff": r"TRELLIS_FF", "carry": r"CCU2C",
+             "bram": r"DP16KD|PDPW16KD", "dsp": r"MULT18X18D|ALU54B",
+             "lutram": r"TRELLIS_DPR16X4"}
+    luts_per_carry = 2

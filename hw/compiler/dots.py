@@ -172,8 +172,8 @@ DOT_KINDS: tuple[DotKind, ...] = (Xnor(), BinaryWeight(), Ternary(), Fixed())
 """Every dot-product kind; at most one accepts a precision pair."""
 
 
-def dot_for(name: str, input_encoding: Encoding, weight_encoding: Encoding) -> DotKind:
-    """Return the dot-product kind of layer ``name`` with these input and weight encodings.
+def dot_for(what: str, input_encoding: Encoding, weight_encoding: Encoding) -> DotKind:
+    """Return the dot-product kind of ``what`` (e.g. ``"layer 'fc1'"``) with these encodings.
 
     Raises
     ------
@@ -183,5 +183,5 @@ def dot_for(name: str, input_encoding: Encoding, weight_encoding: Encoding) -> D
     for kind in DOT_KINDS:
         if kind.accepts(input_encoding, weight_encoding):
             return kind
-    raise UnsupportedPrecisionError(f"layer {name!r}: {weight_encoding} weights with {input_encoding} inputs "
-                     f"have no hardware implementation")
+    raise UnsupportedPrecisionError(f"{what}: {weight_encoding} weights with {input_encoding} "
+                                    f"inputs have no hardware implementation")

@@ -188,7 +188,8 @@ def _unit(activations: Encoding, weights: Encoding, lanes: int, architecture: st
                          weights=constant_weights(lanes) if architecture == "constant" else None)
     if _fixed_point(activations) and _fixed_point(weights):
         return None
-    return dot_unit(activations, weights, lanes)
+    unit, _ = dot_unit(activations, weights, lanes)
+    return unit
 
 
 def design_verilog(job: Job) -> Design:

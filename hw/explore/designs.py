@@ -25,21 +25,21 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from amaranth.hdl import Instance, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Instance, Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from ...sw.encoding import BIPOLAR, TERNARY, Encoding, sint, uint
-from ..cores.binary_weight_dot import BinaryWeightDot
-from ..cores.fixed_dot import FixedDot, FixedMultiplier, product_bound
+from ..compiler.dots import DotKind, dot_for
+from ..compiler.lowering import element_shape
+from ..compiler.options import HardwareOptions
+from ..cores.fixed_dot import FixedMultiplier, product_bound
 from ..cores.params import positive_int
 from ..cores.popcount import adder_tree
-from ..cores.ternary_dot import TernaryDot
-from ..cores.xnor_dot import XnorDot
 
-__all__ = ["Design", "parse_precision", "precision_name", "operand_shape", "dot_unit",
-           "dot_output", "accumulator_shape", "Mac", "LaneDot", "lane_dot_verilog"]
+__all__ = ["Design", "parse_precision", "precision_name", "dot_kind", "dot_unit",
+           "accumulator_shape", "Mac", "LaneDot", "lane_dot_verilog"]
 
 
 class Design(NamedTuple):
@@ -92,23 +92,33 @@ def precision_name(encoding: Encoding) -> str:
     return f"{'' if encoding.signed else 'u'}{encoding.bits}"
 
 
-def operand_shape(encoding: Encoding) -> Shape:
-    """Return the hardware shape of one element of ``encoding``."""
-    return Shape(encoding.bits, encoding.signed)
-
-
 def _check_encoding(name: str, encoding) -> Encoding:
     if not isinstance(encoding, Encoding):
         raise TypeError(f"{name} must be an Encoding, not {encoding!r}")
     return encoding
 
 
+def dot_kind(activations: Encoding, weights: Encoding) -> DotKind:
+    """Return the dot-product kind the accelerator uses for these operand encodings.
+
+    Raises
+    ------
+    TypeError
+        If an encoding is not an :class:`Encoding`.
+    UnsupportedPrecisionError
+        If bipolar activations meet weights that are not bipolar.
+    """
+    return dot_for("dot unit", _check_encoding("activations", activations),
+                   _check_encoding("weights", weights))
+
+
 def dot_unit(activations: Encoding, weights: Encoding, lanes: int, *,
              popcount: str = "adder_tree", lut_inputs: int = 6,
-             dsp: bool = True) -> wiring.Component:
-    """Return the accelerator's dot unit of ``lanes`` lanes for these operand encodings.
+             dsp: bool = True) -> tuple[wiring.Component, Value]:
+    """Return the accelerator's dot unit of ``lanes`` lanes for these operand encodings, and
+    its per-cycle result: what the matrix-vector unit builds (:mod:`~qnnforge.hw.compiler.dots`).
 
-    ``popcount`` and ``lut_inputs`` shape an :class:`XnorDot`, ``dsp`` a :class:`FixedDot`;
+    ``popcount`` and ``lut_inputs`` shape an XNOR unit, ``dsp`` a fixed-point one;
     the other units have no such choice.
 
     Raises
@@ -119,35 +129,16 @@ def dot_unit(activations: Encoding, weights: Encoding, lanes: int, *,
         If bipolar activations meet weights that are not bipolar, or ``popcount`` or
         ``lut_inputs`` are invalid.
     """
-    _check_encoding("activations", activations)
-    _check_encoding("weights", weights)
-    if weights == BIPOLAR and activations == BIPOLAR:
-        return XnorDot(lanes, popcount=popcount, lut_inputs=lut_inputs)
-    if activations == BIPOLAR:
-        raise ValueError(f"bipolar activations need bipolar weights, not {weights}")
-    x_shape = operand_shape(activations)
-    if weights == BIPOLAR:
-        return BinaryWeightDot(lanes, x_shape)
-    if weights == TERNARY:
-        return TernaryDot(lanes, x_shape)
-    return FixedDot(lanes, x_shape, operand_shape(weights), dsp=dsp)
-
-
-def dot_output(unit: wiring.Component):
-    """Return the result port of a dot unit: an :class:`XnorDot`'s count, any other's sum."""
-    return unit.count if isinstance(unit, XnorDot) else unit.sum
+    kind = dot_kind(activations, weights)
+    return kind.build(lanes, element_shape(activations), element_shape(weights),
+                      HardwareOptions(dsp=dsp, popcount=popcount, lut_inputs=lut_inputs))
 
 
 def accumulator_shape(activations: Encoding, weights: Encoding, terms: int) -> Shape:
-    """Return the smallest shape holding any sum of ``terms`` products of the two encodings.
-
-    Bipolar products are counted as agreements (0 or 1), so their sum takes
-    ``bits_for(terms)`` unsigned bits; any other sum ``bits_for(terms * max|x| * max|w|)``
-    magnitude bits and a sign.
-    """
-    if weights == BIPOLAR and activations == BIPOLAR:
-        return unsigned(bits_for(terms))
-    return signed(bits_for(terms * activations.max_abs * weights.max_abs) + 1)
+    """Return the smallest shape holding any sum of ``terms`` products of the two encodings
+    (the dot kind's accumulator, as the matrix-vector unit sizes it)."""
+    bound = terms * activations.max_abs * weights.max_abs
+    return dot_kind(activations, weights).accumulator_shape(terms, bound)
 
 
 class Mac(wiring.Component):
@@ -168,8 +159,8 @@ class Mac(wiring.Component):
 
     Attributes
     ----------
-    x : In(operand_shape(activations))
-    w : In(operand_shape(weights))
+    x : In(element_shape(activations))
+    w : In(element_shape(weights))
         Operands.
     first : In(1)
         Start a new sum with this product.
@@ -184,9 +175,9 @@ class Mac(wiring.Component):
 
     def __init__(self, activations: Encoding, weights: Encoding, terms: int = 1024, *,
                  dsp: bool = True):
-        self._unit = dot_unit(activations, weights, 1, dsp=dsp)
+        self._unit, self._product = dot_unit(activations, weights, 1, dsp=dsp)
         terms = positive_int("terms", terms)
-        super().__init__({"x": In(operand_shape(activations)), "w": In(operand_shape(weights)),
+        super().__init__({"x": In(element_shape(activations)), "w": In(element_shape(weights)),
                           "first": In(1),
                           "acc": Out(accumulator_shape(activations, weights, terms))})
 
@@ -199,7 +190,7 @@ class Mac(wiring.Component):
         m = Module()
         m.submodules.unit = unit = self._unit
         m.d.comb += [unit.x.eq(self.x), unit.w.eq(self.w)]
-        product = dot_output(unit)
+        product = self._product
         m.d.sync += self.acc.eq(Mux(self.first, product, self.acc + product))
         return m
 
@@ -266,7 +257,7 @@ def lane_dot_verilog(activations: Encoding, weights: Encoding, lanes: int, top: 
     :class:`FixedMultiplier` (``dsp`` as there) named ``top + "_lane"``."""
     from amaranth.back import verilog
 
-    lane = FixedMultiplier(operand_shape(activations), operand_shape(weights), dsp=dsp)
+    lane = FixedMultiplier(element_shape(activations), element_shape(weights), dsp=dsp)
     lane_module = f"{top}_lane"
     lane_verilog = verilog.convert(lane, name=lane_module, emit_src=False)
     dot = verilog.convert(LaneDot(lane, lanes, lane_module), name=top, emit_src=False)

@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from qnnforge.cli import main
 from qnnforge.hw.explore.cost import (Job, plot_series, run_sweep, sweep_jobs, write_csv,
                                      write_json, write_plot)
-from qnnforge.hw.explore.designs import (Mac, accumulator_shape, dot_output, dot_unit,
+from qnnforge.hw.explore.designs import (Mac, accumulator_shape, dot_unit,
                                         parse_precision)
 from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
 
@@ -18,7 +18,7 @@ from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
 @pytest.mark.parametrize("name", ["ternary", "2", "3", "4"])
 def test_lane_multiplies_every_operand_pair(name):
     precision = parse_precision(name)
-    lane = dot_unit(precision, precision, 1)
+    lane, product = dot_unit(precision, precision, 1)
     values = range(precision.min, precision.max + 1)
     sim = Simulator(lane)
 
@@ -28,7 +28,7 @@ def test_lane_multiplies_every_operand_pair(name):
                 ctx.set(lane.x, [x])
                 ctx.set(lane.w, [w])
                 await ctx.delay(1e-9)
-                assert ctx.get(dot_output(lane)) == x * w, (x, w)
+                assert ctx.get(product) == x * w, (x, w)
 
     sim.add_testbench(testbench)
     sim.run()

@@ -33,8 +33,8 @@ def test_ternary_and_binary_weight_dots_are_the_accelerators():
     ternary = design_unit(Job(TERNARY, TERNARY, 256, "xc7", False, "adder_tree"))
     assert type(ternary) is TernaryDot and ternary.lanes == 256
     assert ternary.x.shape().elem_shape == signed(2)
-    assert type(dot_unit(uint(4), BIPOLAR, 8)) is BinaryWeightDot
-    fixed = dot_unit(sint(8), sint(4), 8, dsp=False)
+    assert type(dot_unit(uint(4), BIPOLAR, 8)[0]) is BinaryWeightDot
+    fixed, _ = dot_unit(sint(8), sint(4), 8, dsp=False)
     assert type(fixed) is FixedDot and not fixed.dsp
 
 
@@ -71,8 +71,8 @@ def test_precision_names():
 def test_argument_errors():
     with pytest.raises(TypeError, match=r"^weights must be an Encoding, not '8'$"):
         dot_unit(sint(8), "8", 4)
-    with pytest.raises(ValueError, match=r"^bipolar activations need bipolar weights, "
-                                         r"not int8$"):
+    with pytest.raises(ValueError, match=r"^dot unit: int8 weights with bipolar inputs have no "
+                                         r"hardware implementation$"):
         dot_unit(BIPOLAR, sint(8), 4)
     with pytest.raises(TypeError, match=r"^terms must be a positive integer, not 0$"):
         Mac(sint(8), sint(8), 0)

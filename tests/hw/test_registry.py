@@ -37,10 +37,10 @@ def test_at_most_one_dot_kind_accepts_a_precision_pair(inputs, weights):
         with pytest.raises(UnsupportedPrecisionError,
                            match=rf"^layer 'fc1': {weights} weights with bipolar inputs have no "
                                  rf"hardware implementation$"):
-            dot_for("fc1", inputs, weights)
+            dot_for("layer 'fc1'", inputs, weights)
     else:
         assert len(accepting) == 1
-        assert dot_for("fc1", inputs, weights).name == accepting[0]
+        assert dot_for("layer 'fc1'", inputs, weights).name == accepting[0]
     assert issubclass(UnsupportedPrecisionError, QnnforgeError)
 
 

@@ -93,7 +93,7 @@ class DenseHardware:
         UnsupportedPrecisionError
             If the layer's precision pair has no hardware implementation.
         """
-        dot = dot_for(layer.name, layer.input_encoding, layer.weight_encoding)
+        dot = dot_for(f"layer {layer.name!r}", layer.input_encoding, layer.weight_encoding)
         fan_in, bound = layer.in_features, layer.accumulator_bound
         acc_shape = dot.accumulator_shape(fan_in, bound)
         return LoweredDense(

@@ -30,7 +30,8 @@ class Encoding:
         ``"int"``: two's complement integers ``-2**(bits-1) .. 2**(bits-1) - 1``.
     bits : int
         Width of one element in hardware; must be 1 for ``"bipolar"``, 2 for ``"ternary"``,
-        1..32 for ``"uint"`` and 2..32 for ``"int"``.
+        1..32 for ``"uint"`` and 2..63 for ``"int"`` (class scores can be wider than 32 bits;
+        the artifact limits weights and activations further).
 
     Raises
     ------
@@ -50,7 +51,7 @@ class Encoding:
         if not isinstance(self.bits, int) or isinstance(self.bits, bool):
             raise TypeError(f"Encoding bits must be an integer, not {self.bits!r}")
         low, high = {"bipolar": (1, 1), "ternary": (2, 2), "uint": (1, 32),
-                     "int": (2, 32)}[self.kind]
+                     "int": (2, 63)}[self.kind]
         if not low <= self.bits <= high:
             raise ValueError(
                 f"Encoding {self.kind!r} needs bits in {low}..{high}, not {self.bits}")
@@ -102,11 +103,12 @@ class Encoding:
 
     def from_code(self, codes: np.ndarray) -> np.ndarray:
         """Return the values that the unsigned bit patterns ``codes`` represent."""
-        codes = np.asarray(codes, dtype=np.int64) & ((1 << self.bits) - 1)
+        mask = np.int64((1 << self.bits) - 1)
+        codes = np.asarray(codes, dtype=np.int64) & mask
         if self.kind == "bipolar":
             return 2 * codes - 1
-        if self.signed:
-            return np.where(codes >= (1 << (self.bits - 1)), codes - (1 << self.bits), codes)
+        if self.signed:  # set every bit above the sign bit of a negative code
+            return np.where(codes >> (self.bits - 1) != 0, codes | ~mask, codes)
         return codes
 
     def to_json(self) -> dict:

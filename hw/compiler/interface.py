@@ -9,10 +9,10 @@ the board builds, the host driver), so none of them re-derives a width or a bit 
      lane 0 in the low bits of the beat)
 
 A :class:`StreamFormat` describes one of the arrows: its lanes, the elements of one vector and
-how each element's bits are read (:class:`ElementFormat`); the layers' output streams are the
-ones named after the layers (the score layer's elements are its signed class scores). A
-:class:`ResultLayout` gives the bit offsets of the class index and of every score in the argmax's
-result word.
+how each element's bits are read (an :class:`~qnnforge.sw.encoding.Encoding`); the layers'
+output streams are the ones named after the layers (the score layer's elements are its signed
+class scores). A :class:`ResultLayout` gives the bit offsets of the class index and of every
+score in the argmax's result word.
 
 Everything is computed from the artifact and the folding alone: element widths from the
 artifact's encodings, the score width from :attr:`~qnnforge.sw.artifact.Artifact.score_bits`, and
@@ -30,19 +30,20 @@ import numpy as np
 from amaranth.hdl import signed
 
 from ...sw.artifact import Artifact
-from ...sw.encoding import Encoding
+from ...sw.encoding import Encoding, sint
 from ...sw.errors import QnnforgeError
 from ..cores.argmax import result_layout
 from .folding import Folding
+from .layers import hardware_for
+from .plan import check_folding
 
-__all__ = ["INTERFACE_VERSION", "InterfaceError", "ElementFormat", "StreamFormat",
+__all__ = ["INTERFACE_VERSION", "InterfaceError", "StreamFormat",
            "ResultLayout", "DesignInterface", "design_interface"]
 
 INTERFACE_VERSION = 1
 """Version of the ``"interface"`` section that this module writes and reads."""
 
-_BITS = {"bipolar": (1, 1), "ternary": (2, 2), "uint": (1, 63), "int": (2, 63)}
-"""Element kind -> legal widths (elements are read into 64-bit integers)."""
+_KINDS = ("bipolar", "ternary", "uint", "int")
 
 
 class InterfaceError(QnnforgeError, ValueError):
@@ -75,13 +76,6 @@ def _positive(field: str, value: Any) -> None:
         raise InterfaceError(field, f"must be a positive integer, not {value!r}")
 
 
-def _check_bits(field: str, kind: str, bits: Any) -> None:
-    low, high = _BITS[kind]
-    if not _is_int(bits) or not low <= bits <= high:
-        raise InterfaceError(field, f"must be an integer in {low}..{high} for {kind!r} "
-                                    f"elements, not {bits!r}")
-
-
 def _object(data: Any) -> dict:
     """Return ``data`` if it is a JSON object (the caller's path names it in the error)."""
     if not isinstance(data, dict):
@@ -110,75 +104,21 @@ def _derived(mapping: dict, key: str, expected: Any) -> None:
         raise InterfaceError(key, f"must be {expected!r}, not {value!r}")
 
 
-@dataclass(frozen=True)
-class ElementFormat:
-    """How the bits of one stream element are read.
+def _element_to_json(element: Encoding) -> dict:
+    return {**element.to_json(), "signed": element.signed}
 
-    Parameters
-    ----------
-    kind : str
-        ``"bipolar"`` (1 bit, 1 means +1, 0 means -1), ``"ternary"`` (2-bit two's complement),
-        ``"uint"`` or ``"int"`` (two's complement), as the artifact's
-        :class:`~qnnforge.sw.encoding.Encoding` kinds.
-    bits : int
-        Width of one element (up to 63 for ``"uint"`` and ``"int"``; class scores may be wider
-        than the 32 bits an activation encoding allows).
 
-    Raises
-    ------
-    InterfaceError
-        If ``kind`` is unknown or ``bits`` is out of range for it.
-    """
-
-    kind: str
-    bits: int
-
-    def __post_init__(self) -> None:
-        if self.kind not in _BITS:
-            raise InterfaceError("kind", f"must be one of {', '.join(_BITS)}, not {self.kind!r}")
-        _check_bits("bits", self.kind, self.bits)
-
-    @classmethod
-    def from_encoding(cls, encoding: Encoding) -> ElementFormat:
-        """Return the format of an element in the artifact ``encoding``."""
-        return cls(encoding.kind, encoding.bits)
-
-    @property
-    def signed(self) -> bool:
-        """Whether the element is a two's complement number."""
-        return self.kind in ("ternary", "int")
-
-    def from_code(self, codes: np.ndarray) -> np.ndarray:
-        """Return the values that the unsigned bit patterns ``codes`` stand for.
-
-        The same reading as :meth:`Encoding.from_code <qnnforge.sw.encoding.Encoding.from_code>`,
-        for every width an element may have.
-        """
-        mask = np.int64((1 << self.bits) - 1)
-        codes = np.asarray(codes, dtype=np.int64) & mask
-        if self.kind == "bipolar":
-            return 2 * codes - 1
-        if self.signed:  # set every bit above the sign bit of a negative code
-            return np.where(codes >> (self.bits - 1) != 0, codes | ~mask, codes)
-        return codes
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "bits": self.bits, "signed": self.signed}
-
-    @classmethod
-    def from_json(cls, data: Any) -> ElementFormat:
-        """Return the format ``data`` describes (see :meth:`to_json`).
-
-        Raises
-        ------
-        InterfaceError
-            If a field is missing, of the wrong type or inconsistent.
-        """
-        data = _object(data)
-        element = cls(_get(data, "kind", str), _get(data, "bits", int))
-        _get(data, "signed", bool)
-        _derived(data, "signed", element.signed)
-        return element
+def _element_from_json(data: Any) -> Encoding:
+    """Return the :class:`Encoding` an ``element`` entry describes (``signed`` is derived)."""
+    data = _object(data)
+    kind, bits = _get(data, "kind", str), _get(data, "bits", int)
+    try:
+        element = Encoding(kind, bits)
+    except ValueError as error:
+        raise InterfaceError("bits" if kind in _KINDS else "kind", str(error)) from None
+    _get(data, "signed", bool)
+    _derived(data, "signed", element.signed)
+    return element
 
 
 @dataclass(frozen=True)
@@ -193,8 +133,9 @@ class StreamFormat:
         Elements per beat (the input lanes or the layer's PE).
     elements : int
         Elements of one vector (one inference).
-    element : ElementFormat
-        How each element's bits are read.
+    element : Encoding
+        How each element's bits are read (the artifact's encodings; class scores are ``int``
+        of the artifact's score width).
 
     Raises
     ------
@@ -205,7 +146,7 @@ class StreamFormat:
     name: str
     lanes: int
     elements: int
-    element: ElementFormat
+    element: Encoding
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -215,8 +156,8 @@ class StreamFormat:
         if self.elements % self.lanes:
             raise InterfaceError("lanes", f"must divide elements ({self.elements}), "
                                           f"not {self.lanes}")
-        if not isinstance(self.element, ElementFormat):
-            raise InterfaceError("element", f"must be an ElementFormat, not {self.element!r}")
+        if not isinstance(self.element, Encoding):
+            raise InterfaceError("element", f"must be an Encoding, not {self.element!r}")
 
     @property
     def beats(self) -> int:
@@ -231,7 +172,7 @@ class StreamFormat:
     def to_json(self) -> dict:
         return {"name": self.name, "lanes": self.lanes, "elements": self.elements,
                 "beats": self.beats, "beat_bits": self.beat_bits,
-                "element": self.element.to_json()}
+                "element": _element_to_json(self.element)}
 
     @classmethod
     def from_json(cls, data: Any) -> StreamFormat:
@@ -244,7 +185,7 @@ class StreamFormat:
         """
         data = _object(data)
         try:
-            element = ElementFormat.from_json(_get(data, "element", dict))
+            element = _element_from_json(_get(data, "element", dict))
         except InterfaceError as error:
             raise error.within("element") from None
         stream = cls(_get(data, "name", str), _get(data, "lanes", int),
@@ -289,7 +230,9 @@ class ResultLayout:
         if not _is_int(self.cls_bits) or not needed <= self.cls_bits <= 63:
             raise InterfaceError("cls_bits", f"must be an integer in {needed}..63 for "
                                              f"{self.classes} classes, not {self.cls_bits!r}")
-        _check_bits("score_bits", "int", self.score_bits)
+        if not _is_int(self.score_bits) or not 2 <= self.score_bits <= 63:
+            raise InterfaceError("score_bits", f"must be an integer in 2..63, not "
+                                               f"{self.score_bits!r}")
         if len(self.score_offsets) != self.classes:
             raise InterfaceError("score_offsets", f"must hold one offset per class "
                                                   f"({self.classes}), not "
@@ -323,8 +266,7 @@ class ResultLayout:
     def decode(self, word: int) -> tuple[int, tuple[int, ...]]:
         """Return the class index and the scores carried by one result ``word``."""
         cls = (word >> self.cls_offset) & ((1 << self.cls_bits) - 1)
-        reading = ElementFormat("int", self.score_bits)
-        scores = reading.from_code([(word >> offset) & ((1 << self.score_bits) - 1)
+        scores = sint(self.score_bits).from_code([(word >> offset) & ((1 << self.score_bits) - 1)
                                     for offset in self.score_offsets])
         return cls, tuple(int(score) for score in scores)
 
@@ -385,12 +327,12 @@ class DesignInterface:
                                                               f"{layer.name!r}")
             names.append(layer.name)
         scores = self.layers[-1]
-        expected = ElementFormat("int", self.result.score_bits)
+        expected = sint(self.result.score_bits)
         if scores.element != expected or scores.elements != self.result.classes:
             raise InterfaceError(f"layers[{len(self.layers) - 1}]", f"must carry the "
                                  f"{self.result.classes} int{self.result.score_bits} scores of "
-                                 f"the result, not {scores.elements} {scores.element.kind}"
-                                 f"{scores.element.bits} elements")
+                                 f"the result, not {scores.elements} {scores.element} "
+                                 f"elements")
 
     @property
     def score_bits(self) -> int:
@@ -461,27 +403,22 @@ class DesignInterface:
 def design_interface(artifact: Artifact, folding: Folding) -> DesignInterface:
     """Return the interface of the design generated for ``artifact`` with ``folding``.
 
-    Only the folding's lanes matter (the input lanes and each layer's PE); the SIMD of a layer
-    changes its timing, not its streams.
+    Only the folding's lanes matter (the input lanes and each layer kind's output lanes); the
+    SIMD of a layer changes its timing, not its streams.
 
     Raises
     ------
-    ValueError
-        If the folding does not have one entry per layer.
-    InterfaceError
-        If the input lanes or a layer's PE does not divide its vector.
+    FoldingError
+        If the folding does not fit the artifact.
     """
-    if len(folding.layers) != len(artifact.layers):
-        raise ValueError(f"folding has {len(folding.layers)} layers, the artifact "
-                         f"{len(artifact.layers)}")
+    check_folding(artifact.layers, folding)
     stream = StreamFormat("input", folding.input_lanes, artifact.in_features,
-                          ElementFormat.from_encoding(artifact.input.encoding))
+                          artifact.input.encoding)
     layers = []
     for layer, layer_folding in zip(artifact.layers, folding.layers):
-        encoding = layer.output_encoding
         # a layer without an activation encoding outputs the class scores
-        element = (ElementFormat("int", artifact.score_bits) if encoding is None
-                   else ElementFormat.from_encoding(encoding))
-        layers.append(StreamFormat(layer.name, layer_folding.pe, layer.out_features, element))
+        element = layer.output_encoding or sint(artifact.score_bits)
+        lanes = hardware_for(layer).out_lanes(layer_folding)
+        layers.append(StreamFormat(layer.name, lanes, layer.out_features, element))
     return DesignInterface(stream, tuple(layers),
                            ResultLayout.for_scores(artifact.num_classes, artifact.score_bits))

@@ -12,8 +12,8 @@ from hypothesis import given, strategies as st
 from qnnforge.hw.compiler.folding import LayerFolding
 from qnnforge.hw.compiler.plan import default_folding
 from qnnforge.hw.compiler.generate import generate
-from qnnforge.hw.compiler.interface import (DesignInterface, ElementFormat, InterfaceError,
-                                            ResultLayout, StreamFormat, design_interface)
+from qnnforge.hw.compiler.interface import (DesignInterface, InterfaceError, ResultLayout,
+                                            StreamFormat, design_interface)
 from qnnforge.hw.compiler.network import Network
 from qnnforge.hw.cores.argmax import Argmax
 from qnnforge.sw.artifact import Artifact, InputQuantizer
@@ -43,11 +43,13 @@ def test_interface_describes_every_stream_from_the_artifact(mixed):
     artifact, folding = mixed
     interface = design_interface(artifact, folding)
     assert interface.input == StreamFormat("input", folding.input_lanes, 12,
-                                           ElementFormat("uint", 4))
+                                           uint(4))
     assert [(layer.name, layer.lanes, layer.elements) for layer in interface.layers] == [
         (layer.name, fold.pe, layer.out_features)
         for layer, fold in zip(artifact.layers, folding.layers)]
-    assert [layer.element.to_json() for layer in interface.layers] == [
+    assert [layer.element for layer in interface.layers] == [
+        sint(6), uint(2), BIPOLAR, sint(artifact.score_bits)]
+    assert [entry["element"] for entry in interface.to_json()["layers"]] == [
         {"kind": "int", "bits": 6, "signed": True}, {"kind": "uint", "bits": 2, "signed": False},
         {"kind": "bipolar", "bits": 1, "signed": False},
         {"kind": "int", "bits": artifact.score_bits, "signed": True}]
@@ -93,20 +95,12 @@ def test_result_decode_reads_the_word_the_argmax_drives():
     assert layout.decode(words[0]) == (4, tuple(scores))
 
 
-@given(kind=st.sampled_from(["bipolar", "ternary", "uint", "int"]), bits=st.integers(1, 32),
-       seed=st.integers(0, 1000))
-def test_element_reading_equals_the_encodings(kind, bits, seed):
-    bits = {"bipolar": 1, "ternary": 2}.get(kind, max(bits, 2 if kind == "int" else 1))
-    encoding = Encoding(kind, bits)
-    codes = np.random.default_rng(seed).integers(0, 1 << bits, size=20)
-    np.testing.assert_array_equal(ElementFormat.from_encoding(encoding).from_code(codes),
-                                  encoding.from_code(codes))
-
-
 def test_wide_scores_read_as_twos_complement():
-    element = ElementFormat("int", 63)
-    np.testing.assert_array_equal(element.from_code([(1 << 62), (1 << 62) - 1, 1]),
-                                  [-(1 << 62), (1 << 62) - 1, 1])
+    layout = ResultLayout.for_scores(2, 63)
+    low, high = -(1 << 62), (1 << 62) - 1
+    word = ((low & ((1 << 63) - 1)) << layout.score_offsets[0]) | (
+        high << layout.score_offsets[1]) | (1 << layout.cls_offset)
+    assert layout.decode(word) == (1, (low, high))
 
 
 def test_generate_writes_the_interface(tmp_path):
@@ -142,19 +136,19 @@ _DELETE = object()
     (("input", "lanes"), 3, r"^interface\.input\.lanes: must divide elements \(16\), not 3$"),
     (("input", "beats"), 5, r"^interface\.input\.beats: must be 16, not 5$"),
     (("input", "element", "kind"), "float",
-     r"^interface\.input\.element\.kind: must be one of bipolar, ternary, uint, int, "
-     r"not 'float'$"),
+     r"^interface\.input\.element\.kind: Encoding kind must be one of bipolar, ternary, "
+     r"uint, int, not 'float'$"),
     (("layers", 0, "element", "signed"), True,
      r"^interface\.layers\[0\]\.element\.signed: must be False, not True$"),
     (("layers", 0, "element", "bits"), 2,
-     r"^interface\.layers\[0\]\.element\.bits: must be an integer in 1\.\.1 for 'bipolar' "
-     r"elements, not 2$"),
+     r"^interface\.layers\[0\]\.element\.bits: Encoding 'bipolar' needs bits in 1\.\.1, "
+     r"not 2$"),
     (("layers", 1), "fc1", r"^interface\.layers\[1\]: must be an object, not 'fc1'$"),
     (("layers", 1, "name"), "fc0", r"^interface\.layers\[1\]\.name: must be unique, not 'fc0'$"),
     (("layers", 0, "lanes"), True, r"^interface\.layers\[0\]\.lanes: must be an integer, "
                                    r"not True$"),
     (("result", "score_bits"), 1, r"^interface\.result\.score_bits: must be an integer in "
-                                  r"2\.\.63 for 'int' elements, not 1$"),
+                                  r"2\.\.63, not 1$"),
     (("result", "cls_bits"), 1, r"^interface\.result\.cls_bits: must be an integer in 2\.\.63 "
                                 r"for 4 classes, not 1$"),
     (("result", "score_offsets", 0), 1,  # inside the class index at bits 0..1
@@ -179,7 +173,7 @@ def test_from_json_rejects_a_summary_without_interface():
 def test_last_layer_must_carry_the_result_scores(mixed):
     artifact, folding = mixed
     interface = design_interface(artifact, folding)
-    wrong = StreamFormat("fc3", 1, 4, ElementFormat("int", artifact.score_bits + 1))
+    wrong = StreamFormat("fc3", 1, 4, sint(artifact.score_bits + 1))
     with pytest.raises(InterfaceError, match=rf"^layers\[3\]: must carry the 4 "
                                              rf"int{artifact.score_bits} scores of the result, "
                                              rf"not 4 int{artifact.score_bits + 1} elements$"):

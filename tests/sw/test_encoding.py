@@ -97,8 +97,8 @@ def test_known_codes(encoding, values, codes):
     ("bipolar", 2, r"^Encoding 'bipolar' needs bits in 1\.\.1, not 2$"),
     ("uint", 0, r"^Encoding 'uint' needs bits in 1\.\.32, not 0$"),
     ("uint", 33, r"^Encoding 'uint' needs bits in 1\.\.32, not 33$"),
-    ("int", 1, r"^Encoding 'int' needs bits in 2\.\.32, not 1$"),
-    ("int", 64, r"^Encoding 'int' needs bits in 2\.\.32, not 64$"),
+    ("int", 1, r"^Encoding 'int' needs bits in 2\.\.63, not 1$"),
+    ("int", 64, r"^Encoding 'int' needs bits in 2\.\.63, not 64$"),
 ])
 def test_rejects_impossible_encodings(kind, bits, message):
     with pytest.raises(ValueError, match=message):
@@ -113,3 +113,11 @@ def test_rejects_impossible_encodings(kind, bits, message):
 def test_rejects_non_integer_bits(bits, message):
     with pytest.raises(TypeError, match=message):
         Encoding("uint", bits)
+
+
+def test_63_bit_integers_round_trip():
+    wide = sint(63)
+    values = np.array([-(2**62), -1, 0, 1, 2**62 - 1], dtype=np.int64)
+    codes = wide.to_code(values)
+    assert codes.min() >= 0
+    np.testing.assert_array_equal(wide.from_code(codes), values)

@@ -81,9 +81,10 @@ class DenseLayer:
 
     def to_manifest(self) -> tuple[dict, dict[str, np.ndarray]]:
         """Return the manifest entry and the arrays (weights and output constants)."""
-        output, arrays = self.output.to_manifest(self.name)
         wide = self.weight_encoding.bits > 8 or self.weight_encoding.max > 127
-        arrays[f"{self.name}.weights"] = self.weights.astype(np.int32 if wide else np.int8)
+        arrays = {f"{self.name}.weights": self.weights.astype(np.int32 if wide else np.int8)}
+        output, output_arrays = self.output.to_manifest(self.name)
+        arrays.update(output_arrays)
         entry = {
             "name": self.name, "op": self.op,
             "in_features": self.in_features, "out_features": self.out_features,

@@ -2,6 +2,7 @@
 #   make demo   bootstrap, then train -> export -> generate -> verify -> synthesize -> report
 #   make test   bootstrap, then the whole test suite
 #   make bench  bootstrap, then the precision-cost sweep into bench/results/ (about 20 min)
+#   make figures  the demo of every precision into bench/results/, then the README's tables
 # Bootstrap creates .venv with the pinned Python dependencies and apt-installs the open FPGA
 # tools (yosys, nextpnr-ice40, fpga-icestorm) when they are missing.
 
@@ -13,7 +14,7 @@ APT_PACKAGES := yosys nextpnr-ice40 fpga-icestorm
 TOOLS := yosys nextpnr-ice40 icepack
 PYTEST_WORKERS ?= 2
 
-.PHONY: bootstrap tools demo test bench clean
+.PHONY: bootstrap tools demo test bench figures clean
 
 bootstrap: $(DEPS_STAMP) tools
 
@@ -41,6 +42,15 @@ test: bootstrap
 
 bench: bootstrap
 	$(PY) bench/run.py
+
+# the demo of every precision preset, its report kept in bench/results/, then the README's tables
+FIGURE_PRECISIONS := binary ternary int4 int8 mixed
+figures: bootstrap
+	for precision in $(FIGURE_PRECISIONS); do \
+	  $(VENV)/bin/qnnforge demo --precision $$precision --out build/demo-$$precision && \
+	  cp build/demo-$$precision/report.json bench/results/demo-$$precision.json || exit 1; \
+	done
+	$(PY) bench/readme.py
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

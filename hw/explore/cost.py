@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import io
 import json
 import math
 import os
@@ -35,6 +36,7 @@ from amaranth.lib import wiring
 
 from ...sw.encoding import BIPOLAR, Encoding
 from ..tools.fabrics import FABRICS, get_fabric
+from ..tools.files import write_atomic
 from ..tools.synth import SynthesisError, counting_scheme, synthesize
 from ..tools.toolchain import ToolMissingError, tool_version
 from .designs import Design, Mac, dot_unit, lane_dot_verilog, parse_precision, precision_name
@@ -349,10 +351,8 @@ def write_results(records: list[dict], json_path: str | os.PathLike,
 
 def write_json(records: list[dict], path: str | os.PathLike, tools: dict | None = None) -> None:
     """Write the records and the tool versions as JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"schema": SCHEMA, "tools": tools or {}, "records": records},
-                               indent=1) + "\n")
+    write_atomic(Path(path), json.dumps({"schema": SCHEMA, "tools": tools or {},
+                                         "records": records}, indent=1) + "\n")
 
 
 CSV_FIELDS = ("fabric", "dsp_inference", "kind", "precision", "bits", "lanes", "architecture",
@@ -362,13 +362,12 @@ CSV_FIELDS = ("fabric", "dsp_inference", "kind", "precision", "bits", "lanes", "
 
 def write_csv(records: list[dict], path: str | os.PathLike) -> None:
     """Write the records as CSV, one row each, with the columns of :data:`CSV_FIELDS`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        for record in records:
-            writer.writerow({k: record.get(k, "") for k in CSV_FIELDS})
+    stream = io.StringIO(newline="")
+    writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: record.get(k, "") for k in CSV_FIELDS})
+    write_atomic(Path(path), stream.getvalue())
 
 
 def plot_series(records: list[dict]) -> dict[str, list[tuple[float, float, str]]]:

@@ -1,0 +1,200 @@
+"""Write the README's figures from the report files the code wrote; never by hand.
+
+The README holds sections between ``<!-- figures:NAME -->`` and ``<!-- /figures:NAME -->``;
+each is rendered here from files in ``bench/results/``:
+
+* ``demo``: ``demo-binary.json`` (the report.json of ``qnnforge demo``);
+* ``precisions``: ``demo-<precision>.json`` for every precision preset that has one;
+* ``cost`` and ``popcount``: ``cost.json`` (``make bench``).
+
+``python bench/readme.py`` rewrites the sections; ``--check`` only says whether they are current
+(exit 1 if not), which a test runs, so the README cannot drift from the committed reports.
+``make figures`` runs the demos, copies their reports here and rewrites the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+PRECISIONS = ("binary", "ternary", "int4", "int8", "mixed")
+COST_PRECISIONS = ("1", "ternary", "2", "4", "8", "16", "32")
+COST_FABRICS = ("xc7", "ice40", "ecp5")
+POPCOUNTS = (("adder_tree", "adder tree (`sum()` of XNOR bits)"),
+             ("pipelined", "pipelined adder tree (every 2 levels)"),
+             ("compressor", "compressor (LUT counters in carry chains)"),
+             ("constant", "constant weights (baked into the logic)"))
+_SECTION = re.compile(r"(<!-- figures:(\w+) -->\n)(.*?)(<!-- /figures:\2 -->)", re.S)
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def _resources(counts: dict) -> str:
+    return f"{counts['lut']} / {counts['ff']} / {counts['bram']} / {counts['dsp']}"
+
+
+def demo_section(report: dict) -> str:
+    """Return the table of one binary ``qnnforge demo`` report."""
+    folding = report["folding"]
+    layers = ", ".join(f"{layer['pe']}x{layer['simd']}" for layer in folding["layers"])
+    lanes = folding["input_lanes"]
+    ice40, xc7 = report["resources"]["ice40"], report["resources"]["xc7"]
+    rows = [
+        ("held-out test samples", report["test_samples"]),
+        ("float baseline accuracy (same widths, ReLU)", f"{report['float_accuracy']:.4f}"),
+        ("quantized accuracy (PyTorch QAT model)", f"{report['quantized_accuracy']:.4f}"),
+        ("integer reference accuracy (numpy)", f"{report['reference_accuracy']:.4f}"),
+        ("hardware accuracy (Verilator)", f"{report['hw_accuracy']:.4f}"),
+        ("samples verified / mismatches (full rate, then 30 % stalls + 30 % backpressure)",
+         f"{report['samples_verified']} / {report['mismatches']}"),
+        ("cycles per inference, measured (predicted)",
+         f"{report['cycles_per_inference']:g} ({report['predicted_cycles_per_inference']})"),
+        ("latency, measured (predicted)",
+         f"{report['latency_cycles']} ({report['predicted_latency_cycles']}) cycles"),
+        ("folding (PE x SIMD per layer)",
+         f"{layers}, input {lanes} lane{'s' if lanes > 1 else ''}"),
+        ("iCE40 (`synth_ice40`): LUT4 / FF / carry / BRAM / DSP",
+         f"{ice40['lut']} / {ice40['ff']} / {ice40['carry']} / {ice40['bram']} / {ice40['dsp']}"),
+        ("Xilinx 7 (`synth_xilinx`): LUT / FF / CARRY4 / BRAM / DSP",
+         f"{xc7['lut']} / {xc7['ff']} / {xc7['carry']} / {xc7['bram']} / {xc7['dsp']}"),
+        ("`qnnforge demo` wall time (train, generate, verify twice, synthesize twice)",
+         f"{report['wall_seconds']:.0f} s"),
+    ]
+    table = ["| figure | value |", "|---|---|"] + [f"| {key} | {value} |" for key, value in rows]
+    rate = 100e6 / report["cycles_per_inference"]
+    return "\n".join(table) + (f"\n\nAt 100 MHz that is {rate:,.0f} inferences per second per "
+                               f"accelerator.\n")
+
+
+def precisions_section(reports: dict[str, dict]) -> str:
+    """Return the table of the demo reports of each precision preset."""
+    table = ["| precision | layers | float | quantized = reference = hardware | verified / "
+             "mismatches | cycles (latency) | iCE40 LUT / FF / BRAM / DSP | "
+             "xc7 LUT / FF / BRAM / DSP |", "|---|---|---|---|---|---|---|---|"]
+    for name, report in reports.items():
+        agree = report["quantized_accuracy"] == report["reference_accuracy"] == report[
+            "hw_accuracy"]
+        accuracy = f"{report['hw_accuracy']:.4f}" if agree else (
+            f"{report['quantized_accuracy']:.4f} / {report['reference_accuracy']:.4f} / "
+            f"{report['hw_accuracy']:.4f}")
+        table.append(
+            f"| {name} | {', '.join(report['precision']['layers'])} | "
+            f"{report['float_accuracy']:.4f} | {accuracy} | "
+            f"{report['samples_verified']} / {report['mismatches']} | "
+            f"{report['cycles_per_inference']:g} ({report['latency_cycles']}) | "
+            f"{_resources(report['resources']['ice40'])} | "
+            f"{_resources(report['resources']['xc7'])} |")
+    return "\n".join(table) + "\n"
+
+
+def _best(records: list[dict], fabric: str, precision: str, lanes: int,
+          architecture: str | None = None) -> dict | None:
+    """Return the LUT-only dot-product record with the fewest LUTs (run-time weights)."""
+    matches = [r for r in records
+               if r["kind"] == "dot" and r["fabric"] == fabric and r["precision"] == precision
+               and r["lanes"] == lanes and not r["dsp_inference"] and "lut" in r
+               and r["architecture"] != "constant"
+               and (architecture is None or r["architecture"] == architecture)]
+    return min(matches, key=lambda r: r["lut"]) if matches else None
+
+
+def cost_section(cost: dict, lanes: int = 256) -> str:
+    """Return the LUTs per lane of ``lanes``-lane LUT-only dot products, per precision."""
+    records = cost["records"]
+    table = [f"| precision | {' | '.join(f'{f} LUT/lane' for f in COST_FABRICS)} | "
+             f"xc7 vs 1-bit |", "|---|" + "---|" * (len(COST_FABRICS) + 1)]
+    base = _best(records, "xc7", "1", lanes)
+    for precision in COST_PRECISIONS:
+        cells = []
+        for fabric in COST_FABRICS:
+            record = _best(records, fabric, precision, lanes)
+            cells.append("–" if record is None else f"{record['lut_per_lane']:.2f}")
+        xc7 = _best(records, "xc7", precision, lanes)
+        ratio = "–" if xc7 is None or base is None else f"{xc7['lut'] / base['lut']:.0f}x"
+        name = "1 (XNOR)" if precision == "1" else precision
+        table.append(f"| {name} | {' | '.join(cells)} | {ratio} |")
+    return "\n".join(table) + "\n"
+
+
+def popcount_section(cost: dict, lanes: int = 256) -> str:
+    """Return LUTs per lane and iCE40 Fmax of every popcount architecture."""
+    records = cost["records"]
+    table = [f"| architecture | {' | '.join(COST_FABRICS)} | latency | iCE40 UP5K Fmax |",
+             "|---|" + "---|" * (len(COST_FABRICS) + 2)]
+    for architecture, label in POPCOUNTS:
+        cells, latency, fmax = [], "–", "–"
+        for fabric in COST_FABRICS:
+            matches = [r for r in records
+                       if r["kind"] == "dot" and r["fabric"] == fabric and r["precision"] == "1"
+                       and r["lanes"] == lanes and r["architecture"] == architecture
+                       and "lut" in r]
+            cells.append(f"{matches[0]['lut_per_lane']:.2f}" if matches else "–")
+            if matches:
+                latency = matches[0]["latency"]
+                if fabric == "ice40" and matches[0].get("fmax_mhz") is not None:
+                    fmax = f"{matches[0]['fmax_mhz']:.1f} MHz"
+        table.append(f"| {label} | {' | '.join(cells)} | {latency} | {fmax} |")
+    return "\n".join(table) + "\n"
+
+
+def render_sections() -> dict[str, str]:
+    """Return every figures section, rendered from the files in ``bench/results/``."""
+    cost = _load("cost.json")
+    reports = {name: _load(f"demo-{name}.json") for name in PRECISIONS
+               if (RESULTS / f"demo-{name}.json").exists()}
+    return {"demo": demo_section(reports["binary"]), "precisions": precisions_section(reports),
+            "cost": cost_section(cost), "popcount": popcount_section(cost)}
+
+
+def render_readme(text: str, sections: dict[str, str]) -> str:
+    """Return ``text`` with every figures section replaced by its rendering.
+
+    Raises
+    ------
+    ValueError
+        If the README lacks a section or names one this script does not render.
+    """
+    found = set()
+
+    def replace(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in sections:
+            raise ValueError(f"README has a figures section {name!r} that nothing renders")
+        found.add(name)
+        return match.group(1) + sections[name] + match.group(4)
+
+    text = _SECTION.sub(replace, text)
+    missing = set(sections) - found
+    if missing:
+        raise ValueError(f"README lacks the figures sections {', '.join(sorted(missing))}")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if the README's figures differ from the reports")
+    args = parser.parse_args(argv)
+    current = README.read_text()
+    rendered = render_readme(current, render_sections())
+    if args.check:
+        if rendered != current:
+            print("README.md figures differ from bench/results; run python bench/readme.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(rendered)
+    print("README.md figures rewritten from bench/results")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -121,7 +121,14 @@ def cost_section(cost: dict, lanes: int = 256) -> str:
         ratio = "–" if xc7 is None or base is None else f"{xc7['lut'] / base['lut']:.0f}x"
         name = "1 (XNOR)" if precision == "1" else precision
         table.append(f"| {name} | {' | '.join(cells)} | {ratio} |")
-    return "\n".join(table) + "\n"
+    macs = {r["precision"]: r for r in records if r["kind"] == "mac" and r["fabric"] == "xc7"
+            and not r["dsp_inference"] and "lut" in r}
+    mac = ""
+    if "1" in macs and "32" in macs:
+        wide, narrow = macs["32"]["lut"], macs["1"]["lut"]
+        mac = (f"\nA single LUT-only 32-bit MAC costs {wide} LUT6 against {narrow} for a 1-bit one "
+               f"({wide / narrow:.0f}x).\n")
+    return "\n".join(table) + "\n" + mac
 
 
 def popcount_section(cost: dict, lanes: int = 256) -> str:

@@ -22,12 +22,12 @@ per channel stop being cheaper than one multiplier.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from .artifact import MultiThresholdActivation, RequantizeOutput, ThresholdActivation
 from .config import ConfigError
 from .encoding import BIPOLAR, TERNARY, Encoding, sint, uint
+from .outputs import MultiThresholdActivation, RequantizeOutput, ThresholdActivation
+from .specs import parse_layer_specs
 
 __all__ = ["LayerPrecision", "PRECISIONS", "PRESETS", "MAX_THRESHOLD_BITS",
            "layer_precisions", "parse_layer_precision"]
@@ -126,9 +126,6 @@ def layer_precisions(preset: str, layers: int,
     return result
 
 
-_SPEC = re.compile(r"^(\d+)=(\w+)$")
-
-
 def parse_layer_precision(specs: list[str]) -> dict[int, str]:
     """Parse user specs ``"LAYER=PRECISION"`` (e.g. ``"1=ternary"``) into overrides.
 
@@ -137,14 +134,7 @@ def parse_layer_precision(specs: list[str]) -> dict[int, str]:
     ConfigError
         If a spec does not have that form or names a layer twice.
     """
-    overrides: dict[int, str] = {}
-    for spec in specs:
-        match = _SPEC.match(spec.strip())
-        if match is None:
-            raise ConfigError(f"layer precision must look like LAYER=PRECISION "
-                              f"(e.g. 1=ternary), not {spec!r}")
-        index = int(match.group(1))
-        if index in overrides:
-            raise ConfigError(f"precision for layer {index} is given twice")
-        overrides[index] = match.group(2)
-    return overrides
+    specs = parse_layer_specs(specs, r"^(\d+)=(\w+)$", form="LAYER=PRECISION",
+                              example="1=ternary", name="layer precision", value="precision",
+                              error=ConfigError)
+    return {index: name for index, (name,) in specs.items()}

@@ -9,10 +9,10 @@ for the layer kinds (:mod:`.layers`) and :mod:`.plan`.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from ...sw.errors import QnnforgeError
+from ...sw.specs import parse_layer_specs
 
 __all__ = ["LayerFolding", "Folding", "FoldingError", "layer_cycles", "fold_matrix",
            "check_matrix_folding", "divisors", "parse_folding", "DEFAULT_TARGET_CYCLES"]
@@ -78,13 +78,11 @@ def fold_matrix(fan_in: int, fan_out: int, target: int) -> LayerFolding:
 def check_matrix_folding(index: int, fan_in: int, fan_out: int, folding: LayerFolding) -> None:
     """Raise :class:`FoldingError` if ``folding`` does not fit the matrix of layer ``index``."""
     if fan_out % folding.pe:
-        raise FoldingError(f"layer {index}: PE must divide the fan-out {fan_out}, not {folding.pe}")
+        raise FoldingError(f"layer {index}: PE must divide the fan-out {fan_out}, "
+                           f"not {folding.pe}")
     if folding.simd > fan_in:
         raise FoldingError(f"layer {index}: SIMD must not exceed the fan-in {fan_in}, "
-                         f"not {folding.simd}")
-
-
-_SPEC = re.compile(r"^(\d+):(\d+)x(\d+)$")
+                           f"not {folding.simd}")
 
 
 def parse_folding(specs: list[str]) -> dict[int, LayerFolding]:
@@ -95,13 +93,8 @@ def parse_folding(specs: list[str]) -> dict[int, LayerFolding]:
     FoldingError
         If a spec does not have that form or names a layer twice.
     """
-    overrides: dict[int, LayerFolding] = {}
-    for spec in specs:
-        match = _SPEC.match(spec.strip())
-        if match is None:
-            raise FoldingError(f"folding must look like LAYER:PExSIMD (e.g. 0:8x16), not {spec!r}")
-        index, pe, simd = (int(g) for g in match.groups())
-        if index in overrides:
-            raise FoldingError(f"folding for layer {index} is given twice")
-        overrides[index] = LayerFolding(pe=pe, simd=simd)
-    return overrides
+    specs = parse_layer_specs(specs, r"^(\d+):(\d+)x(\d+)$", form="LAYER:PExSIMD",
+                              example="0:8x16", name="folding", value="folding",
+                              error=FoldingError)
+    return {index: LayerFolding(pe=int(pe), simd=int(simd))
+            for index, (pe, simd) in specs.items()}

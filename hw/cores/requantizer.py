@@ -76,7 +76,8 @@ class Requantizer(wiring.Component):
         m.d.comb += scaled.eq(product(self.acc, self.multiplier, self._dsp) + self.offset)
         shifted = Signal.like(scaled)
         m.d.comb += shifted.eq((scaled >> self._base) >> self.shift)
-        value = Signal(signed(len(shifted) + 2))
+        # the sum of a signed and a zero point that may be wider than it, with its sign bit
+        value = Signal(signed(max(len(shifted), self._output_shape.width) + 2))
         m.d.comb += value.eq(shifted + self.zero_point)
         shape = self._output_shape
         low = -(1 << (shape.width - 1)) if shape.signed else 0

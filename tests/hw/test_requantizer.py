@@ -62,3 +62,15 @@ def test_requantizer_rejects_negative_shift():
     with pytest.raises(ValueError, match=r"^Requantizer base must be a non-negative integer, "
                                          r"not -1$"):
         Requantizer(signed(4), signed(4), signed(4), unsigned(4), base=-1)
+
+
+@pytest.mark.parametrize("output, zero_point, expected", [
+    (unsigned(4), 15, 16 - 1),   # 1 + 15 saturates at 15
+    (unsigned(8), 200, 201),     # zero point far wider than the 1-bit scaled accumulator
+    (signed(8), -128, -127),
+])
+def test_zero_point_wider_than_the_scaled_accumulator(output, zero_point, expected):
+    # found by the formal proof (sim/formal.py): the sum was sized from the accumulator alone
+    dut = Requantizer(unsigned(1), unsigned(1), unsigned(1), output, base=0, max_shift=0)
+    cases = [{"acc": 0, "multiplier": 0, "offset": 1, "shift": 0, "zero_point": zero_point}]
+    run_comb(dut, cases, lambda ctx, case: _check(ctx.get(dut.y), expected))

@@ -5,19 +5,20 @@ second, independent description of what it must compute (the specification, writ
 :mod:`qnnforge.sw.reference` with plain ``+``, ``*``, comparisons and ``>>`` on values Amaranth
 widens until nothing can overflow) are built side by side in one Amaranth module, the miter::
 
-                       +--> core ----------> core_<out> --+
-    inputs (free) -----+                                   +--> ok    = all(core_<out> == spec_<out>)
-                       +--> specification -> spec_<out> --+
-                       +--> assumptions -------------------------> legal = all(assumptions)
+                     +--> core ----------> core_<out> --+
+    inputs (free) ---+                                  +--> ok = all(core_<out> == spec_<out>)
+                     +--> specification -> spec_<out> --+
+                     +--> assumptions ----------------------> legal = all(assumptions)
 
 Yosys reads its RTLIL and its built-in SAT solver (MiniSat, no other tool) searches for inputs
 that make ``ok`` 0 while ``legal`` is 1::
 
     read_rtlil; hierarchy -top; proc; flatten
     sat -set legal 1 -verify                    # the assumptions can be met at all
-    sat -prove ok 1 -set legal 1 -verify        # no legal input tells core and spec apart
+    sat -prove ok 1 -set legal 1                # no legal input tells core and spec apart
 
-No model means the two are equal on every legal input. A model is a counterexample: the inputs,
+"No model found" means the two are equal on every legal input (Yosys's verdict line is read, not
+only its exit status). A model is a counterexample: the inputs,
 the core's output and the specification's, which :class:`EquivalenceError` reports. The first
 ``sat`` guards against vacuity: assumptions nobody can meet would make every proof pass.
 
@@ -34,7 +35,6 @@ from reset is searched, with ``valid`` and ``ready`` driven freely by the solver
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import tempfile
 import time
@@ -43,19 +43,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for
 
 from ..hw.tools.files import write_atomic
 from ..hw.tools.toolchain import find_tool
 from ..sw.errors import VerificationError
 
 __all__ = ["Specification", "Proof", "EquivalenceError", "ProofTimeout", "prove",
-           "ARGMAX_CHECKS", "prove_argmax_stream", "popcount_spec", "xnor_dot_spec", "constant_xnor_spec",
-           "binary_weight_dot_spec", "ternary_dot_spec", "fixed_multiplier_spec", "fixed_dot_spec",
-           "threshold_spec", "multithreshold_spec", "requantizer_spec"]
+           "ARGMAX_CHECKS", "prove_argmax_stream", "popcount_spec", "xnor_dot_spec",
+           "constant_xnor_spec", "binary_weight_dot_spec", "ternary_dot_spec",
+           "fixed_multiplier_spec", "fixed_dot_spec", "threshold_spec", "multithreshold_spec",
+           "requantizer_spec"]
 
 LOG_TAIL_LINES = 25
 """Lines of the Yosys log a :class:`Proof` keeps."""
@@ -143,7 +143,7 @@ class _EquivalenceMiter(wiring.Component):
     """The core, the specification's values and the delay that matches the core's latency."""
 
     def __init__(self, core: wiring.Component, spec: Spec, latency: int):
-        self._core, self._spec, self._latency = core, spec, latency
+        self._core, self._latency = core, latency
         members = {name: In(member.shape) for name, member in _inputs(core.signature).items()}
         for name, member in core.signature.members.items():
             if member.is_port and member.flow == Out:
@@ -152,10 +152,12 @@ class _EquivalenceMiter(wiring.Component):
         ports = {name: Signal(member.shape, name=name) for name, member in members.items()
                  if member.flow == In}
         self._specification = spec(ports)
-        missing = set(self._specification.outputs) - {n[5:] for n in members if n[:5] == "core_"}
-        if missing:
-            raise ValueError(f"the specification gives outputs the core lacks: "
-                             f"{', '.join(sorted(missing))}")
+        given = sorted(self._specification.outputs)
+        needed = sorted(name[5:] for name in members if name.startswith("core_"))
+        if given != needed:
+            # an output left out would go unchecked, and the proof would claim too much
+            raise ValueError(f"the specification must give exactly the core's outputs "
+                             f"({', '.join(needed)}), not ({', '.join(given)})")
         for name, value in self._specification.outputs.items():
             members[f"spec_{name}"] = Out(Value.cast(value).shape())
         members["ok"], members["legal"] = Out(1), Out(1)
@@ -326,7 +328,7 @@ def prove(core: wiring.Component, spec: Spec, *, name: str, latency: int = 0,
     ToolMissingError
         If Yosys is not installed.
     ValueError
-        If ``latency`` is negative or ``spec`` gives an output the core does not have.
+        If ``latency`` is negative or ``spec`` does not give exactly the core's outputs.
     """
     if not isinstance(latency, int) or isinstance(latency, bool) or latency < 0:
         raise ValueError(f"latency must be a non-negative integer, not {latency!r}")

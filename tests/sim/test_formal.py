@@ -350,12 +350,13 @@ def test_assumptions_that_exclude_every_input_are_refused():
         prove(Popcount(2), impossible, name="Popcount(2)")
 
 
-def test_specification_of_an_output_the_core_lacks_is_refused():
-    def wrong(ports):
-        return Specification({"total": ports["bits"]})
-    with pytest.raises(ValueError, match=r"^the specification gives outputs the core lacks: "
-                                         r"total$"):
-        prove(Popcount(2), wrong, name="Popcount(2)")
+@pytest.mark.parametrize("outputs, given", [({"total": 0}, "total"),
+                                            ({"count": 0, "total": 0}, "count, total"),
+                                            ({}, "")])
+def test_specification_must_give_exactly_the_core_outputs(outputs, given):
+    with pytest.raises(ValueError, match=rf"^the specification must give exactly the core's "
+                                         rf"outputs \(count\), not \({given}\)$"):
+        prove(Popcount(2), lambda ports: Specification(outputs), name="Popcount(2)")
 
 
 @pytest.mark.parametrize("latency", [-1, 1.0, True])

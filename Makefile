@@ -42,6 +42,7 @@ test: bootstrap
 
 bench: bootstrap
 	$(PY) bench/run.py
+	$(PY) bench/formal.py
 
 # the demo of every precision preset, its report kept in bench/results/, then the README's tables
 FIGURE_PRECISIONS := binary ternary int4 int8 mixed

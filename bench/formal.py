@@ -32,7 +32,7 @@ from qnnforge.hw.cores.requantizer import Requantizer
 from qnnforge.hw.cores.ternary_dot import TernaryDot
 from qnnforge.hw.cores.threshold import Threshold
 from qnnforge.hw.cores.xnor_dot import XnorDot
-from qnnforge.hw.explore.xnor_popcount import XnorPopcount
+from qnnforge.hw.explore.xnor_popcount import xnor_unit
 from qnnforge.hw.tools.files import write_atomic
 from qnnforge.hw.tools.toolchain import tool_version
 from qnnforge.sim import formal
@@ -95,9 +95,7 @@ def cases() -> Iterator[Case]:
     yield _equivalence("Requantizer", "Requantizer(unsigned(1), unsigned(1), unsigned(1), "
                        "unsigned(4), base=0, max_shift=0, dsp=True)",
                        lambda: Requantizer(unsigned(1), unsigned(1), unsigned(1), unsigned(4)),
-                       formal.requantizer_spec(0, unsigned(4)),
-                       known_bug="shifted + zero_point overflows when the output is wider than "
-                                 "the scaled accumulator (docs/verification.md)")
+                       formal.requantizer_spec(0, unsigned(4)))
     for lanes, x_shapes in ((8, _shapes((1, 2, 3, 4))), (12, _shapes((2,))),
                             (16, _shapes((1,)))):
         for x_shape in x_shapes:
@@ -127,19 +125,19 @@ def cases() -> Iterator[Case]:
                                formal.xnor_dot_spec)
         for lanes in (20, 24):
             weights = [random.Random(lanes).randrange(2) for _ in range(lanes)]
-            yield _equivalence("XnorPopcount constant",
-                               f"XnorPopcount({lanes}, 'constant', lut_inputs={lut_inputs}, "
+            yield _equivalence("ConstantXnorPopcount",
+                               f"xnor_unit({lanes}, 'constant', lut_inputs={lut_inputs}, "
                                f"weights={weights})",
-                               lambda l=lanes, k=lut_inputs, w=weights: XnorPopcount(
+                               lambda l=lanes, k=lut_inputs, w=weights: xnor_unit(
                                    l, "constant", lut_inputs=k, weights=w),
                                formal.constant_xnor_spec(weights))
     for lanes in (24, 32):
         yield _equivalence("XnorDot adder_tree", f"XnorDot({lanes}, popcount='adder_tree')",
                            lambda l=lanes: XnorDot(l), formal.xnor_dot_spec)
         for every in (1, 2):
-            yield _equivalence("XnorPopcount pipelined",
-                               f"XnorPopcount({lanes}, 'pipelined', register_every={every})",
-                               lambda l=lanes, e=every: XnorPopcount(
+            yield _equivalence("PipelinedXnorPopcount",
+                               f"xnor_unit({lanes}, 'pipelined', register_every={every})",
+                               lambda l=lanes, e=every: xnor_unit(
                                    l, "pipelined", register_every=e),
                                formal.xnor_dot_spec, latency=lambda core: core.latency)
     for score_shape, classes, lanes, steps in ((signed(3), 4, 2, 12), (signed(3), 6, 2, 12),

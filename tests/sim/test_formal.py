@@ -24,7 +24,7 @@ from qnnforge.hw.cores.requantizer import Requantizer
 from qnnforge.hw.cores.ternary_dot import TernaryDot
 from qnnforge.hw.cores.threshold import Threshold
 from qnnforge.hw.cores.xnor_dot import XnorDot
-from qnnforge.hw.explore.xnor_popcount import XnorPopcount
+from qnnforge.hw.explore.xnor_popcount import xnor_unit
 from qnnforge.hw.tools.toolchain import ToolMissingError
 from qnnforge.sim import formal
 from qnnforge.sim.formal import EquivalenceError, Specification, prove, prove_argmax_stream
@@ -81,24 +81,24 @@ def _weights(lanes: int, pattern: str) -> list[int]:
 ])
 def test_constant_xnor_popcount(lanes, pattern, lut_inputs):
     weights = _weights(lanes, pattern)
-    name = f"XnorPopcount({lanes}, 'constant', lut_inputs={lut_inputs}, weights={weights})"
-    core = XnorPopcount(lanes, "constant", lut_inputs=lut_inputs, weights=weights)
+    name = f"xnor_unit({lanes}, 'constant', lut_inputs={lut_inputs}, weights={weights})"
+    core = xnor_unit(lanes, "constant", lut_inputs=lut_inputs, weights=weights)
     _proved(prove(core, formal.constant_xnor_spec(weights), name=name), name)
 
 
 @pytest.mark.parametrize("architecture", ["adder_tree", "compressor"])
 @pytest.mark.parametrize("lanes", [3, 16])
 def test_explorer_combinational_popcounts(lanes, architecture):
-    name = f"XnorPopcount({lanes}, {architecture!r})"
-    core = XnorPopcount(lanes, architecture, lut_inputs=4)
+    name = f"xnor_unit({lanes}, {architecture!r})"
+    core = xnor_unit(lanes, architecture, lut_inputs=4)
     _proved(prove(core, formal.xnor_dot_spec, name=name), name)
 
 
 @pytest.mark.parametrize("register_every", [1, 2])
 @pytest.mark.parametrize("lanes", [1, 2, 5, 8, 16])
 def test_pipelined_popcount(lanes, register_every):
-    core = XnorPopcount(lanes, "pipelined", register_every=register_every)
-    name = f"XnorPopcount({lanes}, 'pipelined', register_every={register_every})"
+    core = xnor_unit(lanes, "pipelined", register_every=register_every)
+    name = f"xnor_unit({lanes}, 'pipelined', register_every={register_every})"
     proof = prove(core, formal.xnor_dot_spec, name=name, latency=core.latency)
     _proved(proof, name)
     assert proof.steps == core.latency + 1
@@ -197,11 +197,8 @@ def test_requantizer_operand_shapes(acc, multiplier, offset):
     _prove_requantizer(acc, multiplier, offset, signed(4), 1, 2, True)
 
 
-@pytest.mark.xfail(strict=True, raises=EquivalenceError, reason=(
-    "hw/cores/requantizer.py sizes 'value = shifted + zero_point' as signed(len(scaled) + 2), "
-    "too narrow when the output is wider than the scaled accumulator: with unsigned(1) "
-    "operands and an unsigned(4) output, acc=0, multiplier=0, offset=1, zero_point=15 gives "
-    "y=0 where the reference gives 15"))
+# Found by this proof: the sum shifted + zero_point was sized from the accumulator alone and
+# wrapped when the output is wider (acc=0, multiplier=0, offset=1, zero_point=15 gave y=0).
 @pytest.mark.parametrize("offset", [unsigned(1), signed(1)], ids=_name)
 def test_requantizer_output_wider_than_accumulator(offset):
     _prove_requantizer(unsigned(1), unsigned(1), offset, unsigned(4), 0, 0, True)
@@ -273,7 +270,7 @@ def test_canary_rounding_mutant_of_the_requantizer_fails():
 
 
 def test_canary_pipeline_checked_at_the_wrong_latency_fails():
-    core = XnorPopcount(5, "pipelined", register_every=1)
+    core = xnor_unit(5, "pipelined", register_every=1)
     with pytest.raises(EquivalenceError, match=(
             r"^pipeline one cycle early differs from its specification at step 1: x=\d+, "
             r"w=\d+; step 2: x=\d+, w=\d+; step 3: x=\d+, w=\d+: count is \d, the "

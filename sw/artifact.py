@@ -39,6 +39,8 @@ FORMAT = "qnnforge.artifact"
 SCHEMA_VERSION = 2
 SUPPORTED_VERSIONS = (1, 2)
 """Version 1 (bipolar weights, threshold and score outputs) still loads; saving writes 2."""
+INPUT_LIMIT = (1 << 31) - 1
+"""Largest magnitude of the input rule's raw range and multiplier (keeps the rule exact)."""
 
 
 @dataclass(frozen=True)
@@ -319,11 +321,17 @@ def _validate(artifact: Artifact) -> None:
     quantizer = artifact.input
     if quantizer.encoding.kind != "uint":
         raise fail("input.encoding", f"must be an unsigned encoding, not {quantizer.encoding}")
+    # Within these bounds raw * multiplier + 2**(shift - 1) < 2**62: exact in int64.
+    for key in ("raw_min", "raw_max"):
+        value = getattr(quantizer, key)
+        if not -INPUT_LIMIT <= value <= INPUT_LIMIT:
+            raise fail(f"input.{key}", f"must lie in {-INPUT_LIMIT}..{INPUT_LIMIT}, not {value}")
     if quantizer.raw_min > quantizer.raw_max:
         raise fail("input.raw_min", f"must not exceed raw_max ({quantizer.raw_max}), "
                                     f"not {quantizer.raw_min}")
-    if quantizer.multiplier < 1:
-        raise fail("input.multiplier", f"must be a positive integer, not {quantizer.multiplier}")
+    if not 1 <= quantizer.multiplier <= INPUT_LIMIT:
+        raise fail("input.multiplier", f"must lie in 1..{INPUT_LIMIT}, not "
+                                       f"{quantizer.multiplier}")
     if not 0 <= quantizer.shift <= 31:
         raise fail("input.shift", f"must lie in 0..31, not {quantizer.shift}")
     if artifact.tie_break != "lowest_index":

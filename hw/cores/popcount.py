@@ -7,28 +7,50 @@ count it can hold, so depth is ``ceil(log2(n))`` and Yosys maps it onto the fabr
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Shape, Value, unsigned
+from amaranth.hdl import Const, Module, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-__all__ = ["popcount", "adder_tree", "Popcount"]
+__all__ = ["popcount", "adder_tree", "complement_if", "Popcount"]
 
 
-def adder_tree(operands: list[Value]) -> Value:
-    """Return the sum of ``operands`` as a balanced binary tree of adders.
+def adder_tree(operands: list[Value], carries: list[Value] = ()) -> Value:
+    """Return the sum of ``operands`` and of the 1-bit ``carries`` as a balanced adder tree.
 
-    Amaranth widens each addition by one bit, so no sum can overflow. An empty list sums to 0.
+    Amaranth widens each addition by one bit, so no sum can overflow. Each adder of the tree
+    also adds one of ``carries`` (a carry-in costs no adder of its own); any left over, when
+    there are more carries than adders, are added at the root. An empty list sums to 0.
     """
-    level = list(operands)
+    level, carries = list(operands), list(carries)
     if not level:
-        return Const(0, 1)
+        level = [Const(0, 1)]
     while len(level) > 1:
-        paired = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
+        paired = []
+        for i in range(0, len(level) - 1, 2):
+            total = level[i] + level[i + 1]
+            paired.append(total + carries.pop() if carries else total)
         if len(level) % 2:
             paired.append(level[-1])
         level = paired
-    return level[0]
+    total = level[0]
+    for carry in carries:
+        total = total + carry
+    return total
+
+
+def complement_if(m: Module, value: Value, invert: Value, width: int, name: str) -> Signal:
+    """Return ``~value`` where ``invert`` else ``value``, as a ``signed(width)`` signal.
+
+    ``~x == -x - 1``: a sum of such terms plus the number of inverted ones (given to
+    :func:`adder_tree` as carries) is the sum of the ``-x`` and ``x`` terms, without the
+    incrementer each negation would cost. ``width`` must hold ``value`` with a sign bit.
+    """
+    extended = Signal(signed(width), name=f"{name}_value")
+    m.d.comb += extended.eq(value)
+    result = Signal(signed(width), name=name)
+    m.d.comb += result.eq(extended ^ invert.replicate(width))
+    return result
 
 
 def popcount(bits: Value) -> Value:

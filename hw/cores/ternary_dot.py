@@ -2,17 +2,19 @@
 
 No multiplier is needed: lane ``i`` contributes ``x[i]`` when ``w[i]`` is +1, ``-x[i]`` when it is
 -1 and nothing when it is 0. Weights are 2-bit two's complement codes (``01`` = +1, ``11`` = -1,
-``00`` = 0); the sign bit alone selects subtraction, so the unused code ``10`` reads as -1.
+``00`` = 0); the sign bit alone selects subtraction, so the unused code ``10`` reads as -1. A
+subtraction adds ``~x[i]`` and counts its ``+ 1`` as a carry of the adder tree, so no lane needs
+an incrementer of its own.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, signed
+from amaranth.hdl import Module, Mux, Shape, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .popcount import adder_tree
+from .popcount import adder_tree, complement_if
 
 __all__ = ["TernaryDot", "shape_max_abs"]
 
@@ -65,9 +67,14 @@ class TernaryDot(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        terms = []
+        width = Shape.cast(self.x.shape().elem_shape).width + 1
+        terms, negative = [], []
         for i in range(self._lanes):
             w = self.w[i]
-            terms.append(Mux(w == 0, 0, Mux(w[1], -self.x[i], self.x[i])))
-        m.d.comb += self.sum.eq(adder_tree(terms))
+            complement = complement_if(m, self.x[i], w[1], width, f"signed{i}")
+            term = Signal(signed(width), name=f"term{i}")
+            m.d.comb += term.eq(Mux(w == 0, 0, complement))
+            terms.append(term)
+            negative.append(w[1])  # a set sign bit means w != 0
+        m.d.comb += self.sum.eq(adder_tree(terms, negative))
         return m

@@ -106,8 +106,10 @@ def test_pipelined_popcount(lanes, register_every):
 
 # --- Dot products with multi-bit activations ----------------------------------------------------
 
+# 8 lanes of 2-bit operands take 15-25 s each since the dots add their carries in the tree:
+# bench/formal.py proves them (and wider ones) instead.
 DOT_GRID = [*((lanes, shape) for lanes in (1, 2, 3, 4) for shape in SHAPES),
-            *((8, shape) for shape in (unsigned(1), signed(1), unsigned(2), signed(2)))]
+            *((8, shape) for shape in (unsigned(1), signed(1)))]
 
 
 @pytest.mark.parametrize("lanes, x_shape", DOT_GRID, ids=[f"{l}-{_name(s)}" for l, s in DOT_GRID])

@@ -26,8 +26,8 @@ import numpy as np
 from .encoding import Encoding, signed_bits
 from .layers import DenseLayer, Layer, layer_from_manifest
 from .manifest import ARRAYS, MANIFEST, ArtifactError, fail, read_encoding, read_field
-from .outputs import (REQUANT_MAX_SHIFT, REQUANT_MULTIPLIER_BITS, MultiThresholdActivation,
-                      RequantizeOutput, ScoreOutput, ThresholdActivation)
+from .outputs import (MultiThresholdActivation, RequantizeOutput, ScoreOutput,
+                      ThresholdActivation)
 
 __all__ = [
     "SCHEMA_VERSION", "SUPPORTED_VERSIONS", "FORMAT", "ArtifactError", "InputQuantizer",

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from amaranth.hdl import signed
 from amaranth.sim import Simulator
-from hypothesis import given, strategies as st
 
 from qnnforge.hw.compiler.folding import LayerFolding
 from qnnforge.hw.compiler.plan import default_folding
@@ -17,7 +16,7 @@ from qnnforge.hw.compiler.interface import (DesignInterface, InterfaceError, Res
 from qnnforge.hw.compiler.network import Network
 from qnnforge.hw.cores.argmax import Argmax
 from qnnforge.sw.artifact import Artifact, InputQuantizer
-from qnnforge.sw.encoding import BIPOLAR, TERNARY, Encoding, sint, uint
+from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
 
 from .layers import mixed_layer, random_network
 

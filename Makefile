@@ -51,6 +51,8 @@ figures: bootstrap
 	  $(VENV)/bin/qnnforge demo --precision $$precision --out build/demo-$$precision && \
 	  cp build/demo-$$precision/report.json bench/results/demo-$$precision.json || exit 1; \
 	done
+	$(VENV)/bin/qnnforge build build/demo-binary/model --board icebreaker --out build/icebreaker
+	cp build/icebreaker/report.json bench/results/board-icebreaker.json
 	$(PY) bench/readme.py
 
 clean:

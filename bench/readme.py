@@ -5,7 +5,9 @@ each is rendered here from files in ``bench/results/``:
 
 * ``demo``: ``demo-binary.json`` (the report.json of ``qnnforge demo``);
 * ``precisions``: ``demo-<precision>.json`` for every precision preset that has one;
-* ``cost`` and ``popcount``: ``cost.json`` (``make bench``).
+* ``cost`` and ``popcount``: ``cost.json`` (``make bench``);
+* ``board``: ``board-icebreaker.json`` (the report.json of ``qnnforge build --board icebreaker``
+  for the binary demo model).
 
 ``python bench/readme.py`` rewrites the sections; ``--check`` only says whether they are current
 (exit 1 if not), which a test runs, so the README cannot drift from the committed reports.
@@ -152,13 +154,25 @@ def popcount_section(cost: dict, lanes: int = 256) -> str:
     return "\n".join(table) + "\n"
 
 
+def board_section(report: dict) -> str:
+    """Return the iCEBreaker build's figures as a sentence."""
+    rate = report["inferences_per_second"]
+    return (f"the digits model, folded to {report['cycles_per_inference']} cycles per inference "
+            f"so that it fits, uses {report['lc']}/{report['lc_total']} logic cells, "
+            f"{report['bram']}/{report['bram_total']} block RAMs and {report['dsp']} DSPs; Fmax "
+            f"is {report['fmax_mhz']:.1f} MHz at a {report['clock_mhz']:g} MHz clock, so the "
+            f"accelerator classifies {rate['accelerator']:,.0f} images/s and the UART at "
+            f"{report['baud']} baud carries {rate['uart']:,.0f}/s.\n")
+
+
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
     reports = {name: _load(f"demo-{name}.json") for name in PRECISIONS
                if (RESULTS / f"demo-{name}.json").exists()}
     return {"demo": demo_section(reports["binary"]), "precisions": precisions_section(reports),
-            "cost": cost_section(cost), "popcount": popcount_section(cost)}
+            "cost": cost_section(cost), "popcount": popcount_section(cost),
+            "board": board_section(_load("board-icebreaker.json"))}
 
 
 def render_readme(text: str, sections: dict[str, str]) -> str:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Encoding", "BIPOLAR", "TERNARY", "uint", "sint", "signed_bits"]
+__all__ = ["Encoding", "KINDS", "BIPOLAR", "TERNARY", "uint", "sint", "signed_bits"]
 
-_KINDS = ("bipolar", "ternary", "uint", "int")
+KINDS = ("bipolar", "ternary", "uint", "int")
+"""Every encoding kind, as the manifest spells it."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ class Encoding:
     bits: int
 
     def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
+        if self.kind not in KINDS:
             raise ValueError(
-                f"Encoding kind must be one of {', '.join(_KINDS)}, not {self.kind!r}")
+                f"Encoding kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if not isinstance(self.bits, int) or isinstance(self.bits, bool):
             raise TypeError(f"Encoding bits must be an integer, not {self.bits!r}")
         low, high = {"bipolar": (1, 1), "ternary": (2, 2), "uint": (1, 32),

@@ -60,11 +60,17 @@ class DotKind(ABC):
         Weight code of a padding lane: with the padding input code 0 it adds nothing.
     score_scale : int
         ``a = score_scale * acc + score_offset(K)``: how the accumulator maps to the dot product.
+    counts : bool
+        The lanes are XNOR-popcount lanes (their popcount architecture can be chosen).
+    multiplies : bool
+        Each lane has a multiplier (a DSP block, or LUTs without one).
     """
 
     name: ClassVar[str]
     neutral_code: ClassVar[int] = 0
     score_scale: ClassVar[int] = 1
+    counts: ClassVar[bool] = False
+    multiplies: ClassVar[bool] = False
 
     @staticmethod
     @abstractmethod
@@ -101,6 +107,7 @@ class Xnor(DotKind):
     name = "xnor"
     neutral_code = 1  # 0 XNOR 1 = 0: not counted
     score_scale = 2
+    counts = True
 
     @staticmethod
     def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
@@ -158,6 +165,7 @@ class Fixed(DotKind):
     """Fixed point x fixed point: a multiplier per lane (inferred DSP or LUT shift-add)."""
 
     name = "fixed"
+    multiplies = True
 
     @staticmethod
     def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:

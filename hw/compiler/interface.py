@@ -30,7 +30,7 @@ import numpy as np
 from amaranth.hdl import signed
 
 from ...sw.artifact import Artifact
-from ...sw.encoding import Encoding, sint
+from ...sw.encoding import KINDS, Encoding, sint
 from ...sw.errors import QnnforgeError
 from ..cores.argmax import result_layout
 from .folding import Folding
@@ -43,7 +43,6 @@ __all__ = ["INTERFACE_VERSION", "InterfaceError", "StreamFormat",
 INTERFACE_VERSION = 1
 """Version of the ``"interface"`` section that this module writes and reads."""
 
-_KINDS = ("bipolar", "ternary", "uint", "int")
 
 
 class InterfaceError(QnnforgeError, ValueError):
@@ -115,7 +114,7 @@ def _element_from_json(data: Any) -> Encoding:
     try:
         element = Encoding(kind, bits)
     except ValueError as error:
-        raise InterfaceError("bits" if kind in _KINDS else "kind", str(error)) from None
+        raise InterfaceError("bits" if kind in KINDS else "kind", str(error)) from None
     _get(data, "signed", bool)
     _derived(data, "signed", element.signed)
     return element

@@ -14,6 +14,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
+from .params import positive_int
 from .popcount import adder_tree, complement_if
 
 __all__ = ["TernaryDot", "shape_max_abs"]
@@ -51,10 +52,8 @@ class TernaryDot(wiring.Component):
     """
 
     def __init__(self, lanes: int, x_shape):
-        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-            raise TypeError(f"TernaryDot lanes must be a positive integer, not {lanes!r}")
+        self._lanes = positive_int("TernaryDot lanes", lanes)
         x_shape = Shape.cast(x_shape)
-        self._lanes = lanes
         super().__init__({
             "x": In(data.ArrayLayout(x_shape, lanes)),
             "w": In(data.ArrayLayout(signed(2), lanes)),

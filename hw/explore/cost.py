@@ -39,7 +39,8 @@ from ..tools.fabrics import FABRICS, get_fabric
 from ..tools.files import write_atomic
 from ..tools.synth import SynthesisError, counting_scheme, synthesize
 from ..tools.toolchain import ToolMissingError, tool_version
-from .designs import Design, Mac, dot_unit, lane_dot_verilog, parse_precision, precision_name
+from .designs import (Design, Mac, dot_kind, dot_unit, lane_dot_verilog, parse_precision,
+                      precision_name)
 from .xnor_popcount import ARCHITECTURES as POPCOUNT_ARCHITECTURES
 from .xnor_popcount import constant_weights, latency, xnor_unit
 
@@ -59,10 +60,6 @@ DEFAULT_ARCHITECTURES = POPCOUNT_ARCHITECTURES
 MAC_TERMS = 1024
 """Products a MAC's accumulator is sized for."""
 SCHEMA = "qnnforge-cost/1"
-
-
-def _fixed_point(encoding: Encoding) -> bool:
-    return encoding.kind in ("int", "uint")
 
 
 @dataclass(frozen=True)
@@ -118,15 +115,16 @@ class Job:
 
     @property
     def has_multiplier(self) -> bool:
-        return _fixed_point(self.activations) and _fixed_point(self.weights)
+        return dot_kind(self.activations, self.weights).multiplies
 
 
 def _architectures(activations: Encoding, weights: Encoding, dsp: bool,
                    wanted: Sequence[str]) -> list[str]:
     """Return the architectures of ``wanted`` a dot product of these operands is built in."""
-    if weights == BIPOLAR and activations == BIPOLAR:
+    kind = dot_kind(activations, weights)
+    if kind.counts:
         return [a for a in wanted if a in POPCOUNT_ARCHITECTURES]
-    if _fixed_point(activations) and _fixed_point(weights) and not dsp and "shift_add" in wanted:
+    if kind.multiplies and not dsp and "shift_add" in wanted:
         return ["adder_tree", "shift_add"]
     return ["adder_tree"]
 
@@ -185,10 +183,11 @@ def _unit(activations: Encoding, weights: Encoding, lanes: int, architecture: st
           lut_inputs: int) -> wiring.Component | None:
     if lanes == 1:
         return Mac(activations, weights, MAC_TERMS)
-    if weights == BIPOLAR and activations == BIPOLAR:
+    kind = dot_kind(activations, weights)
+    if kind.counts:
         return xnor_unit(lanes, architecture, lut_inputs=lut_inputs,
                          weights=constant_weights(lanes) if architecture == "constant" else None)
-    if _fixed_point(activations) and _fixed_point(weights):
+    if kind.multiplies:
         return None
     unit, _ = dot_unit(activations, weights, lanes)
     return unit
@@ -211,7 +210,7 @@ def _design_verilog(top: str, activations: Encoding, weights: Encoding, lanes: i
         # many identical wide lanes: map the lane module once
         return Design(lane_dot_verilog(activations, weights, lanes, top,
                                        dsp=architecture != "shift_add"), False, 0)
-    cycles = 1 if lanes == 1 else latency(unit) if weights == BIPOLAR == activations else 0
+    cycles = 1 if lanes == 1 else latency(unit) if dot_kind(activations, weights).counts else 0
     return Design(verilog.convert(unit, name=top, emit_src=False), True, cycles)
 
 

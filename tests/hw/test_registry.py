@@ -50,6 +50,10 @@ def test_dot_kinds_of_each_pair():
     assert dot_for("l", uint(4), TERNARY).name == "ternary"
     assert dot_for("l", sint(8), sint(4)).name == "fixed"
     assert dot_for("l", uint(4), uint(3)).name == "fixed"
+    # what the cost explorer asks instead of testing encodings
+    assert [(kind.name, kind.counts, kind.multiplies) for kind in DOT_KINDS] == [
+        ("xnor", True, False), ("binary_weight", False, False), ("ternary", False, False),
+        ("fixed", False, True)]
 
 
 def test_xnor_padding_and_score_map_invert_the_count():

@@ -40,6 +40,7 @@ import torch
 
 from .artifact import (Artifact, DenseLayer, InputQuantizer, MultiThresholdActivation,
                        RequantizeOutput, ScoreOutput, ThresholdActivation)
+from .layers.dense import accumulator_bound
 from .model import QuantMLP, ThresholdBatchNorm
 from .quantizers import UnsignedActivationQuantizer
 
@@ -163,7 +164,7 @@ def export_artifact(model: QuantMLP, quantizer: InputQuantizer, name: str,
     for index, (dense, precision) in enumerate(zip(model.dense, model.precisions)):
         with torch.no_grad():
             weights = np.round(_float64(dense.quantized_weight())).astype(np.int64)
-        bound = dense.in_features * precision.weights.max_abs * encoding.max_abs
+        bound = accumulator_bound(dense.in_features, encoding, precision.weights)
         if index < last:
             output = _HIDDEN_OUTPUTS[precision.output_rule](model, index, bound)
         else:

@@ -31,6 +31,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from ...sw.encoding import BIPOLAR, TERNARY, Encoding, sint, uint
+from ...sw.layers.dense import accumulator_bound
 from ..compiler.dots import DotKind, dot_for
 from ..compiler.lowering import element_shape
 from ..compiler.options import HardwareOptions
@@ -137,7 +138,7 @@ def dot_unit(activations: Encoding, weights: Encoding, lanes: int, *,
 def accumulator_shape(activations: Encoding, weights: Encoding, terms: int) -> Shape:
     """Return the smallest shape holding any sum of ``terms`` products of the two encodings
     (the dot kind's accumulator, as the matrix-vector unit sizes it)."""
-    bound = terms * activations.max_abs * weights.max_abs
+    bound = accumulator_bound(terms, activations, weights)
     return dot_kind(activations, weights).accumulator_shape(terms, bound)
 
 

@@ -12,9 +12,19 @@ from ..encoding import Encoding
 from ..manifest import fail, read_array, read_encoding, read_field
 from ..outputs import OutputRule, output_rule_from_manifest
 
-__all__ = ["DenseLayer"]
+__all__ = ["DenseLayer", "accumulator_bound"]
 
 _MAX_WEIGHT_BITS = {"bipolar": 1, "ternary": 2, "int": 16, "uint": 16}
+
+
+def accumulator_bound(fan_in: int, input_encoding: Encoding, weight_encoding: Encoding) -> int:
+    """Return the worst-case ``|acc|`` of a dot product: ``fan_in * max|w| * max|x|``.
+
+    Every product satisfies ``|w * x| <= max|w| * max|x|`` (for two's complement operands the
+    extreme is most negative times most negative), so no sum of ``fan_in`` products exceeds the
+    bound; hardware accumulators are sized from it and cannot overflow.
+    """
+    return fan_in * weight_encoding.max_abs * input_encoding.max_abs
 
 
 @dataclass(frozen=True)
@@ -56,14 +66,8 @@ class DenseLayer:
 
     @property
     def accumulator_bound(self) -> int:
-        """Worst-case ``|acc|`` over all legal inputs and weights: ``fan_in * max|w| * max|x|``.
-
-        Every product satisfies ``|w * x| <= max|w| * max|x|`` (for two's complement operands the
-        extreme is most negative times most negative), so no sum of ``fan_in`` products exceeds
-        the bound; hardware accumulators are sized from it and cannot overflow.
-        """
-        return (self.in_features * self.weight_encoding.max_abs
-                * self.input_encoding.max_abs)
+        """Worst-case ``|acc|`` over all legal inputs and weights (:func:`accumulator_bound`)."""
+        return accumulator_bound(self.in_features, self.input_encoding, self.weight_encoding)
 
     def validate(self, path: str) -> None:
         """Raise :class:`~qnnforge.sw.manifest.ArtifactError` if a weight or constant is illegal."""

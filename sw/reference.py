@@ -2,6 +2,8 @@
 
 Everything here is numpy on ``int64`` and reads nothing but an :class:`~.artifact.Artifact`.
 Each function mirrors one hardware block so a reader can check them against each other:
+``windows`` is the sliding-window unit, ``conv2d`` the sliding-window unit feeding the
+matrix-vector unit, ``maxpool2d`` the sliding-window unit feeding the window-max unit,
 ``dense`` is the matrix-vector unit's accumulation, ``threshold`` the threshold unit,
 ``multithreshold`` the multi-threshold unit, ``requantize`` the requantizer, ``scores`` the score
 stage, ``argmax`` the argmax stage. Each layer kind's ``forward`` and each output rule's ``apply``
@@ -20,8 +22,73 @@ if TYPE_CHECKING:  # the artifact's layers and rules call this module; it only r
     from .layers import Layer
     from .outputs import RequantizeOutput
 
-__all__ = ["dense", "threshold", "multithreshold", "requantize", "scores", "argmax",
+__all__ = ["windows", "conv2d", "maxpool2d", "dense", "threshold", "multithreshold", "requantize", "scores", "argmax",
            "layer_forward", "Trace", "run", "predict"]
+
+
+def output_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int) -> int:
+    """Return the windows along one axis: ``(size + pads - kernel) // stride + 1``."""
+    return (size + pad_before + pad_after - kernel) // stride + 1
+
+
+def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+            padding: tuple[int, int, int, int] = (0, 0, 0, 0), pad_value: int = 0) -> np.ndarray:
+    """Return every window of a batch of channels-last images, in the sliding-window unit's order.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Images of shape ``(n, height, width, channels)``.
+    kernel, stride : (int, int)
+        Window height and width; vertical and horizontal step.
+    padding : (top, left, bottom, right)
+        Rows and columns of ``pad_value`` added around each image.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, out_height, out_width, kernel_h, kernel_w, channels)``: window ``(oy, ox)``
+        holds padded-image pixels ``(oy * stride_h + ky, ox * stride_w + kx)``. Flattened, the
+        last three axes are the order the unit emits a window in (channel fastest, then kernel
+        column, then kernel row) and the order of a convolution's weights.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    top, left, bottom, right = padding
+    padded = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)),
+                    constant_values=pad_value)
+    kh, kw = kernel
+    sh, sw = stride
+    oh = output_size(x.shape[1], kh, sh, top, bottom)
+    ow = output_size(x.shape[2], kw, sw, left, right)
+    out = np.empty((x.shape[0], oh, ow, kh, kw, x.shape[3]), dtype=np.int64)
+    for oy in range(oh):
+        for ox in range(ow):
+            out[:, oy, ox] = padded[:, oy * sh:oy * sh + kh, ox * sw:ox * sw + kw, :]
+    return out
+
+
+def conv2d(x: np.ndarray, weights: np.ndarray, stride: tuple[int, int],
+           padding: tuple[int, int, int, int], pad_value: int) -> np.ndarray:
+    """Return the accumulators of a convolution, shape ``(n, out_height, out_width, out_ch)``.
+
+    ``x`` is ``(n, height, width, in_ch)`` and ``weights`` ``(out_ch, kernel_h, kernel_w, in_ch)``;
+    each window (:func:`windows`) is one input vector of the matrix-vector unit, whose matrix is
+    the weights flattened to ``(out_ch, kernel_h * kernel_w * in_ch)``.
+    """
+    weights = np.asarray(weights, dtype=np.int64)
+    patches = windows(x, weights.shape[1:3], stride, padding, pad_value)
+    n, oh, ow = patches.shape[:3]
+    return dense(patches.reshape(n * oh * ow, -1),
+                 weights.reshape(len(weights), -1)).reshape(n, oh, ow, len(weights))
+
+
+def maxpool2d(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """Return the per-channel maximum of every window (no padding), ``(n, oh, ow, channels)``.
+
+    The maximum is taken over values, so over codes in the order of their values: for bipolar
+    codes (0 is -1, 1 is +1) it is the OR of the codes.
+    """
+    return windows(x, kernel, stride).max(axis=(3, 4))
 
 
 def dense(x: np.ndarray, weights: np.ndarray) -> np.ndarray:

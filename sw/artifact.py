@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .encoding import Encoding, signed_bits
-from .layers import DenseLayer, Layer, layer_from_manifest
+from .layers import Conv2dLayer, DenseLayer, Layer, MaxPool2dLayer, layer_from_manifest
 from .manifest import ARRAYS, MANIFEST, ArtifactError, fail, read_encoding, read_field
 from .outputs import (MultiThresholdActivation, RequantizeOutput, ScoreOutput,
                       ThresholdActivation)
@@ -32,13 +32,14 @@ from .outputs import (MultiThresholdActivation, RequantizeOutput, ScoreOutput,
 __all__ = [
     "SCHEMA_VERSION", "SUPPORTED_VERSIONS", "FORMAT", "ArtifactError", "InputQuantizer",
     "ThresholdActivation", "MultiThresholdActivation", "RequantizeOutput", "ScoreOutput",
-    "DenseLayer", "Artifact", "load_artifact",
+    "DenseLayer", "Conv2dLayer", "MaxPool2dLayer", "Artifact", "load_artifact",
 ]
 
 FORMAT = "qnnforge.artifact"
-SCHEMA_VERSION = 2
-SUPPORTED_VERSIONS = (1, 2)
-"""Version 1 (bipolar weights, threshold and score outputs) still loads; saving writes 2."""
+SCHEMA_VERSION = 3
+SUPPORTED_VERSIONS = (1, 2, 3)
+"""Versions 1 (bipolar weights, threshold and score outputs) and 2 (every precision, dense
+layers) still load; saving writes 3 (convolution and max-pool layers, image inputs)."""
 INPUT_LIMIT = (1 << 31) - 1
 """Largest magnitude of the input rule's raw range and multiplier (keeps the rule exact)."""
 
@@ -121,6 +122,14 @@ class Artifact:
         return self.layers[0].in_features
 
     @property
+    def in_shape(self) -> tuple[int, ...]:
+        """Shape of one input: ``(features,)`` or a channels-last ``(height, width, channels)``.
+
+        Inputs are always passed flat, ``(n, in_features)``, in channels-last order.
+        """
+        return tuple(self.layers[0].in_shape)
+
+    @property
     def score_range(self) -> tuple[int, int]:
         """Smallest and largest class score any legal input can produce."""
         last = self.layers[-1]
@@ -176,7 +185,7 @@ def _manifest_and_arrays(artifact: Artifact) -> tuple[dict, dict[str, np.ndarray
         arrays.update(layer_arrays)
     manifest = {
         "format": FORMAT, "schema_version": SCHEMA_VERSION, "name": artifact.name,
-        "input": {"shape": [artifact.in_features], **artifact.input.to_json()},
+        "input": {"shape": list(artifact.in_shape), **artifact.input.to_json()},
         "layers": layers,
         "output": {"kind": "argmax", "classes": artifact.num_classes,
                    "tie_break": artifact.tie_break},
@@ -279,7 +288,8 @@ def artifact_from_manifest(manifest: Any, arrays: dict[str, np.ndarray]) -> Arti
     version = read_field(manifest, "schema_version", "", int)
     if version not in SUPPORTED_VERSIONS:
         raise fail("schema_version", f"version {version} is not supported "
-                                     f"(this qnnforge reads versions 1 and {SCHEMA_VERSION})")
+                                     f"(this qnnforge reads versions "
+                                     f"{', '.join(map(str, SUPPORTED_VERSIONS))})")
     name = read_field(manifest, "name", "", str)
     entry = read_field(manifest, "input", "", dict)
     quantizer = InputQuantizer(
@@ -299,11 +309,13 @@ def artifact_from_manifest(manifest: Any, arrays: dict[str, np.ndarray]) -> Arti
     classes = read_field(output, "classes", "output", int)
     artifact = Artifact(name=name, input=quantizer, layers=tuple(layers), tie_break=tie_break,
                         metadata=manifest.get("metadata", {}))
-    if shape != [artifact.in_features]:
-        raise fail("input.shape", f"must be [{artifact.in_features}], not {shape!r}")
+    if shape != list(artifact.in_shape):
+        raise fail("input.shape", f"must be {list(artifact.in_shape)}, not {shape!r}")
     if classes != artifact.num_classes:
         raise fail("output.classes", f"must be {artifact.num_classes}, not {classes}")
     for index, (entry, layer) in enumerate(zip(layer_entries, artifact.layers)):
+        if layer.accumulator_bound is None:
+            continue
         # written for readers of the manifest alone; a different value means a corrupt file
         stated = read_field(entry, "accumulator_bound", f"layers[{index}]", int)
         if stated != layer.accumulator_bound:
@@ -340,7 +352,7 @@ def _validate(artifact: Artifact) -> None:
         raise fail("layers", "must hold at least one layer")
     names = set()
     previous = quantizer.encoding
-    previous_width = None
+    previous_shape = None
     for index, layer in enumerate(artifact.layers):
         path = f"layers[{index}]"
         if not layer.name.isidentifier():
@@ -351,13 +363,29 @@ def _validate(artifact: Artifact) -> None:
         if layer.input_encoding != previous:
             raise fail(f"{path}.input_encoding", f"must match the previous output ({previous}), "
                                                  f"not {layer.input_encoding}")
-        if previous_width is not None and layer.in_features != previous_width:
-            raise fail(f"{path}.in_features", f"must equal the previous layer's out_features "
-                                              f"({previous_width}), not {layer.in_features}")
+        if previous_shape is not None:
+            _check_follows(path, layer, previous_shape)
         layer.validate(path)
         last = index == len(artifact.layers) - 1
-        if last != layer.output.final:
-            raise fail(f"{path}.output.kind", "must be 'scores' for the last layer and "
-                                              "an activation for every other layer")
+        final = layer.output is not None and layer.output.final
+        if last != final:
+            raise fail(f"{path}.output.kind" if layer.output is not None else f"{path}.op",
+                       "must be 'scores' for the last layer and an activation for every other "
+                       "layer" if layer.output is not None else
+                       f"{layer.op!r} cannot be the last layer (it produces no class scores)")
         previous = layer.output_encoding
-        previous_width = layer.out_features
+        previous_shape = tuple(layer.out_shape)
+
+
+def _check_follows(path: str, layer: Layer, previous_shape: tuple[int, ...]) -> None:
+    """Check that ``layer`` reads the previous layer's output: the same image shape, or (for a
+    one-dimensional input) the same number of elements, flattened channels-last."""
+    shape = tuple(layer.in_shape)
+    if len(shape) == 1:
+        size = int(np.prod(previous_shape))
+        if shape[0] != size:
+            raise fail(f"{path}.in_features", f"must equal the previous layer's output size "
+                                              f"({size}), not {shape[0]}")
+    elif shape != previous_shape:
+        raise fail(f"{path}.in_shape", f"must equal the previous layer's output shape "
+                                       f"{list(previous_shape)}, not {list(shape)}")

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from ..manifest import fail, read_field
 from .base import Layer
+from .conv2d import Conv2dLayer
 from .dense import DenseLayer
+from .maxpool2d import MaxPool2dLayer
 
-__all__ = ["Layer", "DenseLayer", "LAYER_KINDS", "layer_from_manifest"]
+__all__ = ["Layer", "DenseLayer", "Conv2dLayer", "MaxPool2dLayer", "LAYER_KINDS",
+           "layer_from_manifest"]
 
-LAYER_KINDS: dict[str, type] = {kind.op: kind for kind in (DenseLayer,)}
+LAYER_KINDS: dict[str, type] = {kind.op: kind
+                                for kind in (DenseLayer, Conv2dLayer, MaxPool2dLayer)}
 """Every layer kind, by its manifest ``op``."""
 
 

@@ -27,14 +27,27 @@ class Layer(Protocol):
         Unique layer name, used for array keys and in every error message.
     input_encoding : Encoding
         Encoding of the layer's input elements.
-    output : OutputRule
-        What the layer does with its accumulators.
+    output : OutputRule or None
+        What the layer does with its accumulators; None for a layer that accumulates nothing
+        (a pool passes input values through).
     """
 
     op: ClassVar[str]
     name: str
     input_encoding: Encoding
-    output: OutputRule
+    output: OutputRule | None
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        """Shape of one input: ``(features,)``, or ``(height, width, channels)`` for an image.
+
+        A layer with a one-dimensional input reads any previous output of that size, flattened
+        (channels-last order); an image input must match the previous output's shape exactly.
+        """
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """Shape of one output, like :attr:`in_shape`."""
 
     @property
     def in_features(self) -> int:
@@ -49,8 +62,9 @@ class Layer(Protocol):
         """Encoding of the outputs, or None for class scores."""
 
     @property
-    def accumulator_bound(self) -> int:
-        """Worst-case ``|accumulator|`` over all legal inputs and weights."""
+    def accumulator_bound(self) -> int | None:
+        """Worst-case ``|accumulator|`` over all legal inputs and weights (None: no
+        accumulator)."""
 
     def validate(self, path: str) -> None:
         """Raise :class:`~qnnforge.sw.manifest.ArtifactError` naming the field of a bad value."""

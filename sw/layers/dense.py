@@ -12,9 +12,10 @@ from ..encoding import Encoding
 from ..manifest import fail, read_array, read_encoding, read_field
 from ..outputs import OutputRule, output_rule_from_manifest
 
-__all__ = ["DenseLayer", "accumulator_bound"]
+__all__ = ["DenseLayer", "accumulator_bound", "MAX_WEIGHT_BITS"]
 
-_MAX_WEIGHT_BITS = {"bipolar": 1, "ternary": 2, "int": 16, "uint": 16}
+MAX_WEIGHT_BITS = {"bipolar": 1, "ternary": 2, "int": 16, "uint": 16}
+"""Widest weight code of each encoding kind that the hardware builds."""
 
 
 def accumulator_bound(fan_in: int, input_encoding: Encoding, weight_encoding: Encoding) -> int:
@@ -60,6 +61,15 @@ class DenseLayer:
         return int(self.weights.shape[0])
 
     @property
+    def in_shape(self) -> tuple[int]:
+        """``(in_features,)``: a dense layer reads any shape of that size, flattened."""
+        return (self.in_features,)
+
+    @property
+    def out_shape(self) -> tuple[int]:
+        return (self.out_features,)
+
+    @property
     def output_encoding(self) -> Encoding | None:
         """Encoding of the activations, or None for a score layer."""
         return self.output.encoding
@@ -72,7 +82,7 @@ class DenseLayer:
     def validate(self, path: str) -> None:
         """Raise :class:`~qnnforge.sw.manifest.ArtifactError` if a weight or constant is illegal."""
         encoding = self.weight_encoding
-        if encoding.bits > _MAX_WEIGHT_BITS[encoding.kind]:
+        if encoding.bits > MAX_WEIGHT_BITS[encoding.kind]:
             raise fail(f"{path}.weight_encoding", f"weights must have at most 16 bits, not "
                                                   f"{encoding}")
         if not encoding.contains(self.weights):

@@ -40,7 +40,7 @@ def test_save_load_round_trip(tmp_path):
 def test_manifest_spells_out_the_network(saved):
     manifest = saved.manifest()
     assert (manifest["format"], manifest["schema_version"], manifest["name"]) == (
-        "qnnforge.artifact", 2, "tiny")
+        "qnnforge.artifact", 3, "tiny")
     assert manifest["input"] == {"shape": [4], "encoding": {"kind": "uint", "bits": 4},
                                  "raw_min": 0, "raw_max": 16, "multiplier": 15, "shift": 4}
     assert [layer["accumulator_bound"] for layer in manifest["layers"]] == [60, 3]
@@ -85,8 +85,8 @@ def _delete(path):
 
 
 MANIFEST_ERRORS = [
-    (_set(["schema_version"], 3),
-     r"^schema_version: version 3 is not supported \(this qnnforge reads versions 1 and 2\)$"),
+    (_set(["schema_version"], 4),
+     r"^schema_version: version 4 is not supported \(this qnnforge reads versions 1, 2, 3\)$"),
     (_set(["schema_version"], "1"), r"^schema_version: must be an integer, not '1'$"),
     (_set(["format"], "onnx"), r"^format: must be 'qnnforge\.artifact', not 'onnx'$"),
     (_delete(["format"]), r"^format: missing field$"),
@@ -102,7 +102,7 @@ MANIFEST_ERRORS = [
     (_set(["name"], ""), r"^name: must be a non-empty string$"),
     (_set(["layers"], {}), r"^layers: must be of type list, not dict$"),
     (_set(["layers"], []), r"^layers: must hold at least one layer$"),
-    (_set(["layers", 0, "op"], "conv"), r"^layers\[0\]\.op: must be 'dense', not 'conv'$"),
+    (_set(["layers", 0, "op"], "conv"), r"^layers\[0\]\.op: must be one of 'dense', 'conv2d', 'maxpool2d', not 'conv'$"),
     (_set(["layers", 0, "name"], "fc 0"), r"^layers\[0\]\.name: must be an identifier, not 'fc 0'$"),
     (_set(["layers", 1, "name"], "fc0"), r"^layers\[1\]\.name: duplicate layer name 'fc0'$"),
     (_set(["layers", 0, "output", "kind"], "relu"),
@@ -135,7 +135,7 @@ MANIFEST_ERRORS = [
     (_set(["layers", 0, "accumulator_bound"], 61),
      r"^layers\[0\]\.accumulator_bound: must be 60 \(the worst-case \|accumulator\| of the "
      r"layer's encodings and fan-in\), not 61$"),
-    (_set(["layers", 0, "op"], "conv2d"), r"^layers\[0\]\.op: must be 'dense', not 'conv2d'$"),
+    (_set(["layers", 0, "op"], "conv2d"), r"^layers\[0\]\.in_shape: missing field$"),
     (_set(["output", "tie_break"], "random"),
      r"^output\.tie_break: must be 'lowest_index', not 'random'$"),
     (_set(["layers", 0, "weights"], "fc1.weights"),
@@ -219,7 +219,7 @@ def test_load_rejects_a_broken_layer_chain(saved):
     saved.edit_manifest(_set(["layers", 1, "in_features"], 2))
     saved.edit_arrays(_put("fc1.weights", [[1, -1], [-1, 1]]))
     with pytest.raises(ArtifactError, match=r"^layers\[1\]\.in_features: must equal the previous "
-                                            r"layer's out_features \(3\), not 2$"):
+                                            r"layer's output size \(3\), not 2$"):
         load_artifact(saved.path)
 
 
@@ -240,7 +240,7 @@ def test_load_rejects_a_scores_layer_before_the_last(saved):
 @pytest.mark.parametrize("old, new, message", [
     ('"raw_min": 0', '"raw_min": NaN',
      r"^input\.raw_min: NaN is not allowed \(values must be integers\)$"),
-    ('"schema_version": 2', '"schema_version": Infinity',
+    ('"schema_version": 3', '"schema_version": Infinity',
      r"^schema_version: Infinity is not allowed \(values must be integers\)$"),
     ('"seed": 7', '"seed": -Infinity',
      r"^metadata\.seed: -Infinity is not allowed \(values must be integers\)$"),

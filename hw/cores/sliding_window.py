@@ -277,7 +277,7 @@ class SlidingWindow(wiring.Component):
         # Slot of row iy: iy - base_row < rows for every row the reader may read.
         offset = Signal(range(2 * rows))
         slot = Signal(range(rows))
-        m.d.comb += [offset.eq(base_slot + (iy - base_row)[:offset.width]),
+        m.d.comb += [offset.eq(base_slot + (iy - base_row)[:len(offset)]),
                      slot.eq(Mux(offset >= rows, offset - rows, offset)),
                      port.en.eq(advance),
                      port.addr.eq(Mux(pad, 0, slot * row_words + column))]

@@ -46,7 +46,7 @@ def _check(shape, images, lanes, kernel, stride, padding=(0, 0, 0, 0), pad_code=
 
 
 @st.composite
-def geometries(draw, max_beats=1500):
+def geometries(draw, max_beats=3000):
     height, width = draw(st.integers(1, 12)), draw(st.integers(1, 12))
     padding = tuple(draw(st.integers(0, 2)) for _ in range(4))
     kernel = (draw(st.integers(1, min(5, height + padding[0] + padding[2]))),
@@ -62,7 +62,7 @@ def geometries(draw, max_beats=1500):
     return count, (height, width, groups * lanes), lanes, kernel, stride, padding
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(geometry=geometries(), shape=st.sampled_from(SHAPES), data=st.data(),
        stall=st.sampled_from([0.0, 0.3]), backpressure=st.sampled_from([0.0, 0.3]),
        seed=st.integers(0, 2**16))

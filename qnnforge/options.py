@@ -110,7 +110,8 @@ def add_hardware_options(parser: argparse.ArgumentParser, *, top: bool = False) 
                        help="cycles per inference the default folding aims for "
                             "(default: %(default)s)")
     group.add_argument("--fold", action="append", default=[], metavar="LAYER:PExSIMD",
-                       help="set one layer's folding, e.g. --fold 1:8x16 (repeatable)")
+                       help="set one layer's folding by index or name, e.g. --fold 1:8x16 or "
+                            "--fold conv0:4x9 (repeatable)")
     group.add_argument("--no-dsp", dest="dsp", action="store_false",
                        help="build fixed-point multipliers from LUTs (shift-add) instead of "
                             "letting the synthesizer infer DSP blocks")

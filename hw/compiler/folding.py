@@ -15,7 +15,8 @@ from ...sw.errors import QnnforgeError
 from ...sw.specs import parse_layer_specs
 
 __all__ = ["LayerFolding", "Folding", "FoldingError", "layer_cycles", "fold_matrix",
-           "check_matrix_folding", "divisors", "parse_folding", "DEFAULT_TARGET_CYCLES"]
+           "check_matrix_folding", "check_lanes", "divisors", "parse_folding",
+           "resolve_overrides", "DEFAULT_TARGET_CYCLES"]
 
 DEFAULT_TARGET_CYCLES = 128
 
@@ -85,16 +86,53 @@ def check_matrix_folding(index: int, fan_in: int, fan_out: int, folding: LayerFo
                            f"not {folding.simd}")
 
 
-def parse_folding(specs: list[str]) -> dict[int, LayerFolding]:
-    """Parse user folding specs ``"LAYER:PExSIMD"`` (e.g. ``"0:8x16"``) into overrides.
+def check_lanes(index: int, what: str, size: int, lanes: int) -> None:
+    """Raise :class:`FoldingError` unless ``lanes`` elements per beat divide ``size``."""
+    if size % lanes:
+        raise FoldingError(f"layer {index}: the input stream's {lanes} elements per beat must "
+                           f"divide {what} {size}")
+
+
+def parse_folding(specs: list[str]) -> dict[int | str, LayerFolding]:
+    """Parse user folding specs ``"LAYER:PExSIMD"`` into overrides.
+
+    ``LAYER`` is a layer index (``"0:8x16"``) or a layer name (``"conv0:4x9"``); names are
+    resolved against the network by :func:`resolve_overrides`.
 
     Raises
     ------
     FoldingError
         If a spec does not have that form or names a layer twice.
     """
-    specs = parse_layer_specs(specs, r"^(\d+):(\d+)x(\d+)$", form="LAYER:PExSIMD",
-                              example="0:8x16", name="folding", value="folding",
+    specs = parse_layer_specs(specs, r"^(\d+|[A-Za-z_]\w*):(\d+)x(\d+)$", form="LAYER:PExSIMD",
+                              example="0:8x16 or conv0:4x9", name="folding", value="folding",
                               error=FoldingError)
-    return {index: LayerFolding(pe=int(pe), simd=int(simd))
-            for index, (pe, simd) in specs.items()}
+    return {layer: LayerFolding(pe=int(pe), simd=int(simd))
+            for layer, (pe, simd) in specs.items()}
+
+
+def resolve_overrides(names: list[str], overrides: dict[int | str, LayerFolding]
+                      ) -> dict[int, LayerFolding]:
+    """Return ``overrides`` keyed by layer index, given the network's layer ``names``.
+
+    Raises
+    ------
+    FoldingError
+        If an override names no layer, or names one layer twice (by index and by name).
+    """
+    resolved: dict[int, LayerFolding] = {}
+    for layer, folding in overrides.items():
+        if isinstance(layer, str):
+            if layer not in names:
+                raise FoldingError(f"folding names layer {layer!r}, but the network's layers "
+                                   f"are {', '.join(names)}")
+            index = names.index(layer)
+        else:
+            if not 0 <= layer < len(names):
+                raise FoldingError(f"folding names layer {layer}, but the network has "
+                                   f"{len(names)} layers (0..{len(names) - 1})")
+            index = layer
+        if index in resolved:
+            raise FoldingError(f"folding for layer {index} ({names[index]}) is given twice")
+        resolved[index] = folding
+    return resolved

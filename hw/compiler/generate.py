@@ -62,7 +62,9 @@ def design_summary(network: Network, top: str) -> dict:
         "cycles_per_inference": timing.interval,
         "bottleneck": timing.bottleneck,
         "latency_cycles": timing.latency,
-        "weight_bits": sum(entry["weight_memory"]["bits"] for entry in layers),
+        "latency_exact": timing.latency_exact,
+        "weight_bits": sum(entry["weight_memory"]["bits"] for entry in layers
+                           if "weight_memory" in entry),
     }
 
 

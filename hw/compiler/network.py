@@ -2,11 +2,12 @@
 
 ::
 
-    i_stream -> unit fc0 -> unit fc1 -> ... -> unit fcL -> Argmax -> o_stream
+    i_stream -> unit 0 -> unit 1 -> ... -> unit L -> Argmax -> o_stream
 
-Each layer's kind (:mod:`.layers`) lowers it and builds its unit; each arrow is an
-``amaranth.lib.stream`` valid/ready connection. The output beat width of one layer is the input
-beat width of the next, so no width converter is needed.
+Each layer's kind (:mod:`.layers`) lowers it and builds its unit (a matrix-vector unit, a
+sliding-window unit feeding one, a pool); each arrow is an ``amaranth.lib.stream`` valid/ready
+connection. The output beat width of one layer is the input beat width of the next, so no width
+converter is needed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .folding import Folding
 from .layers import hardware_for
 from .lowering import element_shape
 from .options import HardwareOptions
-from .plan import check_folding
+from .plan import check_folding, stream_lanes
 
 __all__ = ["Network"]
 
@@ -91,8 +92,9 @@ class Network(wiring.Component):
 
     def layer_summaries(self) -> list[dict]:
         """Return each layer's design.json entry, as its kind writes it."""
-        return [kind.summary(lowered, fold) for kind, lowered, fold
-                in zip(self._kinds, self._lowered, self._folding.layers)]
+        lanes = stream_lanes(self._artifact.layers, self._folding)
+        return [kind.summary(lowered, fold, width) for kind, lowered, fold, width
+                in zip(self._kinds, self._lowered, self._folding.layers, lanes)]
 
     def elaborate(self, platform):
         m = Module()

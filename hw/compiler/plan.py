@@ -1,8 +1,9 @@
 """A whole network's folding and cycle model, from the layer kinds' own answers.
 
-Layers run concurrently (dataflow) and every stage works on whole vectors, double buffered, so
-the network's steady-state cycles per inference is its slowest stage: a layer, or the input
-stream (``K / input_lanes`` beats). The latency of one inference through an idle pipeline, from
+Layers run concurrently (dataflow) and every stage works on whole vectors, double buffered (a
+convolution's vectors are its windows, cut from line buffers), so the network's steady-state
+cycles per inference is its slowest stage: a layer, or the input stream (``K / input_lanes``
+beats). The latency of one inference through an idle pipeline, from
 its first input beat being accepted to its result being offered, is the input beats plus each
 layer's latency; the argmax's register takes the cycle the last input beat would otherwise need.
 """
@@ -13,18 +14,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ...sw.layers import Layer
-from .folding import DEFAULT_TARGET_CYCLES, Folding, FoldingError, LayerFolding, divisors
+from .folding import (DEFAULT_TARGET_CYCLES, Folding, FoldingError, LayerFolding, divisors,
+                      resolve_overrides)
 from .layers import hardware_for
 
-__all__ = ["default_folding", "check_folding", "CycleModel", "cycle_model"]
+__all__ = ["default_folding", "check_folding", "stream_lanes", "CycleModel", "cycle_model"]
+
+
+def stream_lanes(layers: Sequence[Layer], folding: Folding) -> list[int]:
+    """Return the elements per beat of each layer's input stream under ``folding``."""
+    lanes = [folding.input_lanes]
+    for layer, layer_folding in zip(layers[:-1], folding.layers[:-1]):
+        lanes.append(hardware_for(layer).out_lanes(layer_folding))
+    return lanes
+
+
+def _fold_all(layers: Sequence[Layer], target_cycles: int, overrides: dict[int, LayerFolding],
+              input_lanes: int) -> Folding:
+    chosen, lanes = [], input_lanes
+    for index, layer in enumerate(layers):
+        kind = hardware_for(layer)
+        folding = overrides.get(index) or kind.fold(layer, target_cycles, lanes)
+        kind.check_folding(index, layer, folding, lanes)
+        chosen.append(folding)
+        lanes = kind.out_lanes(folding)
+    return Folding(layers=tuple(chosen), input_lanes=input_lanes)
 
 
 def default_folding(layers: Sequence[Layer], target_cycles: int = DEFAULT_TARGET_CYCLES,
-                    overrides: dict[int, LayerFolding] | None = None) -> Folding:
+                    overrides: dict[int | str, LayerFolding] | None = None) -> Folding:
     """Return a folding for ``layers`` that meets ``target_cycles``.
 
     Each layer gets its kind's cheapest folding within the target (or its fastest one); the
-    input stream gets the fewest lanes that do not make it the bottleneck.
+    input stream gets the fewest lanes that do not make it the bottleneck (lanes divide the
+    input's channels, or its features for a flat input).
 
     Parameters
     ----------
@@ -33,7 +56,7 @@ def default_folding(layers: Sequence[Layer], target_cycles: int = DEFAULT_TARGET
     target_cycles : int
         Cycles per inference to aim for.
     overrides : dict, optional
-        Layer index -> folding chosen by the user; kept as given.
+        Layer index or name -> folding chosen by the user; kept as given.
 
     Raises
     ------
@@ -43,22 +66,14 @@ def default_folding(layers: Sequence[Layer], target_cycles: int = DEFAULT_TARGET
     """
     if not isinstance(target_cycles, int) or isinstance(target_cycles, bool) or target_cycles < 1:
         raise FoldingError(f"target cycles must be a positive integer, not {target_cycles!r}")
-    overrides = overrides or {}
-    for index in sorted(overrides):
-        if not 0 <= index < len(layers):
-            raise FoldingError(f"folding names layer {index}, but the network has "
-                               f"{len(layers)} layers (0..{len(layers) - 1})")
-    chosen = []
-    for index, layer in enumerate(layers):
-        kind = hardware_for(layer)
-        folding = overrides.get(index) or kind.fold(layer, target_cycles)
-        kind.check_folding(index, layer, folding)
-        chosen.append(folding)
-    bottleneck = max(hardware_for(layer).cycles(layer, folding)
-                     for layer, folding in zip(layers, chosen))
+    overrides = resolve_overrides([layer.name for layer in layers], overrides or {})
+    choices = divisors(layers[0].in_shape[-1])
     fan_in = layers[0].in_features
-    lanes = next(d for d in divisors(fan_in) if fan_in // d <= bottleneck)
-    return Folding(layers=tuple(chosen), input_lanes=lanes)
+    # the layers' foldings hardly depend on the input lanes (only the first layer's windows do)
+    bottleneck = cycle_model(layers, _fold_all(layers, target_cycles, overrides,
+                                               choices[-1])).interval
+    lanes = next((d for d in choices if fan_in // d <= bottleneck), choices[-1])
+    return _fold_all(layers, target_cycles, overrides, lanes)
 
 
 def check_folding(layers: Sequence[Layer], folding: Folding) -> None:
@@ -66,11 +81,15 @@ def check_folding(layers: Sequence[Layer], folding: Folding) -> None:
     if len(folding.layers) != len(layers):
         raise FoldingError(f"folding has {len(folding.layers)} layers, the artifact "
                            f"{len(layers)}")
-    for index, (layer, layer_folding) in enumerate(zip(layers, folding.layers)):
-        hardware_for(layer).check_folding(index, layer, layer_folding)
-    if layers[0].in_features % folding.input_lanes:
-        raise FoldingError(f"input lanes must divide the input size {layers[0].in_features}, "
+    if layers[0].in_shape[-1] % folding.input_lanes:
+        what = "input channels" if len(layers[0].in_shape) == 3 else "input size"
+        raise FoldingError(f"input lanes must divide the {what} {layers[0].in_shape[-1]}, "
                            f"not {folding.input_lanes}")
+    lanes = folding.input_lanes
+    for index, (layer, layer_folding) in enumerate(zip(layers, folding.layers)):
+        kind = hardware_for(layer)
+        kind.check_folding(index, layer, layer_folding, lanes)
+        lanes = kind.out_lanes(layer_folding)
 
 
 @dataclass(frozen=True)
@@ -89,7 +108,10 @@ class CycleModel:
         The slowest stage: ``"input"`` or a layer name (the first of equals).
     latency : int
         Cycles from the first input beat accepted to the result offered, through an idle
-        pipeline.
+        pipeline: exact for dense layers, an upper bound once a layer works on windows (it
+        starts before its whole input has arrived).
+    latency_exact : bool
+        Whether ``latency`` is exact (every layer is dense) or an upper bound.
     """
 
     input_beats: int
@@ -97,17 +119,20 @@ class CycleModel:
     interval: int
     bottleneck: str
     latency: int
+    latency_exact: bool = True
 
 
 def cycle_model(layers: Sequence[Layer], folding: Folding) -> CycleModel:
     """Return the cycle model of ``layers`` folded by ``folding``."""
     input_beats = layers[0].in_features // folding.input_lanes
     kinds = [hardware_for(layer) for layer in layers]
-    cycles = tuple(kind.cycles(layer, fold)
-                   for kind, layer, fold in zip(kinds, layers, folding.layers))
+    lanes = stream_lanes(layers, folding)
+    cycles = tuple(kind.cycles(layer, fold, width)
+                   for kind, layer, fold, width in zip(kinds, layers, folding.layers, lanes))
     stages = [("input", input_beats)] + [(layer.name, c) for layer, c in zip(layers, cycles)]
     bottleneck, interval = max(stages, key=lambda stage: stage[1])
-    latency = input_beats + sum(kind.latency(layer, fold)
-                                for kind, layer, fold in zip(kinds, layers, folding.layers))
+    latency = input_beats + sum(kind.latency(layer, fold, width) for kind, layer, fold, width
+                                in zip(kinds, layers, folding.layers, lanes))
     return CycleModel(input_beats=input_beats, layer_cycles=cycles, interval=interval,
-                      bottleneck=bottleneck, latency=latency)
+                      bottleneck=bottleneck, latency=latency,
+                      latency_exact=all(kind.latency_exact for kind in kinds))

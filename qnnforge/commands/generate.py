@@ -32,9 +32,15 @@ def folding_table(summary: dict) -> Table:
     for column in ("layer", "K x N", "dot", "PE", "SIMD", "cycles", "acc bits", "weight bits"):
         table.add_column(column, justify="left" if column in ("layer", "dot") else "right")
     for layer in summary["layers"]:
-        table.add_row(layer["name"], f"{layer['fan_in']} x {layer['fan_out']}", layer["dot"],
-                      str(layer["pe"]), str(layer["simd"]), str(layer["cycles_per_vector"]),
-                      str(layer["accumulator_bits"]), str(layer["weight_memory"]["bits"]))
+        if "fan_in" in layer:  # a matrix-vector unit (dense, or a convolution's windows)
+            matrix = f"{layer['fan_in']} x {layer['fan_out']}"
+            details = (layer["dot"], str(layer["accumulator_bits"]),
+                       str(layer["weight_memory"]["bits"]))
+        else:
+            matrix = f"{layer['op']} {'x'.join(map(str, layer['kernel']))}"
+            details = ("max", "-", "-")
+        table.add_row(layer["name"], matrix, details[0], str(layer["pe"]), str(layer["simd"]),
+                      str(layer["cycles"]), *details[1:])
     return table
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qnnforge.sw.artifact import (Artifact, DenseLayer, InputQuantizer, MultiThresholdActivation,
-                                  RequantizeOutput, ScoreOutput, ThresholdActivation)
-from qnnforge.sw.encoding import BIPOLAR, Encoding, uint
+from qnnforge.sw.artifact import (Artifact, Conv2dLayer, DenseLayer, InputQuantizer,
+                                  MaxPool2dLayer, MultiThresholdActivation, RequantizeOutput,
+                                  ScoreOutput, ThresholdActivation)
+from qnnforge.sw.encoding import BIPOLAR, TERNARY, Encoding, sint, uint
 
 
 def random_inputs(encoding: Encoding, rng, rows: int, fan_in: int) -> np.ndarray:
@@ -99,3 +100,52 @@ def mixed_layer(rng, fan_in: int, fan_out: int, input_encoding: Encoding,
     bound = fan_in * weight_encoding.max_abs * input_encoding.max_abs
     output = random_output(rng, kind, fan_out, bound, output_encoding)
     return DenseLayer(name, input_encoding, weight_encoding, weights, output)
+
+
+def random_conv(rng, name: str, in_shape: tuple[int, int, int], out_channels: int,
+                input_encoding: Encoding, weight_encoding: Encoding, kind: str,
+                output_encoding: Encoding | None = None, kernel=(3, 3), stride=(1, 1),
+                padding=(1, 1, 1, 1), pad_value: int | None = None) -> Conv2dLayer:
+    """Return a random convolution of any precision pair, output rule and geometry.
+
+    The pad value defaults to a random legal input value other than 0 where there is one, so a
+    unit that pads with zeros would be caught.
+    """
+    fan_in = kernel[0] * kernel[1] * in_shape[2]
+    weights = random_weights(rng, weight_encoding, out_channels, fan_in).reshape(
+        out_channels, kernel[0], kernel[1], in_shape[2])
+    bound = fan_in * weight_encoding.max_abs * input_encoding.max_abs
+    if pad_value is None:
+        pad_value = int(input_encoding.max if input_encoding.kind != "bipolar"
+                        else rng.choice([-1, 1]))
+    return Conv2dLayer(name, input_encoding, weight_encoding, tuple(in_shape), weights,
+                       tuple(stride), tuple(padding), pad_value,
+                       random_output(rng, kind, out_channels, bound, output_encoding))
+
+
+def random_cnn(rng, precision: str = "binary", in_shape=(6, 6, 2), channels=(4, 4),
+               classes: int = 3, input_bits: int = 2) -> Artifact:
+    """Return a random CNN: conv 3x3 pad 1 -> conv 3x3 pad 1 -> max-pool 2x2 -> dense scores.
+
+    ``precision`` is ``"binary"`` (bipolar weights and activations after a fixed-point input)
+    or ``"fixed"`` (signed 3-bit, then ternary weights; unsigned 2-bit activations).
+    """
+    x = uint(input_bits)
+    if precision == "binary":
+        encodings = [(x, BIPOLAR, "threshold", BIPOLAR), (BIPOLAR, BIPOLAR, "threshold", BIPOLAR)]
+    else:
+        encodings = [(x, sint(3), "multithreshold", uint(2)),
+                     (uint(2), TERNARY, "multithreshold", uint(2))]
+    layers, shape = [], tuple(in_shape)
+    for index, (width, (inputs, weights, kind, outputs)) in enumerate(zip(channels, encodings)):
+        conv = random_conv(rng, f"conv{index}", shape, width, inputs, weights, kind, outputs)
+        layers.append(conv)
+        shape = conv.out_shape
+    pool = MaxPool2dLayer("pool0", layers[-1].output_encoding, shape, (2, 2), (2, 2))
+    layers.append(pool)
+    fan_in = pool.out_features
+    last_weights = BIPOLAR if precision == "binary" else sint(2)
+    layers.append(mixed_layer(rng, fan_in, classes, pool.output_encoding, last_weights, "scores",
+                              name="fc0"))
+    quantizer = InputQuantizer(x, 0, x.max, 1, 0)
+    return Artifact(f"random-{precision}-cnn", quantizer, tuple(layers))

@@ -53,11 +53,15 @@ def test_layer_cycles_counts_partial_synapse_folds():
 
 
 def test_parse_folding():
-    assert parse_folding(["0:8x16", " 2:1x3 "]) == {0: LayerFolding(8, 16), 2: LayerFolding(1, 3)}
+    assert parse_folding(["0:8x16", " 2:1x3 ", "conv0:4x9"]) == {
+        0: LayerFolding(8, 16), 2: LayerFolding(1, 3), "conv0": LayerFolding(4, 9)}
 
 
 @pytest.mark.parametrize("specs, message", [
-    (["0:8"], r"^folding must look like LAYER:PExSIMD \(e\.g\. 0:8x16\), not '0:8'$"),
+    (["0:8"], r"^folding must look like LAYER:PExSIMD \(e\.g\. 0:8x16 or conv0:4x9\), "
+              r"not '0:8'$"),
+    (["0x:8x1"], r"^folding must look like LAYER:PExSIMD \(e\.g\. 0:8x16 or conv0:4x9\), "
+                 r"not '0x:8x1'$"),
     (["1:2x2", "1:4x4"], r"^folding for layer 1 is given twice$"),
     (["0:0x4"], r"^PE must be a positive integer, not 0$"),
 ])
@@ -73,6 +77,24 @@ def test_parse_folding_rejects_bad_specs(specs, message):
 def test_default_folding_rejects_overrides_that_do_not_fit(override, message):
     with pytest.raises(ValueError, match=message):
         default_folding(DIGITS_LAYERS, 128, {0: override})
+
+
+def test_default_folding_takes_overrides_by_layer_name():
+    names = [layer.name for layer in DIGITS_LAYERS]
+    folding = default_folding(DIGITS_LAYERS, 128, {names[1]: LayerFolding(2, 8)})
+    assert folding.layers[1] == LayerFolding(2, 8)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"conv9": LayerFolding(1, 1)}, r"^folding names layer 'conv9', but the network's layers "
+                                    r"are fc0, fc1, fc2$"),
+    ({7: LayerFolding(1, 1)}, r"^folding names layer 7, but the network has 3 layers \(0\.\.2\)$"),
+    ({1: LayerFolding(1, 1), "fc1": LayerFolding(2, 2)},
+     r"^folding for layer 1 \(fc1\) is given twice$"),
+])
+def test_default_folding_rejects_overrides_naming_no_layer_or_one_twice(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        default_folding(DIGITS_LAYERS, 128, overrides)
 
 
 def test_default_folding_rejects_bad_target():

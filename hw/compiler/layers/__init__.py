@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from ....sw.layers import Layer
 from .base import LayerHardware
+from .conv2d import Conv2dHardware, LoweredConv2d
 from .dense import DenseHardware, LoweredDense
+from .maxpool2d import LoweredMaxPool2d, MaxPool2dHardware
 
-__all__ = ["LayerHardware", "DenseHardware", "LoweredDense", "HARDWARE_KINDS", "hardware_for",
+__all__ = ["LayerHardware", "DenseHardware", "LoweredDense", "Conv2dHardware", "LoweredConv2d",
+           "MaxPool2dHardware", "LoweredMaxPool2d", "HARDWARE_KINDS", "hardware_for",
            "lower_layer"]
 
-HARDWARE_KINDS: dict[str, LayerHardware] = {kind.op: kind for kind in (DenseHardware(),)}
+HARDWARE_KINDS: dict[str, LayerHardware] = {
+    kind.op: kind for kind in (DenseHardware(), Conv2dHardware(), MaxPool2dHardware())}
 """The hardware of every layer kind, by its manifest ``op``."""
 
 

@@ -21,18 +21,24 @@ class LayerHardware(Protocol):
     """
 
     op: ClassVar[str]
+    latency_exact: ClassVar[bool]
+    """Whether :meth:`latency` is exact (the layer waits for its whole input) or a bound."""
 
-    def fold(self, layer: Layer, target_cycles: int) -> LayerFolding:
-        """Return the cheapest folding of ``layer`` within ``target_cycles`` (else the fastest)."""
+    def fold(self, layer: Layer, target_cycles: int, in_lanes: int) -> LayerFolding:
+        """Return the cheapest folding of ``layer`` within ``target_cycles`` (else the fastest),
+        given ``in_lanes`` elements per input beat."""
 
-    def check_folding(self, index: int, layer: Layer, folding: LayerFolding) -> None:
-        """Raise :class:`~..folding.FoldingError` if ``folding`` does not fit layer ``index``."""
+    def check_folding(self, index: int, layer: Layer, folding: LayerFolding,
+                      in_lanes: int) -> None:
+        """Raise :class:`~..folding.FoldingError` if ``folding`` (with ``in_lanes`` elements per
+        input beat) does not fit layer ``index``."""
 
-    def cycles(self, layer: Layer, folding: LayerFolding) -> int:
-        """Return the layer's steady-state cycles per inference."""
+    def cycles(self, layer: Layer, folding: LayerFolding, in_lanes: int) -> int:
+        """Return the layer's steady-state cycles per inference (its slowest part)."""
 
-    def latency(self, layer: Layer, folding: LayerFolding) -> int:
-        """Return the cycles from the layer's last input to its last output, when idle."""
+    def latency(self, layer: Layer, folding: LayerFolding, in_lanes: int) -> int:
+        """Return the cycles from the layer's last input to its last output, when idle (for a
+        layer that works on windows: an upper bound, its whole cycles plus its registers)."""
 
     def out_lanes(self, folding: LayerFolding) -> int:
         """Return the elements per beat of the layer's output stream."""
@@ -44,5 +50,5 @@ class LayerHardware(Protocol):
               options: HardwareOptions) -> wiring.Component:
         """Return the layer's unit, with stream ports ``i_stream`` and ``o_stream``."""
 
-    def summary(self, lowered: Any, folding: LayerFolding) -> dict:
+    def summary(self, lowered: Any, folding: LayerFolding, in_lanes: int) -> dict:
         """Return the layer's entry in design.json."""

@@ -15,7 +15,8 @@ from amaranth.hdl import Shape
 from ....sw.layers import DenseLayer
 from ...cores.mvu import MatrixVectorUnit
 from ..dots import DotKind, dot_for
-from ..folding import LayerFolding, check_matrix_folding, fold_matrix, layer_cycles
+from ..folding import (LayerFolding, check_lanes, check_matrix_folding, fold_matrix,
+                       layer_cycles)
 from ..lowering import element_shape
 from ..options import HardwareOptions
 from ..outputs import OutputStage, lower_output
@@ -69,18 +70,21 @@ class DenseHardware:
     """The hardware of :class:`~qnnforge.sw.layers.dense.DenseLayer`."""
 
     op = DenseLayer.op
+    latency_exact = True
 
-    def fold(self, layer: DenseLayer, target_cycles: int) -> LayerFolding:
+    def fold(self, layer: DenseLayer, target_cycles: int, in_lanes: int) -> LayerFolding:
         return fold_matrix(layer.in_features, layer.out_features, target_cycles)
 
-    def check_folding(self, index: int, layer: DenseLayer, folding: LayerFolding) -> None:
+    def check_folding(self, index: int, layer: DenseLayer, folding: LayerFolding,
+                      in_lanes: int) -> None:
         check_matrix_folding(index, layer.in_features, layer.out_features, folding)
+        check_lanes(index, "the fan-in", layer.in_features, in_lanes)
 
-    def cycles(self, layer: DenseLayer, folding: LayerFolding) -> int:
+    def cycles(self, layer: DenseLayer, folding: LayerFolding, in_lanes: int) -> int:
         return layer_cycles(layer.in_features, layer.out_features, folding.pe, folding.simd)
 
-    def latency(self, layer: DenseLayer, folding: LayerFolding) -> int:
-        return self.cycles(layer, folding) + PIPELINE_REGISTERS
+    def latency(self, layer: DenseLayer, folding: LayerFolding, in_lanes: int) -> int:
+        return self.cycles(layer, folding, in_lanes) + PIPELINE_REGISTERS
 
     def out_lanes(self, folding: LayerFolding) -> int:
         return folding.pe
@@ -109,7 +113,7 @@ class DenseHardware:
         return MatrixVectorUnit(lowered, pe=folding.pe, simd=folding.simd, in_lanes=in_lanes,
                                 options=options)
 
-    def summary(self, lowered: LoweredDense, folding: LayerFolding) -> dict:
+    def summary(self, lowered: LoweredDense, folding: LayerFolding, in_lanes: int) -> dict:
         cycles = layer_cycles(lowered.fan_in, lowered.fan_out, folding.pe, folding.simd)
         word = folding.pe * folding.simd * lowered.weight_shape.width
         return {
@@ -117,6 +121,7 @@ class DenseHardware:
             "fan_out": lowered.fan_out, "dot": lowered.dot.name, "pe": folding.pe,
             "simd": folding.simd, "synapse_folds": -(-lowered.fan_in // folding.simd),
             "neuron_folds": lowered.fan_out // folding.pe, "cycles_per_vector": cycles,
+            "cycles": cycles,
             "input_bits": lowered.input_shape.width,
             "accumulator_bits": lowered.acc_shape.width,
             "output_bits": lowered.output_shape.width,

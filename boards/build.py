@@ -203,8 +203,8 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
     elif not isinstance(options, HardwareOptions):
         raise TypeError(f"options must be a HardwareOptions, not {options!r}")
     if folding is None:
-        folding = default_folding(artifact.layers, target_cycles or board.target_cycles,
-                                  overrides)
+        target = target_cycles or board.target_for(artifact.layers)
+        folding = default_folding(artifact.layers, target, overrides)
     platform = board.platform()
     oscillator = platform.default_clk_frequency
     pll = None

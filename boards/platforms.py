@@ -37,7 +37,10 @@ class Board:
     activity_led, fault_led : (str, int)
         amaranth-boards resources of the two status LEDs.
     target_cycles : int
-        Cycles per inference of the default folding, chosen so the demo network fits.
+        Cycles per inference of the default folding of a network with a flat input (an MLP),
+        chosen so the demo network fits.
+    image_target_cycles : int
+        The same for a network with an image input (a CNN).
     capacity : dict
         Logic cells, block RAMs and DSPs of the device.
     """
@@ -50,7 +53,12 @@ class Board:
     activity_led: tuple[str, int]
     fault_led: tuple[str, int]
     target_cycles: int
+    image_target_cycles: int
     capacity: dict
+
+    def target_for(self, layers) -> int:
+        """Return the default cycles per inference for a network of ``layers``."""
+        return self.image_target_cycles if len(layers[0].in_shape) == 3 else self.target_cycles
 
     @property
     def clock_hz(self) -> float:
@@ -62,15 +70,15 @@ BOARDS = {
     "icebreaker": Board(
         name="icebreaker", platform=ICEBreakerPlatform, fabric="ice40", flow="icestorm",
         constraints="pcf", activity_led=("led_g", 0), fault_led=("led_r", 0),
-        target_cycles=512, capacity={"lc": 5280, "bram": 30, "dsp": 8}),
+        target_cycles=512, image_target_cycles=4096, capacity={"lc": 5280, "bram": 30, "dsp": 8}),
     "ulx3s-85f": Board(
         name="ulx3s-85f", platform=ULX3S_85F_Platform, fabric="ecp5", flow="trellis",
         constraints="lpf", activity_led=("led", 0), fault_led=("led", 1),
-        target_cycles=128, capacity={"lut": 83640, "bram": 208, "dsp": 156}),
+        target_cycles=128, image_target_cycles=1024, capacity={"lut": 83640, "bram": 208, "dsp": 156}),
     "arty-a7-35": Board(
         name="arty-a7-35", platform=ArtyA7_35Platform, fabric="xc7", flow="vivado",
         constraints="xdc", activity_led=("led", 0), fault_led=("led", 1),
-        target_cycles=128, capacity={"lut": 20800, "bram": 50, "dsp": 90}),
+        target_cycles=128, image_target_cycles=1024, capacity={"lut": 20800, "bram": 50, "dsp": 90}),
 }
 """Board name -> :class:`Board`."""
 

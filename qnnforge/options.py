@@ -97,7 +97,7 @@ def _identifier(text: str) -> str:
 
 def add_hardware_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     """Add the options that shape the hardware: folding, DSPs, popcount (and ``--top``)."""
-    from .hw.compiler.folding import DEFAULT_TARGET_CYCLES
+    from .hw.compiler.folding import DEFAULT_IMAGE_TARGET_CYCLES, DEFAULT_TARGET_CYCLES
     from .hw.compiler.options import HardwareOptions
     from .hw.cores.xnor_dot import POPCOUNTS
 
@@ -106,9 +106,10 @@ def add_hardware_options(parser: argparse.ArgumentParser, *, top: bool = False) 
     if top:
         group.add_argument("--top", type=_identifier, default="qnnforge_top",
                            help="top module name (default: %(default)s)")
-    group.add_argument("--target-cycles", type=int, default=DEFAULT_TARGET_CYCLES,
-                       help="cycles per inference the default folding aims for "
-                            "(default: %(default)s)")
+    group.add_argument("--target-cycles", type=int, default=None,
+                       help="cycles per inference the default folding aims for (default: "
+                            f"{DEFAULT_TARGET_CYCLES} for an MLP, {DEFAULT_IMAGE_TARGET_CYCLES} "
+                            "for a CNN)")
     group.add_argument("--fold", action="append", default=[], metavar="LAYER:PExSIMD",
                        help="set one layer's folding by index or name, e.g. --fold 1:8x16 or "
                             "--fold conv0:4x9 (repeatable)")
@@ -151,7 +152,7 @@ def fold_overrides(specs: list[str]) -> dict:
         return parse_folding(specs)
 
 
-def design_folding(artifact, target_cycles: int, overrides: dict):
+def design_folding(artifact, target_cycles: int | None, overrides: dict):
     """Return the :class:`~qnnforge.hw.compiler.folding.Folding` of ``artifact`` that meets
     ``target_cycles`` with the user's per-layer ``overrides`` (from :func:`fold_overrides`).
 

@@ -15,10 +15,14 @@ from ...sw.errors import QnnforgeError
 from ...sw.specs import parse_layer_specs
 
 __all__ = ["LayerFolding", "Folding", "FoldingError", "layer_cycles", "fold_matrix",
-           "check_matrix_folding", "check_lanes", "divisors", "parse_folding",
-           "resolve_overrides", "DEFAULT_TARGET_CYCLES"]
+           "check_matrix_folding", "check_lanes", "lanes_within", "divisors", "parse_folding",
+           "resolve_overrides", "DEFAULT_TARGET_CYCLES",
+           "DEFAULT_IMAGE_TARGET_CYCLES"]
 
 DEFAULT_TARGET_CYCLES = 128
+"""Cycles per inference the default folding of a network with a flat input aims for."""
+DEFAULT_IMAGE_TARGET_CYCLES = 1024
+"""... and of a network with an image input (a convolution reads every pixel many times)."""
 
 
 class FoldingError(QnnforgeError, ValueError):
@@ -61,14 +65,17 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def fold_matrix(fan_in: int, fan_out: int, target: int) -> LayerFolding:
+def fold_matrix(fan_in: int, fan_out: int, target: int, min_pe: int = 1) -> LayerFolding:
     """Return the cheapest (fewest lanes) folding that meets ``target`` cycles, else the fastest.
 
     Ties prefer a SIMD that divides the fan-in (no idle padding lanes), then fewer cycles, then
-    the larger SIMD (wider popcounts are cheaper per lane than more accumulators).
+    the larger SIMD (wider popcounts are cheaper per lane than more accumulators). ``min_pe``
+    asks for at least that many outputs a beat (the next layer's windows need them); the
+    smallest PE dividing the fan-out that reaches it, or the fan-out, is the least taken.
     """
     candidates = []
-    for pe in divisors(fan_out):
+    least = next((pe for pe in divisors(fan_out) if pe >= min_pe), fan_out)
+    for pe in (pe for pe in divisors(fan_out) if pe >= least):
         for simd in range(1, fan_in + 1):
             cycles = layer_cycles(fan_in, fan_out, pe, simd)
             candidates.append((cycles > target, pe * simd, fan_in % simd != 0, cycles, -simd, pe))
@@ -84,6 +91,15 @@ def check_matrix_folding(index: int, fan_in: int, fan_out: int, folding: LayerFo
     if folding.simd > fan_in:
         raise FoldingError(f"layer {index}: SIMD must not exceed the fan-in {fan_in}, "
                            f"not {folding.simd}")
+
+
+def lanes_within(size: int, beats_per_lane, target: int, at_least: int = 1) -> int:
+    """Return the smallest divisor ``L >= at_least`` of ``size`` with ``beats_per_lane(L) <=
+    target`` (``size`` itself if none is small enough)."""
+    for lanes in divisors(size):
+        if lanes >= at_least and beats_per_lane(lanes) <= target:
+            return lanes
+    return size
 
 
 def check_lanes(index: int, what: str, size: int, lanes: int) -> None:

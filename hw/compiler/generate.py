@@ -17,7 +17,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ...sw.artifact import Artifact
-from .folding import DEFAULT_TARGET_CYCLES, Folding, LayerFolding
+from .folding import Folding, LayerFolding
 from .interface import design_interface
 from ..tools.files import write_atomic
 from .network import Network
@@ -69,7 +69,7 @@ def design_summary(network: Network, top: str) -> dict:
 
 
 def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | None = None,
-             *, target_cycles: int = DEFAULT_TARGET_CYCLES,
+             *, target_cycles: int | None = None,
              overrides: dict[int, LayerFolding] | None = None, top: str = DEFAULT_TOP,
              artifact_path: str | os.PathLike | None = None,
              options: HardwareOptions = HardwareOptions()) -> Design:
@@ -83,7 +83,8 @@ def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | 
         Output directory (created if needed).
     folding : Folding, optional
         Exact folding; by default one is chosen by :func:`~.plan.default_folding` from
-        ``target_cycles`` and the user's per-layer ``overrides``.
+        ``target_cycles`` (by default :func:`~.plan.default_target_cycles`) and the user's
+        per-layer ``overrides``.
     options : HardwareOptions
         DSP use and popcount architecture (recorded in the summary).
 

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ...sw.layers import Layer
-from .folding import (DEFAULT_TARGET_CYCLES, Folding, FoldingError, LayerFolding, divisors,
-                      resolve_overrides)
+from .folding import (DEFAULT_IMAGE_TARGET_CYCLES, DEFAULT_TARGET_CYCLES, Folding,
+                      FoldingError, LayerFolding, divisors, resolve_overrides)
 from .layers import hardware_for
 
-__all__ = ["default_folding", "check_folding", "stream_lanes", "CycleModel", "cycle_model"]
+__all__ = ["default_target_cycles", "default_folding", "check_folding", "stream_lanes", "CycleModel", "cycle_model"]
 
 
 def stream_lanes(layers: Sequence[Layer], folding: Folding) -> list[int]:
@@ -29,19 +29,37 @@ def stream_lanes(layers: Sequence[Layer], folding: Folding) -> list[int]:
     return lanes
 
 
+def _lanes_needed(layers: Sequence[Layer], target_cycles: int) -> list[int]:
+    """Return the fewest input lanes each layer needs to meet the target (walking backwards,
+    since a pool passes on what the layer after it needs)."""
+    needed = [1]
+    for layer in reversed(layers):
+        needed.insert(0, hardware_for(layer).input_lanes(layer, target_cycles, needed[0]))
+    return needed
+
+
 def _fold_all(layers: Sequence[Layer], target_cycles: int, overrides: dict[int, LayerFolding],
               input_lanes: int) -> Folding:
     chosen, lanes = [], input_lanes
+    needed = _lanes_needed(layers, target_cycles)
     for index, layer in enumerate(layers):
         kind = hardware_for(layer)
-        folding = overrides.get(index) or kind.fold(layer, target_cycles, lanes)
+        folding = overrides.get(index) or kind.fold(layer, target_cycles, lanes,
+                                                    needed[index + 1])
         kind.check_folding(index, layer, folding, lanes)
         chosen.append(folding)
         lanes = kind.out_lanes(folding)
     return Folding(layers=tuple(chosen), input_lanes=input_lanes)
 
 
-def default_folding(layers: Sequence[Layer], target_cycles: int = DEFAULT_TARGET_CYCLES,
+def default_target_cycles(layers: Sequence[Layer]) -> int:
+    """Return the cycles per inference a default folding aims for: :data:`DEFAULT_TARGET_CYCLES`
+    for a flat input, :data:`DEFAULT_IMAGE_TARGET_CYCLES` for an image."""
+    image = len(layers[0].in_shape) == 3
+    return DEFAULT_IMAGE_TARGET_CYCLES if image else DEFAULT_TARGET_CYCLES
+
+
+def default_folding(layers: Sequence[Layer], target_cycles: int | None = None,
                     overrides: dict[int | str, LayerFolding] | None = None) -> Folding:
     """Return a folding for ``layers`` that meets ``target_cycles``.
 
@@ -53,8 +71,8 @@ def default_folding(layers: Sequence[Layer], target_cycles: int = DEFAULT_TARGET
     ----------
     layers : sequence of Layer
         The artifact's layers, in order.
-    target_cycles : int
-        Cycles per inference to aim for.
+    target_cycles : int, optional
+        Cycles per inference to aim for; by default :func:`default_target_cycles`.
     overrides : dict, optional
         Layer index or name -> folding chosen by the user; kept as given.
 
@@ -64,10 +82,13 @@ def default_folding(layers: Sequence[Layer], target_cycles: int = DEFAULT_TARGET
         If ``target_cycles`` is not a positive integer, an override names no layer or does not
         fit its layer.
     """
+    if target_cycles is None:
+        target_cycles = default_target_cycles(layers)
     if not isinstance(target_cycles, int) or isinstance(target_cycles, bool) or target_cycles < 1:
         raise FoldingError(f"target cycles must be a positive integer, not {target_cycles!r}")
     overrides = resolve_overrides([layer.name for layer in layers], overrides or {})
-    choices = divisors(layers[0].in_shape[-1])
+    least = _lanes_needed(layers, target_cycles)[0]
+    choices = [d for d in divisors(layers[0].in_shape[-1]) if d >= least]
     fan_in = layers[0].in_features
     # the layers' foldings hardly depend on the input lanes (only the first layer's windows do)
     bottleneck = cycle_model(layers, _fold_all(layers, target_cycles, overrides,

@@ -76,7 +76,7 @@ def test_layer_kind_summary_names_its_op_and_dot():
     artifact = random_network(np.random.default_rng(3), [12, 8, 6, 4])
     for layer in artifact.layers:
         kind = hardware_for(layer)
-        folding = kind.fold(layer, 64, 1)
+        folding = kind.fold(layer, 64, 1, 1)
         entry = kind.summary(kind.lower(layer), folding, 1)
         assert entry["op"] == layer.op
         assert entry["cycles_per_vector"] == kind.cycles(layer, folding, 1)

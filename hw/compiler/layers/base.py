@@ -24,9 +24,16 @@ class LayerHardware(Protocol):
     latency_exact: ClassVar[bool]
     """Whether :meth:`latency` is exact (the layer waits for its whole input) or a bound."""
 
-    def fold(self, layer: Layer, target_cycles: int, in_lanes: int) -> LayerFolding:
+    def input_lanes(self, layer: Layer, target_cycles: int, out_lanes: int) -> int:
+        """Return the fewest elements per input beat that keep the layer within
+        ``target_cycles``, given that the next layer needs ``out_lanes`` per output beat (a
+        kind that carries its input's lanes through must be fed at least those)."""
+
+    def fold(self, layer: Layer, target_cycles: int, in_lanes: int,
+             out_lanes: int) -> LayerFolding:
         """Return the cheapest folding of ``layer`` within ``target_cycles`` (else the fastest),
-        given ``in_lanes`` elements per input beat."""
+        given ``in_lanes`` elements per input beat and at least ``out_lanes`` per output beat
+        (where the kind chooses them)."""
 
     def check_folding(self, index: int, layer: Layer, folding: LayerFolding,
                       in_lanes: int) -> None:

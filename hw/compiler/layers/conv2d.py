@@ -15,7 +15,8 @@ from amaranth.hdl import Shape
 
 from ....sw.layers import Conv2dLayer, DenseLayer
 from ...cores.convolution import ConvolutionUnit
-from ..folding import LayerFolding, check_lanes, check_matrix_folding, fold_matrix, layer_cycles
+from ..folding import (LayerFolding, check_lanes, check_matrix_folding, fold_matrix,
+                       lanes_within, layer_cycles)
 from ..options import HardwareOptions
 from .dense import DenseHardware, LoweredDense
 
@@ -83,9 +84,16 @@ class Conv2dHardware:
     op = Conv2dLayer.op
     latency_exact = False
 
-    def fold(self, layer: Conv2dLayer, target_cycles: int, in_lanes: int) -> LayerFolding:
+    def input_lanes(self, layer: Conv2dLayer, target_cycles: int, out_lanes: int) -> int:
+        geometry = _geometry(layer)
+        return lanes_within(layer.in_shape[2], lambda lanes: window_beats(geometry, lanes),
+                            target_cycles)
+
+    def fold(self, layer: Conv2dLayer, target_cycles: int, in_lanes: int,
+             out_lanes: int) -> LayerFolding:
         pixels = layer.out_shape[0] * layer.out_shape[1]
-        return fold_matrix(layer.fan_in, layer.out_channels, max(1, target_cycles // pixels))
+        return fold_matrix(layer.fan_in, layer.out_channels, max(1, target_cycles // pixels),
+                           out_lanes)
 
     def check_folding(self, index: int, layer: Conv2dLayer, folding: LayerFolding,
                       in_lanes: int) -> None:

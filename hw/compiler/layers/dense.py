@@ -72,8 +72,14 @@ class DenseHardware:
     op = DenseLayer.op
     latency_exact = True
 
-    def fold(self, layer: DenseLayer, target_cycles: int, in_lanes: int) -> LayerFolding:
-        return fold_matrix(layer.in_features, layer.out_features, target_cycles)
+    def input_lanes(self, layer: DenseLayer, target_cycles: int, out_lanes: int) -> int:
+        # the input buffer fills while the previous vector is computed: the producer, not this
+        # layer, sets the pace of its input
+        return 1
+
+    def fold(self, layer: DenseLayer, target_cycles: int, in_lanes: int,
+             out_lanes: int) -> LayerFolding:
+        return fold_matrix(layer.in_features, layer.out_features, target_cycles, out_lanes)
 
     def check_folding(self, index: int, layer: DenseLayer, folding: LayerFolding,
                       in_lanes: int) -> None:

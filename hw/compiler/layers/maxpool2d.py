@@ -12,7 +12,7 @@ from amaranth.hdl import Shape
 
 from ....sw.layers import MaxPool2dLayer
 from ...cores.pooling import MaxPoolUnit
-from ..folding import FoldingError, LayerFolding, check_lanes
+from ..folding import FoldingError, LayerFolding, check_lanes, lanes_within
 from ..lowering import element_shape
 from ..options import HardwareOptions
 from .conv2d import Geometry, window_beats
@@ -47,7 +47,13 @@ class MaxPool2dHardware:
     op = MaxPool2dLayer.op
     latency_exact = False
 
-    def fold(self, layer: MaxPool2dLayer, target_cycles: int, in_lanes: int) -> LayerFolding:
+    def input_lanes(self, layer: MaxPool2dLayer, target_cycles: int, out_lanes: int) -> int:
+        geometry = _geometry(layer)
+        return lanes_within(layer.channels, lambda lanes: window_beats(geometry, lanes),
+                            target_cycles, out_lanes)
+
+    def fold(self, layer: MaxPool2dLayer, target_cycles: int, in_lanes: int,
+             out_lanes: int) -> LayerFolding:
         return LayerFolding(pe=in_lanes, simd=1)
 
     def check_folding(self, index: int, layer: MaxPool2dLayer, folding: LayerFolding,

@@ -18,7 +18,7 @@ from qnnforge.sim.verify import verify_network
 from qnnforge.sw.artifact import ThresholdActivation
 from qnnforge.sw.data import load_digits_split
 
-from ..hw.layers import random_inputs, random_network
+from ..hw.layers import random_cnn, random_inputs, random_network
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,35 @@ def test_uneven_folding_with_stalls(tmp_path):
     assert result.mismatches == 0 and result.stalled_mismatches == 0
     assert result.cycles_per_inference == pytest.approx(design.summary["cycles_per_inference"],
                                                         rel=0.05)
+
+
+@pytest.mark.parametrize("precision, target", [("binary", 300), ("fixed", 700)])
+def test_random_cnn_is_bit_exact_with_measured_cycles(precision, target, tmp_path):
+    """Convolutions, padding with a non-zero pad value, a pool and a dense layer: every layer's
+    stream checked, full rate and with stalls; the windows keep the predicted pace exactly."""
+    rng = np.random.default_rng(17)
+    artifact = random_cnn(rng, precision, in_shape=(7, 6, 2), channels=(4, 6))
+    design = generate(artifact, tmp_path / "hw", target_cycles=target)
+    inputs = random_inputs(artifact.input.encoding, rng, 30, artifact.in_features)
+    codes = artifact.input.encoding.to_code(inputs)
+    result = verify_network(artifact, design, codes, tmp_path / "sim", stall=0.4,
+                            backpressure=0.4, seed=5)
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    assert result.cycles_per_inference == design.summary["cycles_per_inference"]
+    assert result.latency_cycles <= design.summary["latency_cycles"]
+    assert not design.summary["latency_exact"]
+
+
+def test_checker_names_a_convolution_layer(tmp_path):
+    rng = np.random.default_rng(17)
+    artifact = random_cnn(rng, "binary", in_shape=(5, 5, 2), channels=(4, 4))
+    design = generate(artifact, tmp_path / "hw", target_cycles=400)
+    conv = artifact.layers[1]
+    corrupted = dataclasses.replace(artifact, layers=(
+        artifact.layers[0], dataclasses.replace(conv, pad_value=-conv.pad_value),
+        *artifact.layers[2:]))
+    codes = random_inputs(artifact.input.encoding, rng, 20, artifact.in_features)
+    with pytest.raises(SimulationFailed,
+                       match=r"sample \d+, layer conv1, element \d+: expected -?\d+, got -?\d+"):
+        verify_network(corrupted, design, codes, tmp_path / "sim", stall=0.0,
+                       backpressure=0.0)

@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from .errors import QnnforgeError
 
-__all__ = ["ConfigError", "TrainConfig"]
+__all__ = ["ConfigError", "TrainConfig", "ARCHITECTURES"]
+
+ARCHITECTURES = ("mlp", "cnn")
+"""The network kinds: ``mlp`` (dense layers of widths ``hidden``) and ``cnn`` (3x3 convolutions
+of ``channels``, max-pools, one dense layer; see :mod:`.cnn`)."""
 
 
 class ConfigError(QnnforgeError, ValueError):
@@ -24,6 +28,7 @@ class TrainConfig:
     """
 
     hidden: tuple[int, ...] = (128, 128)
+    """Hidden layer widths of the MLP (``arch="mlp"``)."""
     input_bits: int = 4
     epochs: int = 60
     batch_size: int = 32
@@ -33,6 +38,10 @@ class TrainConfig:
     precision: str = "binary"
     layer_precision: tuple[tuple[int, str], ...] = ()
     """Per-layer overrides of the preset: ``((layer, precision name), ...)``."""
+    arch: str = "mlp"
+    """The network kind, one of :data:`ARCHITECTURES`."""
+    channels: tuple[int, ...] = (16, 16, 32)
+    """Output channels of each convolution of the CNN (``arch="cnn"``)."""
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "input_bits", "seed"):
@@ -45,14 +54,27 @@ class TrainConfig:
         if not self.hidden or any(not isinstance(w, int) or w < 1 for w in self.hidden):
             raise ConfigError(f"hidden must be a non-empty tuple of positive integers, "
                               f"not {self.hidden!r}")
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"arch must be one of {', '.join(ARCHITECTURES)}, not "
+                              f"{self.arch!r}")
+        if (not isinstance(self.channels, tuple) or not self.channels
+                or any(not isinstance(c, int) or isinstance(c, bool) or c < 1
+                       for c in self.channels)):
+            raise ConfigError(f"channels must be a non-empty tuple of positive integers, "
+                              f"not {self.channels!r}")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be positive, not {self.learning_rate!r}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must lie in [0, 1), not {self.dropout!r}")
         self.layer_precisions()  # validates the preset and the overrides
 
+    @property
+    def layers(self) -> int:
+        """Number of matrix-vector layers: hidden + 1 (MLP), convolutions + 1 (CNN)."""
+        return len(self.hidden if self.arch == "mlp" else self.channels) + 1
+
     def layer_precisions(self) -> tuple:
-        """Return the :class:`~.precision.LayerPrecision` of every dense layer.
+        """Return the :class:`~.precision.LayerPrecision` of every matrix-vector layer.
 
         Raises
         ------
@@ -62,8 +84,7 @@ class TrainConfig:
         """
         from .precision import layer_precisions
 
-        return layer_precisions(self.precision, len(self.hidden) + 1,
-                                dict(self.layer_precision))
+        return layer_precisions(self.precision, self.layers, dict(self.layer_precision))
 
     def precision_summary(self) -> dict:
         """Return ``{"preset": ..., "layers": [precision name of each layer]}`` for reports."""

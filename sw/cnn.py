@@ -80,6 +80,16 @@ def cnn_plan(in_shape: tuple[int, int, int],
     return tuple(pooled), height * width * channels[-1]
 
 
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """Return images ``(n, C, H, W)`` as rows ``(n * H * W, C)`` (a batch-norm's input)."""
+    return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+
+
+def _images(rows: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Return rows ``(n * H * W, C)`` as images ``(n, C, H, W)`` of ``size = (H, W)``."""
+    return rows.reshape(-1, *size, rows.shape[1]).permute(0, 3, 1, 2)
+
+
 class QuantConv2d(nn.Module):
     """Convolution without bias on ``(n, C, H, W)``, quantized weights, explicit padding.
 
@@ -231,13 +241,22 @@ class QuantCNN(QuantNet):
         return (*stages, Stage(self.dense, len(self.convs)))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the last convolution's pooled activation codes, flat channels-last."""
+        """Return the last convolution's pooled activation codes, flat channels-last.
+
+        Training pools the batch-norm outputs and quantizes the maxima: every activation
+        quantizer is monotone non-decreasing, so these are the same codes as pooling the codes
+        (what evaluation and the artifact do), but the gradient reaches the largest
+        pre-activation of a window instead of the first of several tied codes.
+        """
         x = to_images(x, self.in_shape)
         for index, (conv, pool) in enumerate(zip(self.convs, self.pools)):
             acc = conv(x)
-            n, c, h, w = acc.shape
-            codes = self.activate(index, acc.permute(0, 2, 3, 1).reshape(-1, c))
-            x = pool(codes.reshape(n, h, w, c).permute(0, 3, 1, 2))
+            size = acc.shape[2:]
+            if self.training:
+                pooled = pool(_images(self.norms[index](_channels_last(acc)), size))
+                x = _images(self.activations[index](_channels_last(pooled)), pooled.shape[2:])
+            else:
+                x = pool(_images(self.activate(index, _channels_last(acc)), size))
         return flatten_images(x)
 
     def accumulators(self, x: torch.Tensor) -> torch.Tensor:

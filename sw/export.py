@@ -5,7 +5,9 @@ One exporter serves every :class:`~.model.QuantNet` (:class:`~.model.QuantMLP`,
 each layer for its artifact layer (weight codes and geometry) and gives each matrix-vector layer
 (dense or convolution) its folded output rule. Layers are named by kind, counted from 0:
 ``fc0, fc1...`` (dense), ``conv0...`` (convolution), ``pool0...`` (max-pool); these are the names
-``--fold`` takes. Each hidden layer's batch-norm + activation becomes the integer output rule its precision names
+``--fold`` takes.
+
+Each hidden layer's batch-norm + activation becomes the integer output rule its precision names
 (:attr:`~.precision.LayerPrecision.output_rule`); the last layer's rounded bias becomes the
 integer score bias.
 

@@ -89,7 +89,8 @@ def test_accumulator_bounds_are_per_window(digits_split):
     artifact = _trained(digits_split, "int4").artifact
     bounds = [layer.accumulator_bound for layer in artifact.layers]
     # kh * kw * in_channels * max|w| (sint4: 8) * max|x| (uint4: 15)
-    assert bounds == [9 * 1 * 8 * 15, 9 * 8 * 8 * 15, None, 9 * 8 * 8 * 15, None, 2 * 2 * 16 * 8 * 15]
+    assert bounds == [9 * 1 * 8 * 15, 9 * 8 * 8 * 15, None, 9 * 8 * 8 * 15, None,
+                      2 * 2 * 16 * 8 * 15]
 
 
 def test_training_pools_pre_activations_to_the_same_codes():

@@ -1,6 +1,7 @@
 """The quantized CNN: exported exactly (reference == model on every test digit), padded with what
 the hardware pads with, pooled on codes, configured with clear errors."""
 
+import functools
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ from qnnforge.sw import reference
 from qnnforge.sw.artifact import Conv2dLayer, DenseLayer, MaxPool2dLayer, load_artifact
 from qnnforge.sw.cnn import QuantCNN, cnn_plan, pad_value
 from qnnforge.sw.config import ConfigError, TrainConfig
+from qnnforge.sw.data import load_digits_split
 from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
 from qnnforge.sw.export import export_artifact, quantized_predict
 from qnnforge.sw.pipeline import train_and_export
@@ -23,9 +25,15 @@ SMALL = (8, 8, 16)
 """Channels of the test networks: conv0 (8x8), conv1 + pool0 (4x4), conv2 + pool1 (2x2)."""
 
 
-def _trained(digits_split, precision: str, **changes):
-    config = TrainConfig(arch="cnn", channels=SMALL, precision=precision, epochs=2, **changes)
-    return train_and_export(config, split=digits_split)
+@functools.cache
+def _trained_once(precision: str):
+    config = TrainConfig(arch="cnn", channels=SMALL, precision=precision, epochs=2)
+    return train_and_export(config, split=load_digits_split())
+
+
+def _trained(digits_split, precision: str):
+    """Return the pipeline's result for ``precision`` (trained once per test process)."""
+    return _trained_once(precision)
 
 
 @pytest.mark.parametrize("precision", ["binary", "int4", "mixed"])

@@ -26,20 +26,16 @@ SMALL = (8, 8, 16)
 
 
 @functools.cache
-def _trained_once(precision: str):
+def _trained(precision: str):
+    """Return the pipeline's result for ``precision`` (trained once per test process)."""
     config = TrainConfig(arch="cnn", channels=SMALL, precision=precision, epochs=2)
     return train_and_export(config, split=load_digits_split())
 
 
-def _trained(digits_split, precision: str):
-    """Return the pipeline's result for ``precision`` (trained once per test process)."""
-    return _trained_once(precision)
-
-
 @pytest.mark.parametrize("precision", ["binary", "int4", "mixed"])
-def test_exported_cnn_predicts_what_the_model_predicts(digits_split, precision):
+def test_exported_cnn_predicts_what_the_model_predicts(precision):
     # train_and_export raises ReferenceMismatchError if a single test digit differs
-    trained = _trained(digits_split, precision)
+    trained = _trained(precision)
     assert trained.reference_accuracy == trained.quantized_accuracy > 0.3  # chance: 0.1
     artifact = trained.artifact
     assert artifact.name == f"digits-{precision}-cnn"
@@ -66,13 +62,13 @@ def test_reference_scores_equal_the_model_scores(digits_split):
     np.testing.assert_array_equal(reference.run(artifact, codes).scores, scores)
 
 
-def test_padding_is_the_hardware_pad_value(digits_split):
-    binary = _trained(digits_split, "binary").artifact
+def test_padding_is_the_hardware_pad_value():
+    binary = _trained("binary").artifact
     assert [layer.pad_value for layer in binary.layers if layer.op == "conv2d"] == [0, -1, -1]
     assert [layer.input_encoding for layer in binary.layers if layer.op == "conv2d"] == [
         uint(4), BIPOLAR, BIPOLAR]
     assert [layer.padding for layer in binary.layers if layer.op == "conv2d"] == [(1, 1, 1, 1)] * 3
-    int4 = _trained(digits_split, "int4").artifact
+    int4 = _trained("int4").artifact
     assert [layer.pad_value for layer in int4.layers if layer.op == "conv2d"] == [0, 0, 0]
     model = QuantCNN(channels=SMALL)
     assert [conv.pad for conv in model.convs] == [0, -1, -1]
@@ -93,8 +89,8 @@ def test_the_model_pads_with_its_pad_value():
     assert acc[0, 0, 4, 4] == 18 and acc[0, 0, 0, 0] == 8 - 10 and acc[0, 0, 0, 4] == 12 - 6
 
 
-def test_accumulator_bounds_are_per_window(digits_split):
-    artifact = _trained(digits_split, "int4").artifact
+def test_accumulator_bounds_are_per_window():
+    artifact = _trained("int4").artifact
     bounds = [layer.accumulator_bound for layer in artifact.layers]
     # kh * kw * in_channels * max|w| (sint4: 8) * max|x| (uint4: 15)
     assert bounds == [9 * 1 * 8 * 15, 9 * 8 * 8 * 15, None, 9 * 8 * 8 * 15, None,
@@ -131,7 +127,7 @@ def test_quantized_predict_and_export_walk_the_same_layers():
 
 
 def test_round_trip_of_a_trained_cnn(digits_split, tmp_path):
-    artifact = _trained(digits_split, "mixed").artifact
+    artifact = _trained("mixed").artifact
     artifact.save(tmp_path / "a")
     loaded = load_artifact(tmp_path / "a")
     loaded.save(tmp_path / "b")

@@ -15,15 +15,22 @@ __all__ = ["add_training_options", "train_config", "add_hardware_options", "hard
            "design_folding", "fold_overrides", "probability"]
 
 
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        widths = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"hidden widths must be comma-separated integers, not {text!r}") from None
-    if not widths or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"hidden widths must be positive, not {text!r}")
-    return widths
+def _positive_list(what: str):
+    """Return an argparse ``type`` reading comma-separated positive integers (``what``)."""
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            widths = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be comma-separated integers, not {text!r}") from None
+        if not widths or min(widths) < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be positive, not {text!r}")
+        return widths
+    return parse
+
+
+_widths = _positive_list("hidden widths")
+_channels = _positive_list("channels")
 
 
 def _layer_precision(text: str) -> tuple[int, str]:
@@ -52,20 +59,30 @@ def probability(text: str) -> float:
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Add the options of :class:`~qnnforge.sw.config.TrainConfig` (``train`` and ``demo``)."""
-    from .sw.config import TrainConfig
+    from .sw.config import ARCHITECTURES, TrainConfig
     from .sw.precision import PRESETS
 
     defaults = TrainConfig()
     group = parser.add_argument_group("training")
+    group.add_argument("--arch", choices=ARCHITECTURES, default=defaults.arch,
+                       help="network: mlp (dense layers of --hidden widths) or cnn (3x3 "
+                            "convolutions of --channels, 2x2 max-pools after all but the first, "
+                            "one dense layer) (default: %(default)s)")
     group.add_argument("--precision", choices=tuple(PRESETS), default=defaults.precision,
                        help="weights/activations of every layer; mixed = int8 first, ternary "
                             "hidden, int8 last (default: %(default)s)")
     group.add_argument("--layer-precision", type=_layer_precision, action="append", default=[],
                        metavar="LAYER=PRECISION",
                        help="override one layer's precision, e.g. --layer-precision 1=int4 "
-                            "(repeatable)")
+                            "(repeatable; layers count the dense layers, or the convolutions "
+                            "then the dense layer)")
     group.add_argument("--hidden", type=_widths, default=defaults.hidden, metavar="W1,W2,...",
-                       help="hidden layer widths (default: 128,128)")
+                       help="hidden layer widths of the mlp (default: "
+                            f"{','.join(map(str, defaults.hidden))})")
+    group.add_argument("--channels", type=_channels, default=defaults.channels,
+                       metavar="C1,C2,...",
+                       help="output channels of each convolution of the cnn (default: "
+                            f"{','.join(map(str, defaults.channels))})")
     group.add_argument("--epochs", type=int, default=defaults.epochs,
                        help="training epochs (default: %(default)s)")
     group.add_argument("--input-bits", type=int, default=defaults.input_bits,
@@ -86,7 +103,8 @@ def train_config(args: argparse.Namespace):
 
     return TrainConfig(hidden=tuple(args.hidden), epochs=args.epochs, input_bits=args.input_bits,
                        seed=args.seed, precision=args.precision,
-                       layer_precision=tuple(args.layer_precision))
+                       layer_precision=tuple(args.layer_precision), arch=args.arch,
+                       channels=tuple(args.channels))
 
 
 def _identifier(text: str) -> str:

@@ -6,7 +6,19 @@ from dataclasses import dataclass
 
 from .errors import QnnforgeError
 
-__all__ = ["ConfigError", "TrainConfig"]
+__all__ = ["ConfigError", "TrainConfig", "ARCHITECTURES"]
+
+ARCHITECTURES = ("mlp", "cnn")
+"""The network kinds: ``mlp`` (dense layers of widths ``hidden``) and ``cnn`` (3x3 convolutions
+of ``channels``, max-pools, one dense layer; see :mod:`.cnn`)."""
+
+ARCH_DEFAULTS = {
+    "mlp": {"learning_rate": 0.01, "dropout": 0.1},
+    "cnn": {"learning_rate": 0.05, "dropout": 0.2},
+}
+"""The defaults of the fields left None, per architecture. The binary CNN needs the larger
+learning rate (more sign flips of the latent weights) and the dropout in front of its dense
+layer (it overfits the 1437 training digits otherwise)."""
 
 
 class ConfigError(QnnforgeError, ValueError):
@@ -17,6 +29,10 @@ class ConfigError(QnnforgeError, ValueError):
 class TrainConfig:
     """Hyper-parameters of quantization-aware training (defaults reach >= 95 % on digits).
 
+    ``learning_rate`` and ``dropout`` left None take their architecture's default
+    (:data:`ARCH_DEFAULTS`) on construction; a config built with
+    :func:`dataclasses.replace` keeps the values already resolved.
+
     Raises
     ------
     ConfigError
@@ -24,17 +40,28 @@ class TrainConfig:
     """
 
     hidden: tuple[int, ...] = (128, 128)
+    """Hidden layer widths of the MLP (``arch="mlp"``)."""
     input_bits: int = 4
     epochs: int = 60
     batch_size: int = 32
-    learning_rate: float = 0.01
-    dropout: float = 0.1
+    learning_rate: float | None = None
+    dropout: float | None = None
     seed: int = 0
     precision: str = "binary"
     layer_precision: tuple[tuple[int, str], ...] = ()
     """Per-layer overrides of the preset: ``((layer, precision name), ...)``."""
+    arch: str = "mlp"
+    """The network kind, one of :data:`ARCHITECTURES`."""
+    channels: tuple[int, ...] = (16, 16, 32)
+    """Output channels of each convolution of the CNN (``arch="cnn"``)."""
 
     def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"arch must be one of {', '.join(ARCHITECTURES)}, not "
+                              f"{self.arch!r}")
+        for name, value in ARCH_DEFAULTS[self.arch].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         for name in ("epochs", "batch_size", "input_bits", "seed"):
             value = getattr(self, name)
             low, kind = (0, "non-negative") if name == "seed" else (1, "positive")
@@ -45,14 +72,24 @@ class TrainConfig:
         if not self.hidden or any(not isinstance(w, int) or w < 1 for w in self.hidden):
             raise ConfigError(f"hidden must be a non-empty tuple of positive integers, "
                               f"not {self.hidden!r}")
+        if (not isinstance(self.channels, tuple) or not self.channels
+                or any(not isinstance(c, int) or isinstance(c, bool) or c < 1
+                       for c in self.channels)):
+            raise ConfigError(f"channels must be a non-empty tuple of positive integers, "
+                              f"not {self.channels!r}")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be positive, not {self.learning_rate!r}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must lie in [0, 1), not {self.dropout!r}")
         self.layer_precisions()  # validates the preset and the overrides
 
+    @property
+    def layers(self) -> int:
+        """Number of matrix-vector layers: hidden + 1 (MLP), convolutions + 1 (CNN)."""
+        return len(self.hidden if self.arch == "mlp" else self.channels) + 1
+
     def layer_precisions(self) -> tuple:
-        """Return the :class:`~.precision.LayerPrecision` of every dense layer.
+        """Return the :class:`~.precision.LayerPrecision` of every matrix-vector layer.
 
         Raises
         ------
@@ -62,8 +99,7 @@ class TrainConfig:
         """
         from .precision import layer_precisions
 
-        return layer_precisions(self.precision, len(self.hidden) + 1,
-                                dict(self.layer_precision))
+        return layer_precisions(self.precision, self.layers, dict(self.layer_precision))
 
     def precision_summary(self) -> dict:
         """Return ``{"preset": ..., "layers": [precision name of each layer]}`` for reports."""

@@ -1,4 +1,11 @@
-"""Export a trained :class:`~.model.QuantMLP` to an integer-only :class:`~.artifact.Artifact`.
+"""Export a trained quantized network to an integer-only :class:`~.artifact.Artifact`.
+
+One exporter serves every :class:`~.model.QuantNet` (:class:`~.model.QuantMLP`,
+:class:`~.cnn.QuantCNN`): it walks the network's :meth:`~.model.QuantNet.stages` in order, asks
+each layer for its artifact layer (weight codes and geometry) and gives each matrix-vector layer
+(dense or convolution) its folded output rule. Layers are named by kind, counted from 0:
+``fc0, fc1...`` (dense), ``conv0...`` (convolution), ``pool0...`` (max-pool); these are the names
+``--fold`` takes.
 
 Each hidden layer's batch-norm + activation becomes the integer output rule its precision names
 (:attr:`~.precision.LayerPrecision.output_rule`); the last layer's rounded bias becomes the
@@ -25,7 +32,7 @@ The other precisions export the same way:
   predicate of the integer ``a`` found by bisection while evaluating the model's own float64
   formula, so ties and rounding cannot make model and artifact disagree;
 * wider activations become the requantization rule the model itself evaluates
-  (:meth:`~.model.QuantMLP.requantize_rule`);
+  (:meth:`~.model.QuantNet.requantize_rule`);
 * weights are the quantizers' integer codes; their float scales are absorbed by the batch-norm
   (hidden layers) or do not change the argmax (last layer: one positive scale per tensor).
 """
@@ -34,14 +41,15 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import Counter
 
 import numpy as np
 import torch
 
-from .artifact import (Artifact, DenseLayer, InputQuantizer, MultiThresholdActivation,
-                       RequantizeOutput, ScoreOutput, ThresholdActivation)
+from .artifact import (Artifact, InputQuantizer, MultiThresholdActivation, RequantizeOutput,
+                       ScoreOutput, ThresholdActivation)
 from .layers.dense import accumulator_bound
-from .model import QuantMLP, ThresholdBatchNorm
+from .model import QuantNet, ThresholdBatchNorm
 from .quantizers import UnsignedActivationQuantizer
 
 __all__ = ["fold_threshold", "fold_multithreshold", "export_artifact", "quantized_predict"]
@@ -124,17 +132,17 @@ def fold_multithreshold(norm: ThresholdBatchNorm, activation: UnsignedActivation
     return low, directions.astype(np.int64)
 
 
-def _threshold(model: QuantMLP, index: int, bound: int) -> ThresholdActivation:
+def _threshold(model: QuantNet, index: int, bound: int) -> ThresholdActivation:
     return ThresholdActivation(*fold_threshold(model.norms[index], bound))
 
 
-def _multithreshold(model: QuantMLP, index: int, bound: int) -> MultiThresholdActivation:
+def _multithreshold(model: QuantNet, index: int, bound: int) -> MultiThresholdActivation:
     thresholds, directions = fold_multithreshold(model.norms[index], model.activations[index],
                                                  bound)
     return MultiThresholdActivation(thresholds, directions, model.precisions[index].activation)
 
 
-def _requantize(model: QuantMLP, index: int, bound: int) -> RequantizeOutput:
+def _requantize(model: QuantNet, index: int, bound: int) -> RequantizeOutput:
     multiplier, shift, offset = model.requantize_rule(index)
     return RequantizeOutput(multiplier, shift, offset, np.zeros_like(multiplier),
                             model.precisions[index].activation)
@@ -145,13 +153,14 @@ _HIDDEN_OUTPUTS = {ThresholdActivation: _threshold, MultiThresholdActivation: _m
 """Output rule of a hidden layer -> ``export(model, index, bound)`` of that rule."""
 
 
-def export_artifact(model: QuantMLP, quantizer: InputQuantizer, name: str,
+def export_artifact(model: QuantNet, quantizer: InputQuantizer, name: str,
                     metadata: dict | None = None) -> Artifact:
     """Return the integer artifact of a trained model.
 
-    Layer ``i`` holds the integer codes of ``model.dense[i]``'s weights; a hidden layer's output
-    is its precision's output rule, folded for the largest accumulator magnitude ``bound`` its
-    inputs allow; the last layer's output is the rounded score bias.
+    Each matrix-vector layer holds the integer codes of its weights; a hidden one's output is
+    its precision's output rule, folded for the largest accumulator magnitude ``bound`` its
+    inputs allow (``fan_in * max|w| * max|x|``, a convolution's fan-in being one window); the
+    last one's output is the rounded score bias. A pool passes its input encoding on.
 
     Raises
     ------
@@ -159,23 +168,29 @@ def export_artifact(model: QuantMLP, quantizer: InputQuantizer, name: str,
         If the resulting artifact is invalid (an :class:`~.artifact.ArtifactError`).
     """
     layers = []
-    encoding = quantizer.encoding
-    last = len(model.dense) - 1
-    for index, (dense, precision) in enumerate(zip(model.dense, model.precisions)):
-        with torch.no_grad():
-            weights = np.round(_float64(dense.quantized_weight())).astype(np.int64)
-        bound = accumulator_bound(dense.in_features, encoding, precision.weights)
-        if index < last:
-            output = _HIDDEN_OUTPUTS[precision.output_rule](model, index, bound)
+    encoding, shape = quantizer.encoding, tuple(model.in_shape)
+    counts: Counter[str] = Counter()
+    last = len(model.precisions) - 1
+    for module, index in model.stages():
+        layer_name = f"{module.name_prefix}{counts[module.name_prefix]}"
+        counts[module.name_prefix] += 1
+        if index is None:
+            layer = module.to_layer(layer_name, encoding, shape)
         else:
-            # Never clip: a clipped bias changes the argmax; out of range fails validation.
-            output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
-        layers.append(DenseLayer(f"fc{index}", encoding, precision.weights, weights, output))
-        encoding = output.encoding if index < last else None
+            precision = model.precisions[index]
+            bound = accumulator_bound(module.fan_in, encoding, precision.weights)
+            if index < last:
+                output = _HIDDEN_OUTPUTS[precision.output_rule](model, index, bound)
+            else:
+                # Never clip: a clipped bias changes the argmax; out of range fails validation.
+                output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
+            layer = module.to_layer(layer_name, encoding, shape, precision.weights, output)
+        layers.append(layer)
+        encoding, shape = layer.output_encoding, tuple(layer.out_shape)
     return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})
 
 
-def quantized_predict(model: QuantMLP, x: np.ndarray) -> np.ndarray:
+def quantized_predict(model: QuantNet, x: np.ndarray) -> np.ndarray:
     """Return the classes the quantized model predicts for quantized inputs ``x``.
 
     Evaluates a float64 copy in eval mode, so the integer dot products are exact; ties in the

@@ -1,4 +1,4 @@
-"""The quantized multilayer perceptron trained for the digits flow (PyTorch).
+"""The quantized multilayer perceptron trained for the digits flow, and its parts (PyTorch).
 
 Topology: fixed-point input (``uint`` k-bit) -> [quantized dense -> batch-norm -> activation] x
 hidden layers -> quantized dense -> integer scores, with a precision per layer
@@ -7,30 +7,45 @@ hidden layers -> quantized dense -> integer scores, with a precision per layer
 product; batch-norm + activation pairs become integer thresholds or requantization rules at
 export and the last layer's bias is rounded to an integer in training, so the evaluated model is
 integer-exact (see :mod:`.export`).
+
+:class:`QuantNet` is what every quantized network of the flow shares (this MLP and the CNN of
+:mod:`.cnn`): a precision, a batch-norm and an activation per hidden matrix-vector layer, the
+integer-exact evaluation of requantized layers, the score head, and :meth:`QuantNet.stages`, the
+list of layers the exporter walks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .artifact import RequantizeOutput
-from .encoding import BIPOLAR, TERNARY
+from .artifact import DenseLayer, RequantizeOutput
+from .encoding import BIPOLAR, TERNARY, Encoding
+from .outputs import OutputRule
 from .fixedpoint import requantize_parameters
 from .precision import PRECISIONS, LayerPrecision
 from .quantizers import (BinaryWeightQuantizer, FixedPointWeightQuantizer, SignActivation,
                          TernaryWeightQuantizer, UnsignedActivationQuantizer, round_ste)
 
-__all__ = ["QuantDense", "ThresholdBatchNorm", "ScoreHead", "QuantMLP",
-           "weight_quantizer", "activation_quantizer"]
+__all__ = ["QuantDense", "ThresholdBatchNorm", "ScoreHead", "Stage", "QuantNet", "QuantMLP",
+           "weight_quantizer", "activation_quantizer", "integer_codes"]
+
+
+def integer_codes(tensor: torch.Tensor) -> np.ndarray:
+    """Return a tensor of integer-valued codes as an ``int64`` array (rounded in float64)."""
+    return np.round(tensor.detach().to(torch.float64).cpu().numpy()).astype(np.int64)
 
 
 class QuantDense(nn.Module):
     """Dense layer without bias whose weights pass through a weight quantizer."""
+
+    name_prefix = "fc"
+    """Exported layers are named ``fc0``, ``fc1``..."""
 
     def __init__(self, in_features: int, out_features: int, weight_quant: nn.Module | None = None):
         super().__init__()
@@ -45,6 +60,11 @@ class QuantDense(nn.Module):
     def out_features(self) -> int:
         return self.weight.shape[0]
 
+    @property
+    def fan_in(self) -> int:
+        """Inputs of one dot product."""
+        return self.in_features
+
     def quantized_weight(self) -> torch.Tensor:
         """Return the weights the forward pass uses (the artifact's integers)."""
         return self.weight_quant(self.weight)
@@ -56,6 +76,14 @@ class QuantDense(nn.Module):
         """Keep latent weights in [-1, 1] so their sign can still flip (BinaryConnect)."""
         with torch.no_grad():
             self.weight.clamp_(-1, 1)
+
+    def to_layer(self, name: str, input_encoding: Encoding, in_shape: tuple[int, ...],
+                 weight_encoding: Encoding, output: OutputRule) -> DenseLayer:
+        """Return the artifact layer: the weight codes and ``output`` (reads any ``in_shape``
+        flattened, channels-last)."""
+        with torch.no_grad():
+            weights = integer_codes(self.quantized_weight())
+        return DenseLayer(name, input_encoding, weight_encoding, weights, output)
 
 
 class ThresholdBatchNorm(nn.BatchNorm1d):
@@ -113,7 +141,88 @@ def activation_quantizer(precision: LayerPrecision) -> nn.Module:
     return UnsignedActivationQuantizer(precision.activation.bits)
 
 
-class QuantMLP(nn.Module):
+class Stage(NamedTuple):
+    """One layer of a network as the exporter sees it.
+
+    Attributes
+    ----------
+    module : nn.Module
+        The layer; it has ``name_prefix`` and ``to_layer(name, input_encoding, in_shape, ...)``
+        returning the artifact layer; a matrix-vector layer also has ``fan_in``.
+    index : int or None
+        The matrix-vector layer's index into the precisions (the ``LAYER`` of
+        ``--layer-precision``), or None for a layer without weights (a pool).
+    """
+
+    module: nn.Module
+    index: int | None
+
+
+class QuantNet(nn.Module):
+    """The part every quantized network of the flow shares; subclasses build the layers.
+
+    A subclass sets ``precisions`` (one per matrix-vector layer), ``norms`` and ``activations``
+    (one per hidden matrix-vector layer), ``head`` (:class:`ScoreHead`) and ``in_shape`` (one
+    input, flattened channels-last), and implements :meth:`stages` and :meth:`accumulators`.
+    """
+
+    precisions: tuple[LayerPrecision, ...]
+    in_shape: tuple[int, ...]
+
+    def stages(self) -> tuple[Stage, ...]:
+        """Return the layers in artifact order."""
+        raise NotImplementedError
+
+    def accumulators(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the last layer's integer accumulators for input codes ``x`` (n, features)."""
+        raise NotImplementedError
+
+    def requantize_rule(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the integer ``(multiplier, shift, offset)`` of hidden layer ``index``.
+
+        ``y = round(f(acc) / step)`` with ``f(a) = (a - mean) * c + beta`` is
+        ``round(acc * ratio + bias)`` with ``ratio = c / step`` and
+        ``bias = (beta - mean * c) / step``, both computed in float64.
+        """
+        norm, activation = self.norms[index], self.activations[index]
+        with torch.no_grad():
+            c = (norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps))
+            step = activation.step().double()
+            ratio = (c / step).cpu().numpy()
+            bias = ((norm.bias.double() - norm.running_mean.double() * c) / step).cpu().numpy()
+        return requantize_parameters(ratio, bias)
+
+    def _requantized(self, index: int, acc: torch.Tensor) -> torch.Tensor:
+        multiplier, shift, offset = (torch.as_tensor(a) for a in self.requantize_rule(index))
+        integer = torch.round(acc.detach()).to(torch.int64)
+        y = torch.bitwise_right_shift(integer * multiplier + offset, shift)
+        levels = self.activations[index].levels
+        return torch.clamp(y, 0, levels).to(acc.dtype)
+
+    def activate(self, index: int, acc: torch.Tensor) -> torch.Tensor:
+        """Return hidden layer ``index``'s activation codes for accumulators ``(n, channels)``.
+
+        In evaluation a requantized layer computes the exported integer rule itself.
+        """
+        if not self.training and self.precisions[index].output_rule is RequantizeOutput:
+            return self._requantized(index, acc)
+        return self.activations[index](self.norms[index](acc))
+
+    def integer_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the integer class scores (as a float tensor)."""
+        return self.head.integer_scores(self.accumulators(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.accumulators(x))
+
+    def clip_latent(self) -> None:
+        """Keep binary layers' latent weights in [-1, 1] (the others scale with their max)."""
+        for (module, index) in self.stages():
+            if index is not None and self.precisions[index].weights == BIPOLAR:
+                module.clip_latent()
+
+
+class QuantMLP(QuantNet):
     """MLP with a precision per layer: binary, ternary or fixed-point weights and activations.
 
     Each hidden layer is ``quantized dense -> batch-norm -> activation quantizer``; the last is
@@ -162,6 +271,7 @@ class QuantMLP(nn.Module):
             raise ValueError(f"QuantMLP needs {len(widths) - 1} layer precisions, not "
                              f"{len(precisions)}")
         self.precisions = tuple(precisions)
+        self.in_shape = (in_features,)
         self.dense = nn.ModuleList(QuantDense(a, b, weight_quantizer(p)) for a, b, p in
                                    zip(widths[:-1], widths[1:], precisions))
         self.norms = nn.ModuleList(ThresholdBatchNorm(width) for width in hidden)
@@ -172,50 +282,17 @@ class QuantMLP(nn.Module):
         self.head = ScoreHead(classes, widths[-2],
                               magnitude=max(1.0, last_input * precisions[-1].weights.max_abs / 2))
 
-    def requantize_rule(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return the integer ``(multiplier, shift, offset)`` of hidden layer ``index``.
-
-        ``y = round(f(acc) / step)`` with ``f(a) = (a - mean) * c + beta`` is
-        ``round(acc * ratio + bias)`` with ``ratio = c / step`` and
-        ``bias = (beta - mean * c) / step``, both computed in float64.
-        """
-        norm, activation = self.norms[index], self.activations[index]
-        with torch.no_grad():
-            c = (norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps))
-            step = activation.step().double()
-            ratio = (c / step).cpu().numpy()
-            bias = ((norm.bias.double() - norm.running_mean.double() * c) / step).cpu().numpy()
-        return requantize_parameters(ratio, bias)
-
-    def _requantized(self, index: int, acc: torch.Tensor) -> torch.Tensor:
-        multiplier, shift, offset = (torch.as_tensor(a) for a in self.requantize_rule(index))
-        integer = torch.round(acc.detach()).to(torch.int64)
-        y = torch.bitwise_right_shift(integer * multiplier + offset, shift)
-        levels = self.activations[index].levels
-        return torch.clamp(y, 0, levels).to(acc.dtype)
+    def stages(self) -> tuple[Stage, ...]:
+        """Return the dense layers ``fc0``, ``fc1``... (matrix-vector layers 0, 1...)."""
+        return tuple(Stage(dense, index) for index, dense in enumerate(self.dense))
 
     def hidden_forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the last hidden layer's activation codes."""
-        for index, (dense, norm, activation) in enumerate(
-                zip(self.dense[:-1], self.norms, self.activations)):
+        for index, dense in enumerate(self.dense[:-1]):
             if index:
                 x = self.dropout(x)
-            acc = dense(x)
-            if not self.training and self.precisions[index].output_rule is RequantizeOutput:
-                x = self._requantized(index, acc)
-            else:
-                x = activation(norm(acc))
+            x = self.activate(index, dense(x))
         return x
 
-    def integer_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the integer class scores (as a float tensor)."""
-        return self.head.integer_scores(self.dense[-1](self.hidden_forward(x)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dense[-1](self.hidden_forward(x)))
-
-    def clip_latent(self) -> None:
-        """Keep binary layers' latent weights in [-1, 1] (the others scale with their max)."""
-        for dense, precision in zip(self.dense, self.precisions):
-            if precision.weights == BIPOLAR:
-                dense.clip_latent()
+    def accumulators(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense[-1](self.hidden_forward(x))

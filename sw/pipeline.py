@@ -1,5 +1,8 @@
 """The software flow on the digits as one call: train, export the integer artifact, check it.
 
+The network is an MLP or a CNN (``config.arch``); the artifact is named
+``digits-binarized-mlp`` (all-binary MLP), ``digits-<preset>-mlp`` or ``digits-<preset>-cnn``.
+
 :func:`train_and_export` trains the float baseline (the figure to compare with) and the quantized
 model of a :class:`~.config.TrainConfig`, exports the model's integer artifact and checks that
 the integer reference predicts exactly what the quantized model predicts on every held-out
@@ -83,7 +86,23 @@ def check_reference(artifact: Artifact, codes: np.ndarray, expected: np.ndarray)
 
 
 def _artifact_name(config: TrainConfig) -> str:
-    return "digits-binarized-mlp" if config.all_binary else f"digits-{config.precision}-mlp"
+    if config.arch == "mlp" and config.all_binary:
+        return "digits-binarized-mlp"
+    return f"digits-{config.precision}-{config.arch}"
+
+
+def _training_metadata(config: TrainConfig) -> dict:
+    """Return the artifact's ``metadata.training``; an MLP's has no ``arch`` (older artifacts
+    do not either: no ``arch`` means ``mlp``)."""
+    if config.arch == "mlp":
+        training = {"hidden": list(config.hidden)}
+    else:
+        training = {"arch": config.arch, "channels": list(config.channels)}
+    training.update({"epochs": config.epochs, "input_bits": config.input_bits,
+                     "seed": config.seed})
+    if not config.all_binary or config.arch != "mlp":
+        training["precision"] = config.precision_summary()
+    return training
 
 
 def train_and_export(config: TrainConfig = TrainConfig(), *,
@@ -97,7 +116,7 @@ def train_and_export(config: TrainConfig = TrainConfig(), *,
     Parameters
     ----------
     config : TrainConfig
-        Widths, precision per layer, epochs, seed.
+        Architecture, widths or channels, precision per layer, epochs, seed.
     stage_progress : StageProgress, optional
         Progress display of each training run.
     split : DigitsSplit, optional
@@ -116,18 +135,16 @@ def train_and_export(config: TrainConfig = TrainConfig(), *,
         with stage_progress("float baseline", config.epochs) as update:
             float_accuracy = train_float_baseline(split, config, update)
         label = "binarized QAT" if config.all_binary else f"{config.precision} QAT"
+        label = label if config.arch == "mlp" else f"{label} ({config.arch})"
         with stage_progress(label, config.epochs) as update:
             result = train_quantized(split, config, update)
     finally:
         torch.set_num_threads(threads)
     codes = result.quantizer.quantize(split.x_test)
-    training = {"hidden": list(config.hidden), "epochs": config.epochs,
-                "input_bits": config.input_bits, "seed": config.seed}
-    if not config.all_binary:
-        training["precision"] = config.precision_summary()
     metadata = {"dataset": DATASET, "test_samples": int(len(split.y_test)),
                 "float_accuracy": float_accuracy,
-                "quantized_accuracy": result.quantized_accuracy, "training": training}
+                "quantized_accuracy": result.quantized_accuracy,
+                "training": _training_metadata(config)}
     artifact = export_artifact(result.model, result.quantizer, _artifact_name(config), metadata)
     classes = check_reference(artifact, codes, quantized_predict(result.model, codes))
     return TrainedArtifact(artifact, config, int(len(split.y_test)), float_accuracy,

@@ -1,4 +1,9 @@
-"""Quantization-aware training of the digits MLP, plus a float baseline (PyTorch)."""
+"""Quantization-aware training of the digits MLP or CNN, plus a float baseline (PyTorch).
+
+``config.arch`` picks the network: :class:`~.model.QuantMLP` or :class:`~.cnn.QuantCNN` (the
+digits' 64 features are an 8x8x1 image, channels-last), and the float baseline of the same
+widths or topology.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +16,21 @@ import torch
 from torch import nn
 
 from .artifact import InputQuantizer
+from .cnn import FloatCNN, QuantCNN
 from .data import DIGITS_RAW_MAX, DigitsSplit
 from .encoding import uint
 from .export import quantized_predict
 from .config import TrainConfig
-from .model import QuantMLP
+from .model import QuantMLP, QuantNet
 
 __all__ = ["TrainConfig", "TrainResult", "digits_input_quantizer", "train_model",
            "train_quantized", "train_binarized", "train_float_baseline"]
 
 Progress = Callable[[int, int, float], None]
 """Called as ``progress(epoch, epochs, loss)`` after every epoch."""
+
+DIGITS_IMAGE = (8, 8, 1)
+"""The digits' 64 features as a channels-last image (they are already in that order)."""
 
 
 def digits_input_quantizer(bits: int = 4) -> InputQuantizer:
@@ -45,7 +54,7 @@ def digits_input_quantizer(bits: int = 4) -> InputQuantizer:
 class TrainResult:
     """A trained model with its input rule and the accuracies measured on the test split."""
 
-    model: QuantMLP
+    model: QuantNet
     quantizer: InputQuantizer
     quantized_accuracy: float
     losses: list[float] = field(default_factory=list)
@@ -83,7 +92,7 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig
     return losses
 
 
-def train_model(model: QuantMLP, quantizer: InputQuantizer, split: DigitsSplit,
+def train_model(model: QuantNet, quantizer: InputQuantizer, split: DigitsSplit,
                 config: TrainConfig = TrainConfig(),
                 progress: Progress | None = None) -> TrainResult:
     """Train ``model`` on the training split quantized by ``quantizer``; measure the test split.
@@ -100,17 +109,50 @@ def train_model(model: QuantMLP, quantizer: InputQuantizer, split: DigitsSplit,
     return TrainResult(model, quantizer, accuracy, losses)
 
 
+def _quant_mlp(config: TrainConfig, quantizer: InputQuantizer, features: int,
+               classes: int) -> QuantMLP:
+    return QuantMLP(features, config.hidden, classes, config.layer_precisions(),
+                    dropout=config.dropout, input_max=quantizer.encoding.max)
+
+
+def _quant_cnn(config: TrainConfig, quantizer: InputQuantizer, features: int,
+               classes: int) -> QuantCNN:
+    if features != int(np.prod(DIGITS_IMAGE)):
+        raise ValueError(f"the CNN reads {DIGITS_IMAGE} images, not {features} features")
+    return QuantCNN(DIGITS_IMAGE, config.channels, classes, config.layer_precisions(),
+                    dropout=config.dropout, input_max=quantizer.encoding.max,
+                    input_encoding=quantizer.encoding)
+
+
+def _float_mlp(config: TrainConfig, features: int, classes: int) -> nn.Module:
+    widths: Sequence[int] = (features, *config.hidden)
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU(), nn.Dropout(config.dropout)]
+    return nn.Sequential(*layers, nn.Linear(widths[-1], classes))
+
+
+def _float_cnn(config: TrainConfig, features: int, classes: int) -> nn.Module:
+    return FloatCNN(DIGITS_IMAGE, config.channels, classes, dropout=config.dropout)
+
+
+_QUANTIZED = {"mlp": _quant_mlp, "cnn": _quant_cnn}
+"""``config.arch`` -> ``build(config, quantizer, features, classes)`` of the quantized model."""
+_FLOAT = {"mlp": _float_mlp, "cnn": _float_cnn}
+"""``config.arch`` -> ``build(config, features, classes)`` of the float baseline."""
+
+
 def train_quantized(split: DigitsSplit, config: TrainConfig = TrainConfig(),
                     progress: Progress | None = None) -> TrainResult:
-    """Train the MLP with the precision per layer of ``config``; measure it on the test split.
+    """Train the network of ``config`` (MLP or CNN, a precision per layer); measure it on the
+    test split.
 
     The inputs are quantized by :func:`digits_input_quantizer` of ``config.input_bits``.
     """
     torch.manual_seed(config.seed)
     quantizer = digits_input_quantizer(config.input_bits)
-    model = QuantMLP(split.x_train.shape[1], config.hidden, int(split.y_train.max()) + 1,
-                     config.layer_precisions(), dropout=config.dropout,
-                     input_max=quantizer.encoding.max)
+    model = _QUANTIZED[config.arch](config, quantizer, split.x_train.shape[1],
+                                    int(split.y_train.max()) + 1)
     return train_model(model, quantizer, split, config, progress)
 
 
@@ -131,13 +173,10 @@ def train_binarized(split: DigitsSplit, config: TrainConfig = TrainConfig(),
 
 def train_float_baseline(split: DigitsSplit, config: TrainConfig = TrainConfig(),
                          progress: Progress | None = None) -> float:
-    """Train a full-precision MLP of the same widths (ReLU, batch-norm); return test accuracy."""
+    """Train a full-precision network of the same widths or topology (ReLU, batch-norm); return
+    its test accuracy."""
     torch.manual_seed(config.seed)
-    widths: Sequence[int] = (split.x_train.shape[1], *config.hidden)
-    layers: list[nn.Module] = []
-    for a, b in zip(widths[:-1], widths[1:]):
-        layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU(), nn.Dropout(config.dropout)]
-    model = nn.Sequential(*layers, nn.Linear(widths[-1], int(split.y_train.max()) + 1))
+    model = _FLOAT[config.arch](config, split.x_train.shape[1], int(split.y_train.max()) + 1)
     x_train = torch.as_tensor(split.x_train / DIGITS_RAW_MAX, dtype=torch.float32)
     _fit(model, x_train, torch.as_tensor(split.y_train), config, None, progress)
     with torch.no_grad():

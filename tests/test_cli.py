@@ -156,3 +156,30 @@ def test_train_writes_what_the_pipeline_returns(tmp_path, capsys):
         "precision": {"preset": "int2", "layers": ["int2", "int2"]}}
     out = capsys.readouterr().out
     assert f"{artifact.metadata['quantized_accuracy']:.4f}" in out and "int2, int2" in out
+
+
+def test_train_a_cnn(tmp_path, capsys):
+    from qnnforge.sw.artifact import load_artifact
+
+    assert main(["train", "--out", str(tmp_path / "cnn"), "--arch", "cnn", "--channels", "8,16",
+                 "--precision", "int4", "--epochs", "1"]) == 0
+    artifact = load_artifact(tmp_path / "cnn")
+    assert artifact.name == "digits-int4-cnn"
+    assert [layer.name for layer in artifact.layers] == ["conv0", "conv1", "pool0", "fc0"]
+    assert artifact.metadata["training"] == {
+        "arch": "cnn", "channels": [8, 16], "epochs": 1, "input_bits": 4, "seed": 0,
+        "precision": {"preset": "int4", "layers": ["int4", "int4", "int4"]}}
+    assert "int4, int4, int4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--arch", "rnn"], "argument --arch: invalid choice: 'rnn' (choose from "),
+    (["--channels", "8,x"], "argument --channels: channels must be comma-separated integers, "
+                            "not '8,x'"),
+    (["--channels", "8,0"], "argument --channels: channels must be positive, not '8,0'"),
+])
+def test_bad_architecture_options_are_usage_errors(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--out", str(tmp_path / "m"), *args])
+    assert exit_info.value.code == 2
+    assert f"qnnforge train: error: {message}" in capsys.readouterr().err

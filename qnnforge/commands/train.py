@@ -11,11 +11,11 @@ from ..options import add_training_options, train_config
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train the quantized MLP on the digits and write the model artifact",
-        description="Train a quantized MLP (binary by default: fixed-point input x binary "
-                    "weights, binary hidden layers, integer scores; or ternary/int2/int4/int8/"
-                    "mixed precision per layer) on scikit-learn's digits, check the integer "
-                    "reference against the quantized model, and write the artifact.")
+        "train", help="train the quantized MLP or CNN on the digits and write the model artifact",
+        description="Train a quantized MLP or CNN (--arch; binary by default: fixed-point input "
+                    "x binary weights, binary hidden layers, integer scores; or ternary/int2/"
+                    "int4/int8/mixed precision per layer) on scikit-learn's digits, check the "
+                    "integer reference against the quantized model, and write the artifact.")
     parser.add_argument("--out", type=Path, default=Path("build/model"),
                         help="artifact directory to write (default: %(default)s)")
     add_training_options(parser)

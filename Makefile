@@ -46,6 +46,7 @@ bench: bootstrap
 
 # the demo of every precision preset, its report kept in bench/results/, then the README's tables
 FIGURE_PRECISIONS := binary ternary int4 int8 mixed
+CNN_PRECISIONS := binary int4 mixed
 figures: bootstrap
 	for precision in $(FIGURE_PRECISIONS); do \
 	  $(VENV)/bin/qnnforge demo --precision $$precision --out build/demo-$$precision && \
@@ -53,6 +54,12 @@ figures: bootstrap
 	done
 	$(VENV)/bin/qnnforge build build/demo-binary/model --board icebreaker --out build/icebreaker
 	cp build/icebreaker/report.json bench/results/board-icebreaker.json
+	for precision in $(CNN_PRECISIONS); do \
+	  $(VENV)/bin/qnnforge demo --arch cnn --precision $$precision --out build/demo-cnn-$$precision && \
+	  cp build/demo-cnn-$$precision/report.json bench/results/demo-cnn-$$precision.json || exit 1; \
+	done
+	$(VENV)/bin/qnnforge build build/demo-cnn-binary/model --board icebreaker --out build/icebreaker-cnn
+	cp build/icebreaker-cnn/report.json bench/results/board-icebreaker-cnn.json
 	$(PY) bench/readme.py
 
 clean:

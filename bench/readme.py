@@ -7,7 +7,10 @@ each is rendered here from files in ``bench/results/``:
 * ``precisions``: ``demo-<precision>.json`` for every precision preset that has one;
 * ``cost`` and ``popcount``: ``cost.json`` (``make bench``);
 * ``board``: ``board-icebreaker.json`` (the report.json of ``qnnforge build --board icebreaker``
-  for the binary demo model).
+  for the binary demo model);
+* ``cnn``: ``demo-cnn-<precision>.json`` (``qnnforge demo --arch cnn``) beside the MLP's
+  ``demo-<precision>.json``;
+* ``board_cnn``: ``board-icebreaker-cnn.json``, the binary CNN's iCEBreaker build.
 
 ``python bench/readme.py`` rewrites the sections; ``--check`` only says whether they are current
 (exit 1 if not), which a test runs, so the README cannot drift from the committed reports.
@@ -26,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 PRECISIONS = ("binary", "ternary", "int4", "int8", "mixed")
+CNN_PRECISIONS = ("binary", "int4", "mixed")
 COST_PRECISIONS = ("1", "ternary", "2", "4", "8", "16", "32")
 COST_FABRICS = ("xc7", "ice40", "ecp5")
 POPCOUNTS = (("adder_tree", "adder tree (`sum()` of XNOR bits)"),
@@ -154,10 +158,30 @@ def popcount_section(cost: dict, lanes: int = 256) -> str:
     return "\n".join(table) + "\n"
 
 
+def cnn_section(cnns: dict[str, dict], mlps: dict[str, dict]) -> str:
+    """Return the CNN demo of each precision beside the MLP demo of the same precision."""
+    table = ["| precision | network | float | quantized | hardware | verified / mismatches | "
+             "cycles measured (predicted) | latency | iCE40 LUT / FF / BRAM / DSP | "
+             "xc7 LUT / FF / BRAM / DSP |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, cnn in cnns.items():
+        for arch, report in (("CNN", cnn), ("MLP", mlps.get(name))):
+            if report is None:
+                continue
+            table.append(
+                f"| {name} | {arch} | {report['float_accuracy']:.4f} | "
+                f"{report['quantized_accuracy']:.4f} | {report['hw_accuracy']:.4f} | "
+                f"{report['samples_verified']} / {report['mismatches']} | "
+                f"{report['cycles_per_inference']:g} ({report['predicted_cycles_per_inference']}) | "
+                f"{report['latency_cycles']} | "
+                f"{_resources(report['resources']['ice40'])} | "
+                f"{_resources(report['resources']['xc7'])} |")
+    return "\n".join(table) + "\n"
+
+
 def board_section(report: dict) -> str:
     """Return the iCEBreaker build's figures as a sentence."""
     rate = report["inferences_per_second"]
-    return (f"the digits model, folded to {report['cycles_per_inference']} cycles per inference "
+    return (f"the {report.get('model', 'digits model')}, folded to {report['cycles_per_inference']} cycles per inference "
             f"so that it fits, uses {report['lc']}/{report['lc_total']} logic cells, "
             f"{report['bram']}/{report['bram_total']} block RAMs and {report['dsp']} DSPs; Fmax "
             f"is {report['fmax_mhz']:.1f} MHz at a {report['clock_mhz']:g} MHz clock, so the "
@@ -172,7 +196,11 @@ def render_sections() -> dict[str, str]:
                if (RESULTS / f"demo-{name}.json").exists()}
     return {"demo": demo_section(reports["binary"]), "precisions": precisions_section(reports),
             "cost": cost_section(cost), "popcount": popcount_section(cost),
-            "board": board_section(_load("board-icebreaker.json"))}
+            "board": board_section(_load("board-icebreaker.json")),
+            "cnn": cnn_section({name: _load(f"demo-cnn-{name}.json") for name in CNN_PRECISIONS
+                                if (RESULTS / f"demo-cnn-{name}.json").exists()}, reports),
+            "board_cnn": board_section(
+                {**_load("board-icebreaker-cnn.json"), "model": "binary digits CNN"})}
 
 
 def render_readme(text: str, sections: dict[str, str]) -> str:

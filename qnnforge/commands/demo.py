@@ -52,6 +52,7 @@ def report_table(report: dict) -> Table:
     table.add_column(style="bold")
     table.add_column(justify="right")
     rows = [
+        ("architecture", report["arch"]),
         ("precision per layer", ", ".join(report["precision"]["layers"])),
         ("test samples", report["test_samples"]),
         ("float accuracy", f"{report['float_accuracy']:.4f}"),
@@ -62,7 +63,9 @@ def report_table(report: dict) -> Table:
                                           f"{report['mismatches']}"),
         ("cycles/inference measured (predicted)",
          f"{report['cycles_per_inference']:g} ({report['predicted_cycles_per_inference']})"),
-        ("latency cycles", report["latency_cycles"]),
+        ("latency cycles measured (predicted)",
+         f"{report['latency_cycles']} ({'' if report['latency_exact'] else '<= '}"
+         f"{report['predicted_latency_cycles']})"),
     ]
     for fabric, counts in report["resources"].items():
         rows.append((f"{fabric} LUT / FF / carry / BRAM / DSP",
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(folding_table(design.summary))
     resources = synthesize_all(design.verilog, design.summary["top"], out / "hw")
     report = {
+        "arch": config.arch,
         "precision": config.precision_summary(),
         "test_samples": trained.test_samples,
         "float_accuracy": trained.float_accuracy,
@@ -108,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         "predicted_cycles_per_inference": verified["predicted_cycles_per_inference"],
         "latency_cycles": verified["latency_cycles"],
         "predicted_latency_cycles": verified["predicted_latency_cycles"],
+        "latency_exact": design.summary["latency_exact"],
         "artifact": str(artifact_path),
         "verilog": verified["verilog"],
         "design": verified["design"],

@@ -58,7 +58,8 @@ figures: bootstrap
 	  $(VENV)/bin/qnnforge demo --arch cnn --precision $$precision --out build/demo-cnn-$$precision && \
 	  cp build/demo-cnn-$$precision/report.json bench/results/demo-cnn-$$precision.json || exit 1; \
 	done
-	$(VENV)/bin/qnnforge build build/demo-cnn-binary/model --board icebreaker --out build/icebreaker-cnn
+	$(VENV)/bin/qnnforge build build/demo-cnn-binary/model --board icebreaker --simulate 50 \
+	  --out build/icebreaker-cnn
 	cp build/icebreaker-cnn/report.json bench/results/board-icebreaker-cnn.json
 	$(PY) bench/readme.py
 

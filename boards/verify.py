@@ -18,6 +18,7 @@ from amaranth.back import verilog
 
 from ..hw.compiler.folding import Folding
 from ..hw.compiler.options import HardwareOptions
+from ..hw.compiler.plan import cycle_model
 from ..hw.tools.files import write_atomic
 from ..sim.runner import SimulationFailed, build_design
 from ..sw import reference
@@ -93,7 +94,8 @@ def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
         "classes": interface.classes, "input_bits": interface.input.element.bits,
         "score_bits": interface.score_bits,
         # after the last request: its response, plus slack for the pipeline
-        "response_budget": 4 * request_cycles + 10_000,
+        "response_budget": 4 * request_cycles + 10_000 + cycle_model(artifact.layers,
+                                                                     folding).latency,
     }
     built = build_design(board_verilog(core, work_dir / f"{BOARD_SIM_TOP}.v"), BOARD_SIM_TOP)
     try:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..console import console, key_value_table, step
+from ..errors import UsageError
 from ..options import fold_overrides
 
 
@@ -35,10 +39,15 @@ def register(subparsers) -> None:
     parser.add_argument("--no-estimate", action="store_true",
                         help="skip the Yosys resource estimate for boards built elsewhere")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    parser.add_argument("--simulate", type=int, default=0, metavar="N",
+                        help="then simulate the whole board design (UART in and out) in "
+                             "Verilator on the first N held-out digits and record the result "
+                             "in report.json (fails on any disagreement with the reference)")
     group = parser.add_argument_group("folding")
     group.add_argument("--target-cycles", type=int, default=None,
-                       help="cycles per inference the folding aims for (default: the board's, "
-                            "512 for icebreaker so the design fits the UP5K, 128 elsewhere)")
+                       help="cycles per inference the folding aims for (default: the board's; "
+                            "for icebreaker 512 for an MLP and 8192 for a CNN so the design "
+                            "fits the UP5K, elsewhere 128 and 1024)")
     group.add_argument("--fold", action="append", default=[], metavar="LAYER:PExSIMD",
                        help="set one layer's folding, e.g. --fold 1:8x16 (repeatable)")
     group = parser.add_argument_group("hardware (the LUT size is the board's)")
@@ -49,6 +58,43 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def check_simulate(images: int) -> None:
+    """Raise :class:`UsageError` unless ``images`` is 0 (no simulation) or a number of held-out
+    digits there are."""
+    from ..sw.data import load_digits_split
+
+    held_out = len(load_digits_split().x_test)
+    if not 0 <= images <= held_out:
+        raise UsageError(f"simulate must lie in 1..{held_out}, not {images}")
+
+
+def simulate_board(artifact, report: dict, images: int, work_dir: Path, options) -> dict:
+    """Simulate the board design just built on the first ``images`` held-out digits
+    (checked by :func:`check_simulate`).
+
+    Raises
+    ------
+    SimulationFailed
+        If a response differs from the reference (the run stops with that message).
+    """
+    from ..boards.verify import verify_board
+    from ..hw.compiler.folding import Folding, LayerFolding
+    from ..sw import reference
+    from ..sw.data import load_digits_split
+
+    split = load_digits_split()
+    recorded = report["folding"]
+    folding = Folding(layers=tuple(LayerFolding(**layer) for layer in recorded["layers"]),
+                      input_lanes=recorded["input_lanes"])
+    codes = artifact.input.quantize(split.x_test[:images])
+    with step(f"board simulation of {images} held-out digits"):
+        result = verify_board(artifact, folding, codes, work_dir, options=options)
+    expected = reference.run(artifact, codes).classes
+    return {"images": result.requests, "agree": int(np.sum(result.classes == expected)),
+            "accuracy": float(np.mean(result.classes == split.y_test[:images])),
+            "malformed_requests_answered": len(result.malformed_statuses) // 2}
+
+
 def run(args: argparse.Namespace) -> int:
     from ..boards.build import BoardBuildError, build_board
     from ..boards.platforms import get_board
@@ -57,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     board = get_board(args.board)
     overrides = fold_overrides(args.fold)
+    check_simulate(args.simulate)
     options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount)
     artifact = load_artifact(args.artifact)
     out = args.out or Path("build") / board.name
@@ -74,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"qnnforge: error: {error}", file=sys.stderr)
         return 1
     report = result.report
+    if args.simulate:
+        from ..hw.tools.files import write_atomic
+
+        report["board_simulation"] = simulate_board(artifact, report, args.simulate,
+                                                    out / "board-sim", options)
+        write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
     rows = [("device", f"{report['device']} ({report['package']})"),
             ("clock", f"{report['clock_mhz']} MHz"),
             ("cycles/inference", report["cycles_per_inference"]),
@@ -90,6 +143,11 @@ def run(args: argparse.Namespace) -> int:
         estimate = report["yosys_estimate"]
         rows.append(("Yosys estimate", f"{estimate['lut']} LUT, {estimate['ff']} FF, "
                                        f"{estimate['bram']} BRAM, {estimate['dsp']} DSP"))
+    if "board_simulation" in report:
+        simulation = report["board_simulation"]
+        rows.append(("board simulation (UART, Verilator)",
+                     f"{simulation['agree']} / {simulation['images']} held-out digits agree "
+                     f"with the reference"))
     if "place_and_route" in report:
         rows.append(("place and route", report["place_and_route"]))
     console.print(key_value_table(f"qnnforge build --board {board.name}", rows))

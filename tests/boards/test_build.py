@@ -205,3 +205,19 @@ def test_board_core_takes_widths_from_the_interface(artifact, folding):
     core = UartAccelerator(artifact, folding, 4)
     assert core.interface == design_interface(artifact, folding)
     assert core.options == HardwareOptions()
+
+
+def test_build_can_simulate_the_board_on_held_out_digits(artifact_dir, tmp_path):
+    status, report = _build(artifact_dir, tmp_path, "icebreaker", "--no-run", "--simulate", "4")
+    assert status == 0
+    simulation = report["board_simulation"]
+    assert (simulation["images"], simulation["agree"]) == (4, 4)
+    assert simulation["malformed_requests_answered"] == 7
+
+
+def test_build_rejects_a_simulation_of_no_images(artifact_dir, tmp_path, capsys):
+    status = main(["build", str(artifact_dir), "--board", "icebreaker", "--out", str(tmp_path),
+                   "--no-run", "--no-estimate", "--simulate", "999"])
+    assert status == 2
+    assert capsys.readouterr().err.strip() == "qnnforge: error: simulate must lie in 1..360, not 999"
+    assert not (tmp_path / "report.json").exists()  # rejected before anything was built

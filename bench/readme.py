@@ -179,14 +179,18 @@ def cnn_section(cnns: dict[str, dict], mlps: dict[str, dict]) -> str:
 
 
 def board_section(report: dict) -> str:
-    """Return the iCEBreaker build's figures as a sentence."""
+    """Return the iCEBreaker build's figures as a sentence (and its board simulation's)."""
     rate = report["inferences_per_second"]
+    simulation = report.get("board_simulation")
+    simulated = "" if simulation is None else (
+        f" In simulation of the whole board design, {simulation['agree']} of "
+        f"{simulation['images']} held-out digits sent over the UART get the reference's answer.")
     return (f"the {report.get('model', 'digits model')}, folded to {report['cycles_per_inference']} cycles per inference "
             f"so that it fits, uses {report['lc']}/{report['lc_total']} logic cells, "
             f"{report['bram']}/{report['bram_total']} block RAMs and {report['dsp']} DSPs; Fmax "
             f"is {report['fmax_mhz']:.1f} MHz at a {report['clock_mhz']:g} MHz clock, so the "
             f"accelerator classifies {rate['accelerator']:,.0f} images/s and the UART at "
-            f"{report['baud']} baud carries {rate['uart']:,.0f}/s.\n")
+            f"{report['baud']} baud carries {rate['uart']:,.0f}/s.{simulated}\n")
 
 
 def render_sections() -> dict[str, str]:

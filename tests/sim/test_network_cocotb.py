@@ -109,3 +109,22 @@ def test_checker_names_a_convolution_layer(tmp_path):
                        match=r"sample \d+, layer conv1, element \d+: expected -?\d+, got -?\d+"):
         verify_network(corrupted, design, codes, tmp_path / "sim", stall=0.0,
                        backpressure=0.0)
+
+
+def test_trained_cnn_is_bit_exact_on_every_held_out_sample(digits, tmp_path):
+    """A binary CNN trained by qnnforge (briefly: the figures come from `qnnforge demo --arch
+    cnn`), every held-out digit, every layer's stream, full rate and with stalls and
+    backpressure. The random CNNs above cover the fixed-point precisions."""
+    from qnnforge.sw.config import TrainConfig
+    from qnnforge.sw.pipeline import train_and_export
+
+    config = TrainConfig(arch="cnn", channels=(8, 8, 16), epochs=3)
+    trained = train_and_export(config, split=digits)
+    artifact = trained.artifact
+    codes = artifact.input.quantize(digits.x_test)
+    design = generate(artifact, tmp_path / "hw", target_cycles=600)
+    result = verify_network(artifact, design, codes, tmp_path / "sim")
+    assert result.samples == len(codes) >= 360
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    assert np.mean(result.classes == digits.y_test) == trained.reference_accuracy
+    assert result.cycles_per_inference == design.summary["cycles_per_inference"]

@@ -171,7 +171,8 @@ def cnn_section(cnns: dict[str, dict], mlps: dict[str, dict]) -> str:
                 f"| {name} | {arch} | {report['float_accuracy']:.4f} | "
                 f"{report['quantized_accuracy']:.4f} | {report['hw_accuracy']:.4f} | "
                 f"{report['samples_verified']} / {report['mismatches']} | "
-                f"{report['cycles_per_inference']:g} ({report['predicted_cycles_per_inference']}) | "
+                f"{report['cycles_per_inference']:g} "
+                f"({report['predicted_cycles_per_inference']}) | "
                 f"{report['latency_cycles']} | "
                 f"{_resources(report['resources']['ice40'])} | "
                 f"{_resources(report['resources']['xc7'])} |")
@@ -185,7 +186,8 @@ def board_section(report: dict) -> str:
     simulated = "" if simulation is None else (
         f" In simulation of the whole board design, {simulation['agree']} of "
         f"{simulation['images']} held-out digits sent over the UART get the reference's answer.")
-    return (f"the {report.get('model', 'digits model')}, folded to {report['cycles_per_inference']} cycles per inference "
+    return (f"the {report.get('model', 'digits model')}, folded to "
+            f"{report['cycles_per_inference']} cycles per inference "
             f"so that it fits, uses {report['lc']}/{report['lc_total']} logic cells, "
             f"{report['bram']}/{report['bram_total']} block RAMs and {report['dsp']} DSPs; Fmax "
             f"is {report['fmax_mhz']:.1f} MHz at a {report['clock_mhz']:g} MHz clock, so the "

@@ -74,11 +74,13 @@ BOARDS = {
     "ulx3s-85f": Board(
         name="ulx3s-85f", platform=ULX3S_85F_Platform, fabric="ecp5", flow="trellis",
         constraints="lpf", activity_led=("led", 0), fault_led=("led", 1),
-        target_cycles=128, image_target_cycles=1024, capacity={"lut": 83640, "bram": 208, "dsp": 156}),
+        target_cycles=128, image_target_cycles=1024,
+        capacity={"lut": 83640, "bram": 208, "dsp": 156}),
     "arty-a7-35": Board(
         name="arty-a7-35", platform=ArtyA7_35Platform, fabric="xc7", flow="vivado",
         constraints="xdc", activity_led=("led", 0), fault_led=("led", 1),
-        target_cycles=128, image_target_cycles=1024, capacity={"lut": 20800, "bram": 50, "dsp": 90}),
+        target_cycles=128, image_target_cycles=1024,
+        capacity={"lut": 20800, "bram": 50, "dsp": 90}),
 }
 """Board name -> :class:`Board`."""
 

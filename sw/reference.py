@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # the artifact's layers and rules call this module; it only r
     from .layers import Layer
     from .outputs import RequantizeOutput
 
-__all__ = ["windows", "conv2d", "maxpool2d", "dense", "threshold", "multithreshold", "requantize", "scores", "argmax",
+__all__ = ["output_size", "windows", "conv2d", "maxpool2d", "dense", "threshold",
+           "multithreshold", "requantize", "scores", "argmax",
            "layer_forward", "Trace", "run", "predict"]
 
 

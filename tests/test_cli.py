@@ -93,7 +93,8 @@ def small_model(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--fold", "0-3x4"], "folding must look like LAYER:PExSIMD (e.g. 0:8x16 or conv0:4x9), not '0-3x4'"),
+    (["--fold", "0-3x4"],
+     "folding must look like LAYER:PExSIMD (e.g. 0:8x16 or conv0:4x9), not '0-3x4'"),
     (["--fold", "0:0x4"], "PE must be a positive integer, not 0"),
     (["--fold", "1:4x4", "--fold", "1:2x4"], "folding for layer 1 is given twice"),
     (["--fold", "1:4x9"], "layer 1: SIMD must not exceed the fan-in 8, not 9"),

@@ -18,7 +18,8 @@ from .folding import (DEFAULT_IMAGE_TARGET_CYCLES, DEFAULT_TARGET_CYCLES, Foldin
                       FoldingError, LayerFolding, divisors, resolve_overrides)
 from .layers import hardware_for
 
-__all__ = ["default_target_cycles", "default_folding", "check_folding", "stream_lanes", "CycleModel", "cycle_model"]
+__all__ = ["default_target_cycles", "default_folding", "check_folding", "stream_lanes",
+           "CycleModel", "cycle_model"]
 
 
 def stream_lanes(layers: Sequence[Layer], folding: Folding) -> list[int]:

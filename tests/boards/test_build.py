@@ -219,5 +219,6 @@ def test_build_rejects_a_simulation_of_no_images(artifact_dir, tmp_path, capsys)
     status = main(["build", str(artifact_dir), "--board", "icebreaker", "--out", str(tmp_path),
                    "--no-run", "--no-estimate", "--simulate", "999"])
     assert status == 2
-    assert capsys.readouterr().err.strip() == "qnnforge: error: simulate must lie in 1..360, not 999"
+    error = capsys.readouterr().err.strip()
+    assert error == "qnnforge: error: simulate must lie in 1..360, not 999"
     assert not (tmp_path / "report.json").exists()  # rejected before anything was built

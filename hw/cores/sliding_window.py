@@ -43,6 +43,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ...sw.reference import output_size
 from .params import positive_int
 
 __all__ = ["SlidingWindow"]
@@ -174,7 +175,7 @@ class SlidingWindow(wiring.Component):
         """``(OH, OW, C)``: windows down, windows across, channels."""
         (height, width, channels), (kh, kw), (sh, sw) = self._in_shape, self._kernel, self._stride
         top, left, bottom, right = self._padding
-        return ((height + top + bottom - kh) // sh + 1, (width + left + right - kw) // sw + 1,
+        return (output_size(height, kh, sh, top, bottom), output_size(width, kw, sw, left, right),
                 channels)
 
     @property

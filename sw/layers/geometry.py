@@ -8,6 +8,7 @@ is pixel ``(y, x)``'s channel ``c``, which is also the order its elements stream
 from __future__ import annotations
 
 from ..manifest import fail, join, read_field
+from ..reference import output_size
 
 __all__ = ["read_ints", "check_ints", "output_shape"]
 
@@ -48,5 +49,5 @@ def output_shape(in_shape: tuple[int, int, int], kernel: tuple[int, int],
     if kernel[0] > height + top + bottom or kernel[1] > width + left + right:
         raise fail(join(path, "kernel"), f"{list(kernel)} does not fit the padded image "
                                          f"{height + top + bottom}x{width + left + right}")
-    return ((height + top + bottom - kernel[0]) // stride[0] + 1,
-            (width + left + right - kernel[1]) // stride[1] + 1, channels)
+    return (output_size(height, kernel[0], stride[0], top, bottom),
+            output_size(width, kernel[1], stride[1], left, right), channels)

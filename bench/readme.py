@@ -7,7 +7,9 @@ each is rendered here from files in ``bench/results/``:
 * ``precisions``: ``demo-<precision>.json`` for every precision preset that has one;
 * ``cost`` and ``popcount``: ``cost.json`` (``make bench``);
 * ``board``: ``board-icebreaker.json`` (the report.json of ``qnnforge build --board icebreaker``
-  for the binary demo model).
+  for the binary demo model);
+* ``cnv``: ``cnv.json`` (``bench/cnv.py``, FINN's CNV with FINN's folding), by
+  :func:`cnv_section`.
 
 ``python bench/readme.py`` rewrites the sections; ``--check`` only says whether they are current
 (exit 1 if not), which a test runs, so the README cannot drift from the committed reports.
@@ -163,6 +165,41 @@ def board_section(report: dict) -> str:
             f"is {report['fmax_mhz']:.1f} MHz at a {report['clock_mhz']:g} MHz clock, so the "
             f"accelerator classifies {rate['accelerator']:,.0f} images/s and the UART at "
             f"{report['baud']} baud carries {rate['uart']:,.0f}/s.\n")
+
+
+def cnv_section(report: dict) -> str:
+    """Return FINN's CNV side by side: cycles per layer against FINN's, then the totals."""
+    table = ["| layer | PE | SIMD | window lanes (FINN SWU SIMD) | cycles | FINN cycles |",
+             "|---|---|---|---|---|---|"]
+    swu = iter(report["folding"]["finn_swu_simd"])
+    for layer in report["layers"]:
+        lanes = (f"{layer['window_lanes']} ({next(swu)})" if "window_lanes" in layer else "–")
+        table.append(f"| {layer['name']} | {layer['pe']} | {layer['simd']} | {lanes} | "
+                     f"{layer['cycles']} | {layer['finn_cycles']} |")
+    synthesis = report["synthesis"]
+    if synthesis["status"] == "ok":
+        resources = (f"{report['lut']} / {report['ff']} / {report['bram']} / {report['dsp']} "
+                     f"(Yosys `synth_xilinx`, {synthesis['seconds'] / 60:.0f} min)")
+    else:
+        resources = (f"none: Yosys `synth_xilinx` {synthesis['status']} after "
+                     f"{synthesis['seconds'] / 60:.0f} min")
+    verilator = report["verilator"]
+    result = ("failed" if verilator["mismatches"] is None
+              else f"{verilator['samples']} random images, {verilator['mismatches']} mismatches")
+    rows = [
+        ("cycles per inference, measured (predicted; FINN's slowest layer)",
+         f"{verilator['cycles_per_inference']:g} ({report['cycles_per_inference']}; "
+         f"{report['finn_max_cycles']})" if verilator["cycles_per_inference"] is not None
+         else f"– ({report['cycles_per_inference']}; {report['finn_max_cycles']})"),
+        ("xc7 LUT / FF / BRAM / DSP", resources),
+        ("generation (artifact to Verilog)",
+         f"{report['generate_s']:.0f} s, {report['peak_memory_mib']:.0f} MiB peak, "
+         f"{report['verilog_bytes'] / 2**20:.1f} MiB of Verilog"),
+        ("Verilator, bit-exact (full rate, then stalls and backpressure)",
+         f"{result}; build {verilator['build_s'] / 60:.0f} min"),
+    ]
+    return ("\n".join(table) + "\n\n| figure | value |\n|---|---|\n"
+            + "\n".join(f"| {key} | {value} |" for key, value in rows) + "\n")
 
 
 def render_sections() -> dict[str, str]:

@@ -187,16 +187,24 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _last_pass(log: Path) -> str | None:
+    """Return the last pass a Yosys log announces (as far as Yosys had flushed it)."""
+    passes = [line for line in log.read_text(errors="replace").splitlines()
+              if " Executing " in line] if log.exists() else []
+    return passes[-1] if passes else None
+
+
 def _synthesis(design, timeout: float) -> dict:
     """Return Yosys ``synth_xilinx`` counts of the whole design, or why there are none."""
-    start = time.monotonic()
+    start, log = time.monotonic(), BUILD / "yosys-xc7.log"
     try:
-        resources = synthesize(design.verilog, design.top, "xc7", log=BUILD / "yosys-xc7.log",
-                               timeout=timeout)
+        resources = synthesize(design.verilog, design.top, "xc7", log=log, timeout=timeout)
     except (subprocess.TimeoutExpired, SynthesisError) as error:
         status = "timeout" if isinstance(error, subprocess.TimeoutExpired) else "failed"
+        message = (f"yosys did not finish in {timeout:.0f} s" if status == "timeout"
+                   else str(error).splitlines()[0])
         return {"status": status, "seconds": round(time.monotonic() - start, 1),
-                "timeout_s": timeout, "message": str(error).splitlines()[0]}
+                "timeout_s": timeout, "message": message, "last_pass": _last_pass(log)}
     counts = resources.to_json()
     counts.pop("fabric")
     return {"status": "ok", "seconds": round(time.monotonic() - start, 1),

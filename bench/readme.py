@@ -10,7 +10,8 @@ each is rendered here from files in ``bench/results/``:
   for the binary demo model);
 * ``cnn``: ``demo-cnn-<precision>.json`` (``qnnforge demo --arch cnn``) beside the MLP's
   ``demo-<precision>.json``;
-* ``board_cnn``: ``board-icebreaker-cnn.json``, the binary CNN's iCEBreaker build.
+* ``board_cnn``: ``board-icebreaker-cnn.json``, the binary CNN's iCEBreaker build;
+* ``cnv``: ``cnv.json`` (``bench/cnv.py``, FINN's CNV with FINN's folding).
 
 ``python bench/readme.py`` rewrites the sections; ``--check`` only says whether they are current
 (exit 1 if not), which a test runs, so the README cannot drift from the committed reports.
@@ -195,6 +196,41 @@ def board_section(report: dict) -> str:
             f"{report['baud']} baud carries {rate['uart']:,.0f}/s.{simulated}\n")
 
 
+def cnv_section(report: dict) -> str:
+    """Return FINN's CNV side by side: cycles per layer against FINN's, then the totals."""
+    table = ["| layer | PE | SIMD | window lanes (FINN SWU SIMD) | cycles | FINN cycles |",
+             "|---|---|---|---|---|---|"]
+    swu = iter(report["folding"]["finn_swu_simd"])
+    for layer in report["layers"]:
+        lanes = (f"{layer['window_lanes']} ({next(swu)})" if "window_lanes" in layer else "–")
+        table.append(f"| {layer['name']} | {layer['pe']} | {layer['simd']} | {lanes} | "
+                     f"{layer['cycles']} | {layer['finn_cycles']} |")
+    synthesis = report["synthesis"]
+    if synthesis["status"] == "ok":
+        resources = (f"{report['lut']} / {report['ff']} / {report['bram']} / {report['dsp']} "
+                     f"(Yosys `synth_xilinx`, {synthesis['seconds'] / 60:.0f} min)")
+    else:
+        resources = (f"none: Yosys `synth_xilinx` {synthesis['status']} after "
+                     f"{synthesis['seconds'] / 60:.0f} min")
+    verilator = report["verilator"]
+    result = ("failed" if verilator["mismatches"] is None
+              else f"{verilator['samples']} random images, {verilator['mismatches']} mismatches")
+    rows = [
+        ("cycles per inference, measured (predicted; FINN's slowest layer)",
+         f"{verilator['cycles_per_inference']:g} ({report['cycles_per_inference']}; "
+         f"{report['finn_max_cycles']})" if verilator["cycles_per_inference"] is not None
+         else f"– ({report['cycles_per_inference']}; {report['finn_max_cycles']})"),
+        ("xc7 LUT / FF / BRAM / DSP", resources),
+        ("generation (artifact to Verilog)",
+         f"{report['generate_s']:.0f} s, {report['peak_memory_mib']:.0f} MiB peak, "
+         f"{report['verilog_bytes'] / 2**20:.1f} MiB of Verilog"),
+        ("Verilator, bit-exact (full rate, then stalls and backpressure)",
+         f"{result}; build {verilator['build_s'] / 60:.0f} min"),
+    ]
+    return ("\n".join(table) + "\n\n| figure | value |\n|---|---|\n"
+            + "\n".join(f"| {key} | {value} |" for key, value in rows) + "\n")
+
+
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
@@ -206,7 +242,8 @@ def render_sections() -> dict[str, str]:
             "cnn": cnn_section({name: _load(f"demo-cnn-{name}.json") for name in CNN_PRECISIONS
                                 if (RESULTS / f"demo-cnn-{name}.json").exists()}, reports),
             "board_cnn": board_section(
-                {**_load("board-icebreaker-cnn.json"), "model": "binary digits CNN"})}
+                {**_load("board-icebreaker-cnn.json"), "model": "binary digits CNN"}),
+            "cnv": cnv_section(_load("cnv.json"))}
 
 
 def render_readme(text: str, sections: dict[str, str]) -> str:

@@ -54,12 +54,17 @@ def board_verilog(core: UartAccelerator, path: str | os.PathLike,
 
 
 def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
-                 work_dir: str | os.PathLike, *, divisor: int = SIM_DIVISOR,
+                 work_dir: str | os.PathLike, *, divisor: int | None = None,
                  options: HardwareOptions = HardwareOptions()) -> BoardSimResult:
     """Simulate the board design on quantized images ``codes``; compare with the reference.
 
     Parameters
     ----------
+    divisor : int, optional
+        Cycles per UART bit. By default the fastest line the accelerator keeps up with:
+        :data:`SIM_DIVISOR`, or slower if a request would take fewer cycles on the wire than
+        one inference (requests then queue up and get ``BUSY``, which a real board at 115200
+        baud never sees: there a request takes some 70,000 cycles).
     options : HardwareOptions
         How the accelerator is built (pass a board's ``HardwareOptions.for_fabric`` to simulate
         exactly what its build places).
@@ -78,6 +83,10 @@ def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
                          f"not {codes.shape}")
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
+    timing = cycle_model(artifact.layers, folding)
+    if divisor is None:
+        bits = 10 * request_length(artifact.in_features)
+        divisor = max(SIM_DIVISOR, -(-timing.interval // bits) + 1)
     quiet = quiet_cycles(divisor, SIM_QUIET_BYTES)
     core = UartAccelerator(artifact, folding, divisor, options=options, quiet=quiet,
                            led_cycles=8)
@@ -94,8 +103,7 @@ def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
         "classes": interface.classes, "input_bits": interface.input.element.bits,
         "score_bits": interface.score_bits,
         # after the last request: its response, plus slack for the pipeline
-        "response_budget": 4 * request_cycles + 10_000 + cycle_model(artifact.layers,
-                                                                     folding).latency,
+        "response_budget": 4 * request_cycles + 10_000 + timing.latency,
     }
     built = build_design(board_verilog(core, work_dir / f"{BOARD_SIM_TOP}.v"), BOARD_SIM_TOP)
     try:

@@ -39,20 +39,25 @@ def test_board_verification_rejects_codes_of_the_wrong_size(artifact, folding, t
 
 def test_board_answers_held_out_images_with_a_cnn(tmp_path):
     """A convolutional network behind the same UART protocol: the image is one request."""
-    from qnnforge.hw.compiler.plan import default_folding
+    from qnnforge.boards.protocol import request_length
+    from qnnforge.boards.verify import SIM_DIVISOR
+    from qnnforge.hw.compiler.plan import cycle_model, default_folding
     from qnnforge.sw.artifact import Artifact, InputQuantizer, MaxPool2dLayer
     from qnnforge.sw.encoding import BIPOLAR, uint
 
     from ..hw.layers import mixed_layer, random_conv
 
     rng = np.random.default_rng(4)
-    conv = random_conv(rng, "conv0", (8, 8, 1), 4, uint(4), BIPOLAR, "threshold", BIPOLAR,
+    conv = random_conv(rng, "conv0", (8, 8, 1), 8, uint(4), BIPOLAR, "threshold", BIPOLAR,
                        pad_value=0)
     pool = MaxPool2dLayer("pool0", BIPOLAR, conv.out_shape, (2, 2), (2, 2))
     dense = mixed_layer(rng, pool.out_features, 10, BIPOLAR, BIPOLAR, "scores", name="fc0")
     quantizer = InputQuantizer(encoding=uint(4), raw_min=0, raw_max=16, multiplier=15, shift=4)
     artifact = Artifact("small-cnn", quantizer, (conv, pool, dense))
     codes = artifact.input.quantize(load_digits_split().x_test[:HELD_OUT])
-    result = verify_board(artifact, default_folding(artifact.layers, 256), codes, tmp_path)
+    # folded slower than a request takes on the simulated UART: the line is slowed to match
+    folding = default_folding(artifact.layers, 8192)
+    assert cycle_model(artifact.layers, folding).interval > 10 * SIM_DIVISOR * request_length(64)
+    result = verify_board(artifact, folding, codes, tmp_path)
     assert result.requests == HELD_OUT
     np.testing.assert_array_equal(result.classes, reference.run(artifact, codes).classes)

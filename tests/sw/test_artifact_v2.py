@@ -157,3 +157,17 @@ def test_multithreshold_shape_is_checked_on_load(tmp_path):
                                             r"'fc1\.thresholds' must have shape \(2, 3\), "
                                             r"not \(2, 2\)$"):
         load_artifact(tmp_path / "model")
+
+
+def test_a_schema_2_file_still_loads(tmp_path):
+    """Files written before schema 3 (the same fields, version 2) load unchanged."""
+    artifact = mixed_artifact()
+    artifact.save(tmp_path / "model")
+    path = tmp_path / "model" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["schema_version"] = 2
+    path.write_text(json.dumps(manifest))
+    loaded = load_artifact(tmp_path / "model")
+    x = np.array([[0, 15, 7, 3], [15, 15, 15, 15]])
+    np.testing.assert_array_equal(reference.run(loaded, x).scores,
+                                  reference.run(artifact, x).scores)

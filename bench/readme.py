@@ -11,7 +11,9 @@ each is rendered here from files in ``bench/results/``:
 * ``cnn``: ``demo-cnn-<precision>.json`` (``qnnforge demo --arch cnn``) beside the MLP's
   ``demo-<precision>.json``;
 * ``board_cnn``: ``board-icebreaker-cnn.json``, the binary CNN's iCEBreaker build;
-* ``cnv``: ``cnv.json`` (``bench/cnv.py``, FINN's CNV with FINN's folding).
+* ``cnv``: ``cnv.json`` (``bench/cnv.py``, FINN's CNV with FINN's folding);
+* ``breakdown``: the ``breakdown`` of ``demo-binary.json`` and ``demo-cnn-binary.json`` (where
+  the LUTs and flip-flops of the binary MLP and CNN go).
 
 ``python bench/readme.py`` rewrites the sections; ``--check`` only says whether they are current
 (exit 1 if not), which a test runs, so the README cannot drift from the committed reports.
@@ -231,6 +233,24 @@ def cnv_section(report: dict) -> str:
             + "\n".join(f"| {key} | {value} |" for key, value in rows) + "\n")
 
 
+def breakdown_section(reports: dict[str, dict]) -> str:
+    """Return per network, layer and part the LUTs and flip-flops on iCE40 and xc7."""
+    table = ["| network | unit | part | iCE40 LUT / FF | xc7 LUT / FF |", "|---|---|---|---|---|"]
+    for network, report in reports.items():
+        breakdown = report.get("breakdown")
+        if breakdown is None:
+            continue
+        ice40, xc7 = breakdown["ice40"], breakdown["xc7"]
+        for unit, entry in ice40["units"].items():
+            for part, counts in entry["parts"].items():
+                other = xc7["units"][unit]["parts"].get(part, {"lut": 0, "ff": 0})
+                table.append(f"| {network} | {unit} | {part} | {counts['lut']} / {counts['ff']} | "
+                             f"{other['lut']} / {other['ff']} |")
+        table.append(f"| {network} | total | | {ice40['total']['lut']} / {ice40['total']['ff']} | "
+                     f"{xc7['total']['lut']} / {xc7['total']['ff']} |")
+    return "\n".join(table) + "\n"
+
+
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
@@ -243,7 +263,9 @@ def render_sections() -> dict[str, str]:
                                 if (RESULTS / f"demo-cnn-{name}.json").exists()}, reports),
             "board_cnn": board_section(
                 {**_load("board-icebreaker-cnn.json"), "model": "binary digits CNN"}),
-            "cnv": cnv_section(_load("cnv.json"))}
+            "cnv": cnv_section(_load("cnv.json")),
+            "breakdown": breakdown_section({"binary MLP": reports["binary"],
+                                            "binary CNN": _load("demo-cnn-binary.json")})}
 
 
 def render_readme(text: str, sections: dict[str, str]) -> str:

@@ -271,7 +271,8 @@ class MatrixVectorUnit(wiring.Component):
         column = Signal(range(packing.columns))
         row = Signal(range(2 * packing.rows))
         m.submodules.weights = weights = Memory(
-            shape=unsigned(pe * simd * self.weight_width), depth=nf_count * sf_count, init=self.weight_words())
+            shape=unsigned(pe * simd * self.weight_width), depth=nf_count * sf_count,
+            init=self.weight_words())
         m.submodules.constants = constants = Memory(
             shape=self._output_layout(), depth=nf_count, init=self.output_words())
         weight_port = weights.read_port()
@@ -369,15 +370,15 @@ class MatrixVectorUnit(wiring.Component):
             for p, pieces in packing.pieces.items():
                 with m.Case(p) if len(packing.positions) > 1 else m.Default():
                     for piece in pieces:
-                        port = ports[piece.column]
-                        lanes = range(piece.lane // g, (piece.lane + piece.count) // g)
-                        m.d.comb += [masks[piece.column][lanes.start:lanes.stop].eq((1 << len(lanes)) - 1),
+                        port, mask = ports[piece.column], masks[piece.column]
+                        start, stop = piece.lane // g, (piece.lane + piece.count) // g
+                        m.d.comb += [mask[start:stop].eq((1 << (stop - start)) - 1),
                                      wrapped[piece.column].eq(piece.wrapped)]
                         for k in range(piece.count):
                             if len(sources[piece.column, piece.lane + k]) > 1:
                                 m.d.comb += port.data[piece.lane + k].eq(
                                     i.payload[piece.beat_lane + k])
-                    with m.If(write & (write_beat != beats - 1)):
+                    with m.If(write):  # overridden below by a vector's last beat
                         following = p + in_lanes
                         m.d.sync += position.eq(following % packing.row_lanes)
                         if following >= packing.row_lanes:

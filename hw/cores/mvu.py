@@ -8,16 +8,27 @@ Output channel ``c`` is computed by PE ``c % PE`` in fold ``c // PE``; the weigh
 
 Structure::
 
-    i_stream -> [input buffer, 2 banks] -> issue (nf, sf) -> [weights, thresholds: Memory]
+    i_stream -> [input buffer: Memory, 2 banks] -> issue (nf, sf) -> [weights, thresholds: Memory]
              -> PE dot units -> accumulators -> threshold / score -> o_stream (PE elements)
 
-* The input buffer collects whole vectors from beats of ``in_lanes`` elements. It has two banks,
-  so the next vector streams in while the current one is being reused ``NF`` times; in steady
-  state the unit is busy every cycle.
+* The input buffer holds whole vectors as ``SIMD``-element words in memory (LUTRAM or block
+  RAM), not in registers behind a wide multiplexer. It has two banks, so the next vector streams
+  in while the current one is being reused ``NF`` times; in steady state the unit is busy every
+  cycle. The issue stage reads word ``sf`` by address in the same cycle as the weight word, so
+  both arrive together.
+* Beats of ``in_lanes`` elements are written as they arrive, one beat a cycle, whatever
+  ``in_lanes`` and ``SIMD`` are. Word ``j`` (elements ``j * SIMD ..``) lives in column
+  ``j mod C`` of ``C`` memories, at row ``j div C`` of its bank; a row of the ``C`` columns is
+  ``C * SIMD`` consecutive elements. ``C`` is the most words one beat can touch
+  (``ceil((SIMD - gcd + in_lanes) / SIMD)``, ``gcd = gcd(in_lanes, SIMD)``), so a beat writes each
+  column at most once: its lanes are rotated to the row position where it starts and written
+  under a lane mask, the part past the row's end into the next row. When ``in_lanes`` divides
+  ``SIMD`` that is one memory and no rotation; when ``SIMD`` divides ``in_lanes``, one beat is
+  ``C`` whole words, one per memory.
 * When ``SIMD`` does not divide ``K``, the last step reads ``K mod SIMD`` real lanes. The padding
-  lanes are never written, so they hold input code 0, and their weight codes are chosen to make
-  them contribute nothing: weight code 1 for XNOR (0 XNOR 1 = 0, not counted), code 0 for every
-  other dot kind (their inputs are fixed-point, so code 0 is the value 0).
+  lanes are never written, so they keep the memory's initial input code 0, and their weight codes
+  are chosen to make them contribute nothing: weight code 1 for XNOR (0 XNOR 1 = 0, not counted),
+  code 0 for every other dot kind (their inputs are fixed-point, so code 0 is the value 0).
 * Every precision uses the same folding and streams; only the per-lane dot unit (XNOR-popcount,
   add/subtract, ternary add/subtract/skip, fixed-point multiplier) and the output stage
   (threshold, multi-threshold, requantizer, score) differ. The unit asks the layer's dot kind
@@ -31,6 +42,7 @@ Structure::
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,6 +59,61 @@ if TYPE_CHECKING:
     from ..compiler.layers.dense import LoweredDense
 
 __all__ = ["MatrixVectorUnit"]
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """The part of a beat that one column takes: ``count`` lanes from beat lane ``beat_lane``
+    to word lane ``lane``, in the beat's row or, when ``wrapped``, the next one."""
+
+    column: int
+    lane: int
+    beat_lane: int
+    count: int
+    wrapped: bool
+
+
+class _Packing:
+    """Where the input buffer puts each beat: ``C`` columns of ``SIMD``-element words.
+
+    Element ``e`` of a vector is lane ``e mod SIMD`` of word ``e div SIMD``; word ``j`` is in
+    column ``j mod C``, row ``j div C``. A beat starting at element ``e`` starts at lane
+    ``e mod (C * SIMD)`` of its row (its *position*): the positions a vector's beats take, and
+    what each column takes at each, are fixed by the folding and tabulated here.
+    """
+
+    def __init__(self, fan_in: int, simd: int, in_lanes: int):
+        self.granularity = math.gcd(in_lanes, simd)
+        self.columns = -(-(simd - self.granularity + in_lanes) // simd)
+        self.rows = -(-math.ceil(fan_in / simd) // self.columns)
+        row_lanes = self.columns * simd
+        self.row_lanes = row_lanes
+        self.positions = sorted({b * in_lanes % row_lanes for b in range(fan_in // in_lanes)})
+        self.pieces = {}
+        for p in self.positions:
+            pieces = []
+            for beat_lane in range(0, in_lanes, self.granularity):
+                q = p + beat_lane
+                column, lane = divmod(q % row_lanes, simd)
+                last = pieces[-1] if pieces else None
+                if last is not None and last.column == column:
+                    pieces[-1] = _Piece(column, last.lane, last.beat_lane,
+                                        last.count + self.granularity, last.wrapped)
+                else:
+                    pieces.append(_Piece(column, lane, beat_lane, self.granularity,
+                                         q >= row_lanes))
+            assert len({piece.column for piece in pieces}) == len(pieces)
+            self.pieces[p] = pieces
+
+    def sources(self) -> dict[tuple[int, int], set[int]]:
+        """Return, for each written ``(column, lane)``, the beat lanes it takes over positions."""
+        sources = {}
+        for pieces in self.pieces.values():
+            for piece in pieces:
+                for k in range(piece.count):
+                    sources.setdefault((piece.column, piece.lane + k), set()).add(
+                        piece.beat_lane + k)
+        return sources
 
 
 class MatrixVectorUnit(wiring.Component):
@@ -99,6 +166,7 @@ class MatrixVectorUnit(wiring.Component):
         self._pe = pe
         self._simd = simd
         self._in_lanes = in_lanes
+        self._packing = _Packing(layer.fan_in, simd, in_lanes)
         if not isinstance(options, HardwareOptions):
             raise TypeError(f"options must be a HardwareOptions, not {options!r}")
         self._options = options
@@ -179,28 +247,20 @@ class MatrixVectorUnit(wiring.Component):
         m = Module()
         layer, pe, simd = self._layer, self._pe, self._simd
         sf_count, nf_count = self.synapse_folds, self.neuron_folds
-        element_width = layer.input_shape.width
 
-        # Input buffer: two banks of the padded input vector, filled beat by beat.
-        beats = layer.fan_in // self._in_lanes
-        banks = [Signal(sf_count * simd * element_width, name=f"bank{b}") for b in range(2)]
+        # Input buffer: C column memories, each holding the rows of both banks.
+        packing = self._packing
         full = Signal(2)
-        write_bank = Signal()
-        write_beat = Signal(range(beats))
-        i = self.i_stream
-        m.d.comb += i.ready.eq(~full.bit_select(write_bank, 1))
-        with m.If(i.valid & i.ready):
-            for b, bank in enumerate(banks):
-                with m.If(write_bank == b):
-                    m.d.sync += bank.word_select(
-                        write_beat, self._in_lanes * element_width).eq(i.payload.as_value())
-            with m.If(write_beat == beats - 1):
-                m.d.sync += [write_beat.eq(0), write_bank.eq(~write_bank)]
-                m.d.sync += full.bit_select(write_bank, 1).eq(1)
-            with m.Else():
-                m.d.sync += write_beat.eq(write_beat + 1)
+        word_layout = data.ArrayLayout(layer.input_shape, simd)
+        buffers = []
+        for c in range(packing.columns):
+            m.submodules[f"buffer{c}"] = buffer = Memory(
+                shape=word_layout, depth=2 * packing.rows, init=[])
+            buffers.append(buffer)
+        self._buffer_writer(m, buffers, full)
 
-        # Issue stage: walk (nf, sf) over the full bank; read weights and output constants.
+        # Issue stage: walk (nf, sf) over the full bank; read the input word, weights and
+        # output constants by address on the same cycle, so their data arrive together.
         o = self.o_stream
         advance = Signal()
         m.d.comb += advance.eq(~o.valid | o.ready)
@@ -208,27 +268,37 @@ class MatrixVectorUnit(wiring.Component):
         sf = Signal(range(sf_count))
         nf = Signal(range(nf_count))
         step = Signal(range(nf_count * sf_count))
+        column = Signal(range(packing.columns))
+        row = Signal(range(2 * packing.rows))
         m.submodules.weights = weights = Memory(
-            shape=unsigned(pe * simd * self.weight_width), depth=nf_count * sf_count, init=self.weight_words())
+            shape=unsigned(pe * simd * self.weight_width), depth=nf_count * sf_count,
+            init=self.weight_words())
         m.submodules.constants = constants = Memory(
             shape=self._output_layout(), depth=nf_count, init=self.output_words())
         weight_port = weights.read_port()
         constant_port = constants.read_port()
+        buffer_ports = [buffer.read_port() for buffer in buffers]
         m.d.comb += [weight_port.addr.eq(step), weight_port.en.eq(advance),
                      constant_port.addr.eq(nf), constant_port.en.eq(advance)]
+        for port in buffer_ports:
+            m.d.comb += [port.addr.eq(row), port.en.eq(advance)]
 
         # Stage 1 registers (aligned with the memory read data).
-        x_word = Signal(data.ArrayLayout(layer.input_shape, simd))
         busy, first, last = Signal(), Signal(), Signal()
+        word_column = Signal.like(column)
         issuing = Signal()
         m.d.comb += issuing.eq(full.bit_select(read_bank, 1))
         with m.If(advance):
             m.d.sync += busy.eq(issuing)
             with m.If(issuing):
-                bank = Mux(read_bank, banks[1], banks[0])
-                m.d.sync += [x_word.eq(bank.word_select(sf, simd * element_width)),
+                m.d.sync += [word_column.eq(column),
                              first.eq(sf == 0), last.eq(sf == sf_count - 1)]
-                self._step_counters(m, sf, nf, step, read_bank, full)
+                self._step_counters(m, sf, nf, step, read_bank, full, column, row)
+        x_word = Signal(word_layout)
+        with m.Switch(word_column):
+            for c, port in enumerate(buffer_ports):
+                with m.Case(c) if packing.columns > 1 else m.Default():
+                    m.d.comb += x_word.eq(port.data)
 
         # Stage 1: PE dot units and accumulators; results go to the output register.
         constant_words = constant_port.data
@@ -249,17 +319,78 @@ class MatrixVectorUnit(wiring.Component):
             m.d.sync += o.valid.eq(0)
         return m
 
-    def _step_counters(self, m, sf, nf, step, read_bank, full):
+    def _step_counters(self, m, sf, nf, step, read_bank, full, column, row):
         sf_count, nf_count = self.synapse_folds, self.neuron_folds
+        rows, columns = self._packing.rows, self._packing.columns
         with m.If(sf == sf_count - 1):
-            m.d.sync += sf.eq(0)
+            m.d.sync += [sf.eq(0), column.eq(0)]
             with m.If(nf == nf_count - 1):
                 m.d.sync += [nf.eq(0), step.eq(0), read_bank.eq(~read_bank),
-                             full.bit_select(read_bank, 1).eq(0)]
+                             full.bit_select(read_bank, 1).eq(0),
+                             row.eq(Mux(read_bank, 0, rows))]
             with m.Else():
-                m.d.sync += [nf.eq(nf + 1), step.eq(step + 1)]
+                m.d.sync += [nf.eq(nf + 1), step.eq(step + 1), row.eq(Mux(read_bank, rows, 0))]
         with m.Else():
             m.d.sync += [sf.eq(sf + 1), step.eq(step + 1)]
+            with m.If(column == columns - 1):
+                m.d.sync += [column.eq(0), row.eq(row + 1)]
+            with m.Else():
+                m.d.sync += column.eq(column + 1)
+
+    def _buffer_writer(self, m, buffers, full):
+        """Write each accepted beat into the buffer bank that is filling, one beat a cycle.
+
+        A beat starting at ``position`` of row ``row`` (an address: bank base + row) writes, per
+        column, the lanes the packing gives it under a lane mask, at ``row`` or, for the part
+        past the row's end, ``row + 1``. The last beat of a vector marks its bank full and moves
+        to the first row of the other bank.
+        """
+        packing, in_lanes = self._packing, self._in_lanes
+        beats = self._layer.fan_in // in_lanes
+        i = self.i_stream
+        write_bank = Signal()
+        write_beat = Signal(range(beats))
+        position = Signal(range(packing.row_lanes))
+        row = Signal(range(2 * packing.rows))
+        write = Signal()
+        m.d.comb += [i.ready.eq(~full.bit_select(write_bank, 1)), write.eq(i.valid & i.ready)]
+
+        ports = [buffer.write_port(granularity=packing.granularity) for buffer in buffers]
+        masks = [Signal(len(port.en), name=f"mask{c}") for c, port in enumerate(ports)]
+        wrapped = [Signal(name=f"wrapped{c}") for c in range(packing.columns)]
+        for port, mask, wrap in zip(ports, masks, wrapped):
+            m.d.comb += [port.addr.eq(row + wrap), port.en.eq(Mux(write, mask, 0))]
+        # a lane fed by the same beat lane at every position needs no multiplexer
+        sources = packing.sources()
+        for (c, lane), beat_lanes in sources.items():
+            if len(beat_lanes) == 1:
+                m.d.comb += ports[c].data[lane].eq(i.payload[next(iter(beat_lanes))])
+        g = packing.granularity
+        with m.Switch(position):
+            for p, pieces in packing.pieces.items():
+                with m.Case(p) if len(packing.positions) > 1 else m.Default():
+                    for piece in pieces:
+                        port, mask = ports[piece.column], masks[piece.column]
+                        start, stop = piece.lane // g, (piece.lane + piece.count) // g
+                        m.d.comb += [mask[start:stop].eq((1 << (stop - start)) - 1),
+                                     wrapped[piece.column].eq(piece.wrapped)]
+                        for k in range(piece.count):
+                            if len(sources[piece.column, piece.lane + k]) > 1:
+                                m.d.comb += port.data[piece.lane + k].eq(
+                                    i.payload[piece.beat_lane + k])
+                    with m.If(write):  # overridden below by a vector's last beat
+                        following = p + in_lanes
+                        m.d.sync += position.eq(following % packing.row_lanes)
+                        if following >= packing.row_lanes:
+                            m.d.sync += row.eq(row + 1)
+
+        with m.If(write):
+            with m.If(write_beat == beats - 1):
+                m.d.sync += [write_beat.eq(0), write_bank.eq(~write_bank), position.eq(0),
+                             row.eq(Mux(write_bank, 0, packing.rows)),
+                             full.bit_select(write_bank, 1).eq(1)]
+            with m.Else():
+                m.d.sync += write_beat.eq(write_beat + 1)
 
     def _dot_unit(self, m, p, x_word, w_bits):
         layer = self._layer

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
 from qnnforge.hw.compiler.layers import lower_layer
@@ -100,3 +101,109 @@ def test_mvu_rejects_bad_folding(kwargs, error, message):
     layer = random_layer(np.random.default_rng(0), 16, 8, BIPOLAR, scores=False)
     with pytest.raises(error, match=message):
         MatrixVectorUnit(lower_layer(layer), **kwargs)
+
+
+# --- the input buffer: memory columns written by address -----------------------------------
+
+# (fan_in, simd, in_lanes): in_lanes dividing SIMD, SIMD dividing in_lanes, coprime (smaller
+# and larger), neither dividing the other with a common factor (the digits CNN's conv1), SIMD
+# not dividing the fan-in (padding lanes must read as code 0) and SIMD = fan_in.
+BUFFER_FOLDINGS = [(16, 8, 2), (16, 2, 8), (15, 4, 3), (35, 5, 7), (21, 2, 7), (24, 9, 8),
+                   (144, 36, 16), (20, 6, 4), (20, 7, 1), (20, 3, 10), (12, 12, 1),
+                   (12, 12, 12), (7, 1, 7), (7, 7, 1)]
+
+
+@pytest.mark.parametrize("fan_in, simd, in_lanes", BUFFER_FOLDINGS)
+@pytest.mark.parametrize("bipolar", [True, False])
+def test_mvu_input_buffer_packs_any_lanes_into_any_simd(fan_in, simd, in_lanes, bipolar):
+    rng = np.random.default_rng(fan_in * 1000 + simd * 10 + in_lanes)
+    encoding = BIPOLAR if bipolar else uint(3)
+    layer = random_layer(rng, fan_in, 4, encoding, scores=not bipolar)
+    inputs = random_inputs(encoding, rng, 7, fan_in)
+    expected = reference.layer_forward(layer, inputs)
+    for pe, stall in ((2, 0.0), (1, 0.4), (4, 0.2)):
+        actual = _simulate_layer(layer, pe, simd, in_lanes, inputs, stall=stall,
+                                 backpressure=stall, seed=pe)
+        np.testing.assert_array_equal(actual, expected, err_msg=f"PE {pe}, stall {stall}")
+
+
+def _output_cycles(unit, beats, out_beats):
+    """Feed ``beats`` at full rate into ``unit``, always ready; return each output beat's cycle
+    (counted from the first input beat's) and the cycle of every accepted input beat."""
+    accepted, valid_at = [], []
+
+    async def driver(ctx):
+        cycle = 0
+        for beat in beats:
+            ctx.set(unit.i_stream.payload, beat)
+            ctx.set(unit.i_stream.valid, 1)
+            while True:
+                _, _, ready = await ctx.tick().sample(unit.i_stream.ready)
+                cycle += 1
+                if ready:
+                    accepted.append(cycle - 1)
+                    break
+        ctx.set(unit.i_stream.valid, 0)
+
+    async def monitor(ctx):
+        ctx.set(unit.o_stream.ready, 1)
+        cycle = 0
+        while len(valid_at) < out_beats:
+            _, _, valid = await ctx.tick().sample(unit.o_stream.valid)
+            if valid:
+                valid_at.append(cycle)
+            cycle += 1
+            assert cycle < 100_000
+
+    sim = Simulator(unit)
+    sim.add_clock(1e-8)
+    sim.add_testbench(driver)
+    sim.add_testbench(monitor)
+    sim.run()
+    return valid_at, accepted
+
+
+@pytest.mark.parametrize("fan_in, fan_out, pe, simd, in_lanes", [
+    (20, 4, 1, 6, 4),     # compute-bound: NF * SF = 16 > 5 beats
+    (144, 4, 2, 36, 16),  # compute-bound, two columns, rotation
+    (16, 2, 1, 4, 1),     # input-bound: 16 beats > NF * SF = 8
+    (16, 4, 4, 16, 8),    # SF = 1, NF = 1
+    (15, 6, 3, 4, 3),     # coprime lanes, compute-bound 8 vs 5 beats
+    (24, 2, 1, 4, 8),     # SIMD divides in_lanes: three columns
+])
+def test_mvu_back_to_back_vectors_at_full_rate(fan_in, fan_out, pe, simd, in_lanes):
+    rng = np.random.default_rng(fan_in + simd)
+    layer = random_layer(rng, fan_in, fan_out, BIPOLAR, scores=False)
+    unit = MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes)
+    vectors, beats_per_vector = 5, fan_in // in_lanes
+    nf_count, sf_count = unit.neuron_folds, unit.synapse_folds
+    codes = BIPOLAR.to_code(random_inputs(BIPOLAR, rng, vectors, fan_in))
+    beats = [[int(c) for c in row[i:i + in_lanes]]
+             for row in codes for i in range(0, fan_in, in_lanes)]
+    valid_at, accepted = _output_cycles(unit, beats, vectors * nf_count)
+    # the buffer takes one beat a cycle while a bank is free
+    assert accepted[:beats_per_vector] == list(range(beats_per_vector))
+    # first result: the vector's beats, its first fold's SF steps, issue and output registers
+    assert valid_at[0] == beats_per_vector + sf_count + 1
+    # steady state: one fold every SF cycles, no bubble between vectors when compute-bound;
+    # a new vector every fan_in / in_lanes cycles when the input is the bottleneck
+    period = max(unit.cycles_per_vector, beats_per_vector)
+    firsts = valid_at[::nf_count]
+    assert [b - a for a, b in zip(firsts, firsts[1:])] == [period] * (vectors - 1)
+    for v in range(vectors):
+        folds = valid_at[v * nf_count:(v + 1) * nf_count]
+        assert [b - a for a, b in zip(folds, folds[1:])] == [sf_count] * (nf_count - 1)
+
+
+@pytest.mark.parametrize("fan_in", [12, 10])
+def test_mvu_every_simd_and_lane_count_of_a_small_layer(fan_in):
+    rng = np.random.default_rng(fan_in)
+    layer = random_layer(rng, fan_in, 2, uint(2), scores=True)
+    inputs = random_inputs(uint(2), rng, 4, fan_in)
+    expected = reference.layer_forward(layer, inputs)
+    for simd in range(1, fan_in + 1):
+        for in_lanes in _divisors(fan_in):
+            actual = _simulate_layer(layer, 1, simd, in_lanes, inputs, stall=0.3,
+                                     backpressure=0.3, seed=simd * 100 + in_lanes)
+            np.testing.assert_array_equal(actual, expected,
+                                          err_msg=f"SIMD {simd}, in_lanes {in_lanes}")

@@ -20,7 +20,7 @@ from .. import reference
 from ..encoding import Encoding
 from ..manifest import fail, join, read_array, read_encoding, read_field
 from ..outputs import OutputRule, output_rule_from_manifest
-from .dense import MAX_WEIGHT_BITS, accumulator_bound
+from .dense import accumulator_bound, check_weights, weight_and_output_arrays
 from .geometry import check_ints, output_shape, read_ints
 
 __all__ = ["Conv2dLayer"]
@@ -117,12 +117,7 @@ class Conv2dLayer:
                 or not self.input_encoding.contains(np.array([self.pad_value]))):
             raise fail(join(path, "pad_value"), f"must be a legal {self.input_encoding} value, "
                                                 f"not {self.pad_value!r}")
-        encoding = self.weight_encoding
-        if encoding.bits > MAX_WEIGHT_BITS[encoding.kind]:
-            raise fail(join(path, "weight_encoding"), f"weights must have at most 16 bits, not "
-                                                      f"{encoding}")
-        if not encoding.contains(self.weights):
-            raise fail(join(path, "weights"), f"values must be legal {encoding} values")
+        check_weights(self.weights, self.weight_encoding, path)
         if self.output.final:
             raise fail(join(path, "output.kind"), "must be an activation (a convolution does "
                                                   "not produce class scores)")
@@ -136,10 +131,8 @@ class Conv2dLayer:
 
     def to_manifest(self) -> tuple[dict, dict[str, np.ndarray]]:
         """Return the manifest entry and the arrays (weights and output constants)."""
-        wide = self.weight_encoding.bits > 8 or self.weight_encoding.max > 127
-        arrays = {f"{self.name}.weights": self.weights.astype(np.int32 if wide else np.int8)}
-        output, output_arrays = self.output.to_manifest(self.name)
-        arrays.update(output_arrays)
+        output, arrays = weight_and_output_arrays(self.name, self.weights, self.weight_encoding,
+                                                  self.output)
         entry = {
             "name": self.name, "op": self.op,
             "in_shape": list(self.in_shape), "out_channels": self.out_channels,

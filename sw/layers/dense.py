@@ -12,7 +12,8 @@ from ..encoding import Encoding
 from ..manifest import fail, read_array, read_encoding, read_field
 from ..outputs import OutputRule, output_rule_from_manifest
 
-__all__ = ["DenseLayer", "accumulator_bound", "MAX_WEIGHT_BITS"]
+__all__ = ["DenseLayer", "accumulator_bound", "check_weights", "weight_and_output_arrays",
+           "MAX_WEIGHT_BITS"]
 
 MAX_WEIGHT_BITS = {"bipolar": 1, "ternary": 2, "int": 16, "uint": 16}
 """Widest weight code of each encoding kind that the hardware builds."""
@@ -26,6 +27,27 @@ def accumulator_bound(fan_in: int, input_encoding: Encoding, weight_encoding: En
     bound; hardware accumulators are sized from it and cannot overflow.
     """
     return fan_in * weight_encoding.max_abs * input_encoding.max_abs
+
+
+def check_weights(weights: np.ndarray, encoding: Encoding, path: str) -> None:
+    """Raise :class:`~qnnforge.sw.manifest.ArtifactError` unless ``weights`` are legal values of
+    ``encoding`` and the hardware builds that width (:data:`MAX_WEIGHT_BITS`)."""
+    if encoding.bits > MAX_WEIGHT_BITS[encoding.kind]:
+        raise fail(f"{path}.weight_encoding", f"weights must have at most 16 bits, not "
+                                              f"{encoding}")
+    if not encoding.contains(weights):
+        raise fail(f"{path}.weights", f"values must be legal {encoding} values")
+
+
+def weight_and_output_arrays(name: str, weights: np.ndarray, encoding: Encoding,
+                             output: OutputRule) -> tuple[dict, dict[str, np.ndarray]]:
+    """Return a weighted layer's output entry and its arrays: the weights (int8 where they fit,
+    else int32) and the output rule's constants."""
+    wide = encoding.bits > 8 or encoding.max > 127
+    arrays = {f"{name}.weights": weights.astype(np.int32 if wide else np.int8)}
+    entry, output_arrays = output.to_manifest(name)
+    arrays.update(output_arrays)
+    return entry, arrays
 
 
 @dataclass(frozen=True)
@@ -81,12 +103,7 @@ class DenseLayer:
 
     def validate(self, path: str) -> None:
         """Raise :class:`~qnnforge.sw.manifest.ArtifactError` if a weight or constant is illegal."""
-        encoding = self.weight_encoding
-        if encoding.bits > MAX_WEIGHT_BITS[encoding.kind]:
-            raise fail(f"{path}.weight_encoding", f"weights must have at most 16 bits, not "
-                                                  f"{encoding}")
-        if not encoding.contains(self.weights):
-            raise fail(f"{path}.weights", f"values must be legal {encoding} values")
+        check_weights(self.weights, self.weight_encoding, path)
         self.output.validate(self.accumulator_bound, f"{path}.output")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -95,10 +112,8 @@ class DenseLayer:
 
     def to_manifest(self) -> tuple[dict, dict[str, np.ndarray]]:
         """Return the manifest entry and the arrays (weights and output constants)."""
-        wide = self.weight_encoding.bits > 8 or self.weight_encoding.max > 127
-        arrays = {f"{self.name}.weights": self.weights.astype(np.int32 if wide else np.int8)}
-        output, output_arrays = self.output.to_manifest(self.name)
-        arrays.update(output_arrays)
+        output, arrays = weight_and_output_arrays(self.name, self.weights, self.weight_encoding,
+                                                  self.output)
         entry = {
             "name": self.name, "op": self.op,
             "in_features": self.in_features, "out_features": self.out_features,

@@ -16,6 +16,7 @@ list of layers the exporter walks.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -158,7 +159,7 @@ class Stage(NamedTuple):
     index: int | None
 
 
-class QuantNet(nn.Module):
+class QuantNet(nn.Module, ABC):
     """The part every quantized network of the flow shares; subclasses build the layers.
 
     A subclass sets ``precisions`` (one per matrix-vector layer), ``norms`` and ``activations``
@@ -169,13 +170,13 @@ class QuantNet(nn.Module):
     precisions: tuple[LayerPrecision, ...]
     in_shape: tuple[int, ...]
 
+    @abstractmethod
     def stages(self) -> tuple[Stage, ...]:
         """Return the layers in artifact order."""
-        raise NotImplementedError
 
+    @abstractmethod
     def accumulators(self, x: torch.Tensor) -> torch.Tensor:
         """Return the last layer's integer accumulators for input codes ``x`` (n, features)."""
-        raise NotImplementedError
 
     def requantize_rule(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the integer ``(multiplier, shift, offset)`` of hidden layer ``index``.

@@ -59,6 +59,12 @@ class Folding:
         return {"input_lanes": self.input_lanes,
                 "layers": [{"pe": f.pe, "simd": f.simd} for f in self.layers]}
 
+    @classmethod
+    def from_json(cls, data: dict) -> Folding:
+        """Return the folding :meth:`to_json` wrote (e.g. a build's report.json)."""
+        return cls(layers=tuple(LayerFolding(pe=layer["pe"], simd=layer["simd"])
+                                for layer in data["layers"]), input_lanes=data["input_lanes"])
+
 
 def divisors(n: int) -> list[int]:
     """Return the positive divisors of ``n`` in increasing order."""

@@ -16,13 +16,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import tempfile
-from pathlib import Path
 
 from .fabrics import get_fabric
-from .synth import SynthesisError
-from .toolchain import find_tool
+from .synth import run_yosys
 
 __all__ = ["module_cells", "resource_breakdown"]
 
@@ -42,22 +38,12 @@ def module_cells(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = 
         If Yosys fails.
     """
     target = get_fabric(fabric)
-    yosys = find_tool("yosys")
-    with tempfile.TemporaryDirectory(prefix="qnnforge-breakdown-") as scratch:
-        stat_path = Path(scratch) / "stat.json"
-        log_path = Path(scratch) / "yosys.log"
-        # without the top attribute, Yosys 0.23's stat -json prints no hierarchy text into it
-        script = (f"read_verilog -sv {Path(verilog).resolve()}; "
-                  f"{target.synth_script(top, dsp=dsp, flatten=False)}; "
-                  f"setattr -mod -unset top; tee -q -o {stat_path} stat -json")
-        result = subprocess.run([yosys, "-q", "-l", str(log_path), "-p", script],
-                                capture_output=True, text=True, timeout=timeout, check=False)
-        if result.returncode != 0 or not stat_path.exists():
-            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
-            raise SynthesisError(f"yosys failed on {top} for {fabric} "
-                                 f"(exit {result.returncode}):\n{tail}")
-        # Yosys 0.23 leaves a comma before the closing brace of "modules"
-        stats = json.loads(_TRAILING_COMMA.sub(r"\1", stat_path.read_text()))
+    # without the top attribute, Yosys 0.23's stat -json prints no hierarchy text into it
+    text = run_yosys(verilog, top, fabric,
+                     f"{target.synth_script(top, dsp=dsp, flatten=False)}; "
+                     "setattr -mod -unset top", "stat -json", timeout=timeout)
+    # Yosys 0.23 leaves a comma before the closing brace of "modules"
+    stats = json.loads(_TRAILING_COMMA.sub(r"\1", text))
     return {name.lstrip("\\"): dict(module["num_cells_by_type"])
             for name, module in stats["modules"].items()}
 

@@ -19,7 +19,8 @@ from ...sw.errors import QnnforgeError
 from .fabrics import FABRICS, Fabric, get_fabric
 from .toolchain import find_tool
 
-__all__ = ["FABRICS", "Resources", "SynthesisError", "counting_scheme", "synthesize"]
+__all__ = ["FABRICS", "Resources", "SynthesisError", "counting_scheme", "run_yosys",
+           "synthesize"]
 
 
 class SynthesisError(QnnforgeError, RuntimeError):
@@ -66,6 +67,33 @@ def counting_scheme(fabric: str) -> str:
     return get_fabric(fabric).scheme()
 
 
+def run_yosys(verilog: str | os.PathLike, top: str, fabric: str, commands: str, stat: str,
+              log: str | os.PathLike | None = None, timeout: float = 1800) -> str:
+    """Run Yosys on ``verilog`` with ``commands``, then ``stat`` into a file; return its text.
+
+    Raises
+    ------
+    ToolMissingError
+        If Yosys is not installed.
+    SynthesisError
+        If Yosys fails or writes no statistics; the message ends with the last lines of its log.
+    """
+    yosys = find_tool("yosys")
+    with tempfile.TemporaryDirectory(prefix="qnnforge-synth-") as scratch:
+        stat_path = Path(scratch) / "stat.json"
+        log_path = Path(log) if log is not None else Path(scratch) / "yosys.log"
+        script = (f"read_verilog -sv {Path(verilog).resolve()}; {commands}; "
+                  f"tee -q -o {stat_path} {stat}")
+        result = subprocess.run([yosys, "-q", "-l", str(log_path), "-p", script],
+                                capture_output=True, text=True, timeout=timeout, check=False)
+        if result.returncode != 0 or not stat_path.exists():
+            tail = "\n".join((log_path.read_text(errors="replace") if log_path.exists()
+                              else result.stderr).splitlines()[-20:])
+            raise SynthesisError(f"yosys failed on {top} for {fabric} "
+                                 f"(exit {result.returncode}):\n{tail}")
+        return stat_path.read_text()
+
+
 def synthesize(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = True,
                log: str | os.PathLike | None = None, timeout: float = 1800,
                flatten: bool = True) -> Resources:
@@ -98,21 +126,9 @@ def synthesize(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = Tr
         If Yosys fails; the message ends with the last lines of its log.
     """
     target = get_fabric(fabric)
-    yosys = find_tool("yosys")
-    with tempfile.TemporaryDirectory(prefix="qnnforge-synth-") as scratch:
-        stat_path = Path(scratch) / "stat.json"
-        log_path = Path(log) if log is not None else Path(scratch) / "yosys.log"
-        script = (f"read_verilog -sv {Path(verilog).resolve()}; "
-                  f"{target.synth_script(top, dsp=dsp, flatten=flatten)}; "
-                  f"tee -q -o {stat_path} stat -json -top {top}")
-        result = subprocess.run([yosys, "-q", "-l", str(log_path), "-p", script],
-                                capture_output=True, text=True, timeout=timeout, check=False)
-        if result.returncode != 0 or not stat_path.exists():
-            tail = "\n".join((log_path.read_text(errors="replace") if log_path.exists()
-                              else result.stderr).splitlines()[-20:])
-            raise SynthesisError(f"yosys failed on {top} for {fabric} "
-                                 f"(exit {result.returncode}):\n{tail}")
-        stats = json.loads(stat_path.read_text())
+    text = run_yosys(verilog, top, fabric, target.synth_script(top, dsp=dsp, flatten=flatten),
+                     f"stat -json -top {top}", log=log, timeout=timeout)
+    stats = json.loads(text)
     cells = stats.get("design", {}).get("num_cells_by_type")
     if cells is None:  # older layout: per module only
         cells = stats["modules"][f"\\{top}"]["num_cells_by_type"]

@@ -79,14 +79,12 @@ def simulate_board(artifact, report: dict, images: int, work_dir: Path, options)
         If a response differs from the reference (the run stops with that message).
     """
     from ..boards.verify import verify_board
-    from ..hw.compiler.folding import Folding, LayerFolding
+    from ..hw.compiler.folding import Folding
     from ..sw import reference
     from ..sw.data import load_digits_split
 
     split = load_digits_split()
-    recorded = report["folding"]
-    folding = Folding(layers=tuple(LayerFolding(**layer) for layer in recorded["layers"]),
-                      input_lanes=recorded["input_lanes"])
+    folding = Folding.from_json(report["folding"])
     codes = artifact.input.quantize(split.x_test[:images])
     with step(f"board simulation of {images} held-out digits"):
         result = verify_board(artifact, folding, codes, work_dir, options=options)

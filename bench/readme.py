@@ -12,6 +12,8 @@ each is rendered here from files in ``bench/results/``:
   ``demo-<precision>.json``;
 * ``board_cnn``: ``board-icebreaker-cnn.json``, the binary CNN's iCEBreaker build;
 * ``cnv``: ``cnv.json`` (``bench/cnv.py``, FINN's CNV with FINN's folding);
+* ``rounding``: ``rounding.json`` (``bench/rounding.py``: stochastic against nearest rounding in
+  training, int2 and int4, three seeds);
 * ``breakdown``: the ``breakdown`` of ``demo-binary.json`` and ``demo-cnn-binary.json`` (where
   the LUTs and flip-flops of the binary MLP and CNN go).
 
@@ -233,6 +235,24 @@ def cnv_section(report: dict) -> str:
             + "\n".join(f"| {key} | {value} |" for key, value in rows) + "\n")
 
 
+def rounding_section(report: dict) -> str:
+    """Return the held-out accuracy of each training rounding rule: mean, spread and range."""
+    table = ["| weights and activations | training rounding | held-out accuracy, mean ± std "
+             "(min – max) | seeds | model = reference |", "|---|---|---|---|---|"]
+    for row in report["summary"]:
+        runs = [run for run in report["runs"] if run["precision"] == row["precision"]
+                and run["rounding"] == row["rounding"]]
+        exact = "yes" if all(run["exact"] for run in runs) else "**no**"
+        table.append(f"| {row['precision']} | {row['rounding']} | {row['mean']:.4f} ± "
+                     f"{row['std']:.4f} ({row['min']:.4f} – {row['max']:.4f}) | "
+                     f"{row['seeds']} | {exact} |")
+    means = {(row["precision"], row["rounding"]): row["mean"] for row in report["summary"]}
+    differences = ", ".join(
+        f"{precision} {means[precision, 'stochastic'] - means[precision, 'nearest']:+.4f}"
+        for precision in dict.fromkeys(row["precision"] for row in report["summary"]))
+    return ("\n".join(table) + f"\n\nMean accuracy, stochastic minus nearest: {differences}.\n")
+
+
 def breakdown_section(reports: dict[str, dict]) -> str:
     """Return per network, layer and part the LUTs and flip-flops on iCE40 and xc7."""
     table = ["| network | unit | part | iCE40 LUT / FF | xc7 LUT / FF |", "|---|---|---|---|---|"]
@@ -264,6 +284,7 @@ def render_sections() -> dict[str, str]:
             "board_cnn": board_section(
                 {**_load("board-icebreaker-cnn.json"), "model": "binary digits CNN"}),
             "cnv": cnv_section(_load("cnv.json")),
+            "rounding": rounding_section(_load("rounding.json")),
             "breakdown": breakdown_section({"binary MLP": reports["binary"],
                                             "binary CNN": _load("demo-cnn-binary.json")})}
 

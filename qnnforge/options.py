@@ -59,7 +59,7 @@ def probability(text: str) -> float:
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Add the options of :class:`~qnnforge.sw.config.TrainConfig` (``train`` and ``demo``)."""
-    from .sw.config import ARCHITECTURES, TrainConfig
+    from .sw.config import ARCHITECTURES, ROUNDINGS, TrainConfig
     from .sw.precision import PRESETS
 
     defaults = TrainConfig()
@@ -89,6 +89,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
                        help="bits of the unsigned fixed-point input (default: %(default)s)")
     group.add_argument("--seed", type=int, default=defaults.seed,
                        help="random seed (default: %(default)s)")
+    group.add_argument("--rounding", choices=ROUNDINGS, default=defaults.rounding,
+                       help="training rounding of fixed-point weights and unsigned activations: "
+                            "nearest, or stochastic (unbiased; evaluation and export always "
+                            "round to nearest) (default: %(default)s)")
 
 
 def train_config(args: argparse.Namespace):
@@ -104,7 +108,7 @@ def train_config(args: argparse.Namespace):
     return TrainConfig(hidden=tuple(args.hidden), epochs=args.epochs, input_bits=args.input_bits,
                        seed=args.seed, precision=args.precision,
                        layer_precision=tuple(args.layer_precision), arch=args.arch,
-                       channels=tuple(args.channels))
+                       channels=tuple(args.channels), rounding=args.rounding)
 
 
 def _identifier(text: str) -> str:

@@ -198,7 +198,8 @@ class QuantCNN(QuantNet):
     def __init__(self, in_shape: tuple[int, int, int] = (8, 8, 1),
                  channels: Sequence[int] = (16, 16, 32), classes: int = 10,
                  precisions: Sequence[LayerPrecision] | None = None, dropout: float = 0.0,
-                 input_max: int = 15, input_encoding: Encoding = uint(4)):
+                 input_max: int = 15, input_encoding: Encoding = uint(4),
+                 stochastic: bool = False):
         super().__init__()
         if len(channels) < 1:
             raise ValueError("QuantCNN needs at least one convolution")
@@ -217,15 +218,17 @@ class QuantCNN(QuantNet):
         self.pooled, features = cnn_plan(self.in_shape, channels)
         inputs = [input_encoding] + [p.activation for p in precisions[:-2]]
         self.convs = nn.ModuleList(
-            QuantConv2d(a, b, pad=pad_value(encoding), weight_quant=weight_quantizer(p))
+            QuantConv2d(a, b, pad=pad_value(encoding),
+                        weight_quant=weight_quantizer(p, stochastic))
             for a, b, p, encoding in zip((in_shape[2], *channels), channels, precisions,
                                          inputs))
         self.pools = nn.ModuleList(QuantMaxPool2d() if pool else nn.Identity()
                                    for pool in self.pooled)
         self.norms = nn.ModuleList(ThresholdBatchNorm(width) for width in channels)
-        self.activations = nn.ModuleList(activation_quantizer(p) for p in precisions[:-1])
+        self.activations = nn.ModuleList(activation_quantizer(p, stochastic)
+                                         for p in precisions[:-1])
         self.dropout = nn.Dropout(dropout)
-        self.dense = QuantDense(features, classes, weight_quantizer(precisions[-1]))
+        self.dense = QuantDense(features, classes, weight_quantizer(precisions[-1], stochastic))
         last_input = max(1, precisions[-2].activation.max_abs)
         self.head = ScoreHead(classes, features,
                               magnitude=max(1.0, last_input * precisions[-1].weights.max_abs / 2))

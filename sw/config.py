@@ -6,11 +6,16 @@ from dataclasses import dataclass
 
 from .errors import QnnforgeError
 
-__all__ = ["ConfigError", "TrainConfig", "ARCHITECTURES"]
+__all__ = ["ConfigError", "TrainConfig", "ARCHITECTURES", "ROUNDINGS"]
 
 ARCHITECTURES = ("mlp", "cnn")
 """The network kinds: ``mlp`` (dense layers of widths ``hidden``) and ``cnn`` (3x3 convolutions
 of ``channels``, max-pools, one dense layer; see :mod:`.cnn`)."""
+
+ROUNDINGS = ("nearest", "stochastic")
+"""How fixed-point weights and unsigned activations round in training: ``nearest`` (half to
+even, the rule evaluation and export use) or ``stochastic`` (up with probability equal to the
+fraction, unbiased; Gupta et al. 2015). Evaluation and export always round to nearest."""
 
 ARCH_DEFAULTS = {
     "mlp": {"learning_rate": 0.01, "dropout": 0.1},
@@ -54,6 +59,9 @@ class TrainConfig:
     """The network kind, one of :data:`ARCHITECTURES`."""
     channels: tuple[int, ...] = (16, 16, 32)
     """Output channels of each convolution of the CNN (``arch="cnn"``)."""
+    rounding: str = "nearest"
+    """Training rounding of fixed-point weights and unsigned activations, one of
+    :data:`ROUNDINGS`."""
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -82,6 +90,12 @@ class TrainConfig:
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must lie in [0, 1), not {self.dropout!r}")
         self.layer_precisions()  # validates the preset and the overrides
+        if self.rounding not in ROUNDINGS:
+            raise ConfigError(f"rounding must be one of {', '.join(ROUNDINGS)}, not "
+                              f"{self.rounding!r}")
+        if self.stochastic and self.all_binary:
+            raise ConfigError("rounding 'stochastic' needs a layer with fixed-point weights or "
+                              "unsigned activations, but every layer is binary")
 
     @property
     def layers(self) -> int:
@@ -104,6 +118,11 @@ class TrainConfig:
     def precision_summary(self) -> dict:
         """Return ``{"preset": ..., "layers": [precision name of each layer]}`` for reports."""
         return {"preset": self.precision, "layers": [p.name for p in self.layer_precisions()]}
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether training rounds fixed-point weights and activations stochastically."""
+        return self.rounding == "stochastic"
 
     @property
     def all_binary(self) -> bool:

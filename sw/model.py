@@ -125,21 +125,26 @@ class ScoreHead(nn.Module):
         return self.log_scale.exp() * self.integer_scores(acc)
 
 
-def weight_quantizer(precision: LayerPrecision) -> nn.Module:
-    """Return the weight quantizer of a layer precision."""
+def weight_quantizer(precision: LayerPrecision, stochastic: bool = False) -> nn.Module:
+    """Return the weight quantizer of a layer precision.
+
+    ``stochastic`` makes fixed-point weights round stochastically in training; bipolar and
+    ternary weights have no rounding to make stochastic.
+    """
     encoding = precision.weights
     if encoding == BIPOLAR:
         return BinaryWeightQuantizer()
     if encoding == TERNARY:
         return TernaryWeightQuantizer()
-    return FixedPointWeightQuantizer(encoding.bits, signed=encoding.signed)
+    return FixedPointWeightQuantizer(encoding.bits, signed=encoding.signed, stochastic=stochastic)
 
 
-def activation_quantizer(precision: LayerPrecision) -> nn.Module:
-    """Return the activation quantizer of a hidden layer's precision."""
+def activation_quantizer(precision: LayerPrecision, stochastic: bool = False) -> nn.Module:
+    """Return the activation quantizer of a hidden layer's precision (``stochastic``: unsigned
+    activations round stochastically in training)."""
     if precision.activation == BIPOLAR:
         return SignActivation()
-    return UnsignedActivationQuantizer(precision.activation.bits)
+    return UnsignedActivationQuantizer(precision.activation.bits, stochastic=stochastic)
 
 
 class Stage(NamedTuple):
@@ -258,7 +263,7 @@ class QuantMLP(QuantNet):
 
     def __init__(self, in_features: int = 64, hidden: Sequence[int] = (128, 128),
                  classes: int = 10, precisions: Sequence[LayerPrecision] | None = None,
-                 dropout: float = 0.0, input_max: int = 15):
+                 dropout: float = 0.0, input_max: int = 15, stochastic: bool = False):
         super().__init__()
         widths = [in_features, *hidden, classes]
         if len(hidden) < 1:
@@ -273,10 +278,11 @@ class QuantMLP(QuantNet):
                              f"{len(precisions)}")
         self.precisions = tuple(precisions)
         self.in_shape = (in_features,)
-        self.dense = nn.ModuleList(QuantDense(a, b, weight_quantizer(p)) for a, b, p in
+        self.dense = nn.ModuleList(QuantDense(a, b, weight_quantizer(p, stochastic)) for a, b, p in
                                    zip(widths[:-1], widths[1:], precisions))
         self.norms = nn.ModuleList(ThresholdBatchNorm(width) for width in hidden)
-        self.activations = nn.ModuleList(activation_quantizer(p) for p in precisions[:-1])
+        self.activations = nn.ModuleList(activation_quantizer(p, stochastic)
+                                         for p in precisions[:-1])
         self.dropout = nn.Dropout(dropout)
         last_input = (input_max if len(precisions) == 1
                       else max(1, precisions[-2].activation.max_abs))

@@ -102,6 +102,8 @@ def _training_metadata(config: TrainConfig) -> dict:
                      "seed": config.seed})
     if not config.all_binary or config.arch != "mlp":
         training["precision"] = config.precision_summary()
+    if config.stochastic:
+        training["rounding"] = config.rounding
     return training
 
 

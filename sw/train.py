@@ -112,7 +112,8 @@ def train_model(model: QuantNet, quantizer: InputQuantizer, split: DigitsSplit,
 def _quant_mlp(config: TrainConfig, quantizer: InputQuantizer, features: int,
                classes: int) -> QuantMLP:
     return QuantMLP(features, config.hidden, classes, config.layer_precisions(),
-                    dropout=config.dropout, input_max=quantizer.encoding.max)
+                    dropout=config.dropout, input_max=quantizer.encoding.max,
+                    stochastic=config.stochastic)
 
 
 def _quant_cnn(config: TrainConfig, quantizer: InputQuantizer, features: int,
@@ -121,7 +122,7 @@ def _quant_cnn(config: TrainConfig, quantizer: InputQuantizer, features: int,
         raise ValueError(f"the CNN reads {DIGITS_IMAGE} images, not {features} features")
     return QuantCNN(DIGITS_IMAGE, config.channels, classes, config.layer_precisions(),
                     dropout=config.dropout, input_max=quantizer.encoding.max,
-                    input_encoding=quantizer.encoding)
+                    input_encoding=quantizer.encoding, stochastic=config.stochastic)
 
 
 def _float_mlp(config: TrainConfig, features: int, classes: int) -> nn.Module:

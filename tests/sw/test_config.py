@@ -17,6 +17,10 @@ from qnnforge.sw.errors import QnnforgeError
     ({"layer_precision": ((1, "int4"),)}, r"^layer 1: int4 weights need fixed-point inputs, "
                                           r"but layer 0 \(binary\) outputs bipolar "
                                           r"activations$"),
+    ({"rounding": "up", "precision": "int4"},
+     r"^rounding must be one of nearest, stochastic, not 'up'$"),
+    ({"rounding": "stochastic"}, r"^rounding 'stochastic' needs a layer with fixed-point "
+                                 r"weights or unsigned activations, but every layer is binary$"),
 ])
 def test_train_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -193,3 +193,27 @@ def test_presets_are_listed_without_torch():
     assert list(PRESETS) == ["binary", "ternary", "int2", "int4", "int8", "mixed"]
     assert [p.name for p in layer_precisions("mixed", 4)] == ["int8", "ternary", "ternary",
                                                               "int8"]
+
+
+@pytest.mark.parametrize("arch, kwargs", [("mlp", {"hidden": (16, 8)}),
+                                          ("cnn", {"channels": (4, 4)})])
+def test_rounding_option_reaches_every_fixed_point_quantizer(arch, kwargs, digits_split):
+    from qnnforge.sw.train import _QUANTIZED, digits_input_quantizer
+
+    for rounding, expected in (("nearest", False), ("stochastic", True)):
+        config = TrainConfig(arch=arch, precision="int4", rounding=rounding, **kwargs)
+        model = _QUANTIZED[arch](config, digits_input_quantizer(), 64, 10)
+        quantizers = [m for m in model.modules()
+                      if isinstance(m, (FixedPointWeightQuantizer, UnsignedActivationQuantizer))]
+        assert len(quantizers) == 2 * config.layers - 1  # every weight, every hidden activation
+        assert {q.stochastic for q in quantizers} == {expected}
+
+
+def test_stochastic_training_still_exports_exactly(digits_split):
+    config = TrainConfig(precision="int2", rounding="stochastic", epochs=3, hidden=(32, 16))
+    result = train_quantized(digits_split, config)
+    codes = result.quantizer.quantize(digits_split.x_test)
+    artifact = export_artifact(result.model, result.quantizer, "digits")
+    np.testing.assert_array_equal(reference.run(artifact, codes).classes,
+                                  quantized_predict(result.model, codes))
+    assert result.quantized_accuracy > 0.3  # learns (chance is 0.1) despite the noise

@@ -8,7 +8,7 @@ precomputed by the generator, so only comparators and a popcount remain.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Shape
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -56,6 +56,11 @@ class MultiThreshold(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        passed = [Mux(self.flip, self.acc <= bound, self.acc >= bound) for bound in self.bounds]
-        m.d.comb += self.y.eq(popcount(Cat(*passed)))
+        # One signal holds the comparisons: popcount slices its operand bit by bit, and slices
+        # of a Cat of expressions would repeat every comparison once per bit in the Verilog
+        # (levels**2 comparators written out, 16.8 MB for 255 levels).
+        passed = Signal(self._levels)
+        m.d.comb += passed.eq(Cat(*(Mux(self.flip, self.acc <= bound, self.acc >= bound)
+                                    for bound in self.bounds)))
+        m.d.comb += self.y.eq(popcount(passed))
         return m

@@ -44,7 +44,7 @@ from ..hw.compiler.options import HardwareOptions
 from ..hw.compiler.plan import default_folding
 from ..hw.tools.files import write_atomic
 from ..hw.tools.synth import SynthesisError, synthesize
-from ..hw.tools.toolchain import find_tool
+from ..hw.tools.toolchain import find_tool, run_environment
 from ..sw.artifact import Artifact
 from ..sw.errors import QnnforgeError
 from .clocking import PLL_SOLVERS
@@ -60,6 +60,9 @@ FLOW_TOOLS = {"icestorm": ("yosys", "nextpnr-ice40", "icepack"),
               "trellis": ("yosys", "nextpnr-ecp5", "ecppack"),
               "vivado": ("vivado",)}
 """Tools each flow's build script runs."""
+
+_PACKERS = ("icepack", "ecppack")
+"""Bitstream packers of :data:`FLOW_TOOLS`: they print no version, so a report names none."""
 
 BITSTREAM_FLOWS = {"icestorm": ("asc", "bin"), "trellis": ("config", "bit")}
 """Flows whose script runs here -> extensions of nextpnr's placed design and of the bitstream."""
@@ -311,6 +314,9 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
                                      if run else "not run (disabled)")
         if estimate:
             report["yosys_estimate"] = _estimate(core, board, out_dir, f"{name}_core")
+    used = [tool for tool in tools if tool not in _PACKERS] if runs_here else []
+    report["environment"] = run_environment(
+        seed, used + (["yosys"] if "yosys_estimate" in report else []))
     write_atomic(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
     if runs_here and not report["timing_met"]:
         raise BoardBuildError(f"timing not met on {board.name}: Fmax {report['fmax_mhz']} MHz "

@@ -36,7 +36,7 @@ from amaranth.lib import wiring
 
 from ...sw.encoding import BIPOLAR, Encoding
 from ..tools.fabrics import FABRICS, get_fabric
-from ..tools.files import write_atomic
+from ..tools.files import write_atomic, write_bytes_atomic
 from ..tools.synth import SynthesisError, counting_scheme, synthesize
 from ..tools.toolchain import ToolMissingError, tool_version
 from .designs import (Design, Mac, dot_kind, dot_unit, lane_dot_verilog, parse_precision,
@@ -225,7 +225,7 @@ def _synthesize_job(job: Job, verilog: str, flatten: bool, cache: Path, key: str
     if result_path.exists():
         return {**json.loads(result_path.read_text()), "cached": True}
     source = cache / f"{key}.v"
-    source.write_text(verilog)
+    write_atomic(source, verilog)
     log = cache / f"{key}.log"
     start = time.monotonic()
     try:
@@ -236,7 +236,7 @@ def _synthesize_job(job: Job, verilog: str, flatten: bool, cache: Path, key: str
     result = {"lut": resources.lut, "ff": resources.ff, "carry": resources.carry,
               "dsp": resources.dsp, "bram": resources.bram, "lutram": resources.lutram,
               "seconds": round(time.monotonic() - start, 2)}
-    result_path.write_text(json.dumps(result))
+    write_atomic(result_path, json.dumps(result))
     return {**result, "cached": False}
 
 
@@ -420,5 +420,7 @@ def write_plot(records: list[dict], path: str | os.PathLike, title: str | None =
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
     pyplot.close(figure)
+    write_bytes_atomic(path, image.getvalue())

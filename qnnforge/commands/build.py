@@ -100,33 +100,38 @@ def run(args: argparse.Namespace) -> int:
     from ..boards.platforms import get_board
     from ..hw.compiler.options import HardwareOptions
     from ..sw.artifact import load_artifact
+    from ..sw.files import output_lock
 
     board = get_board(args.board)
     overrides = fold_overrides(args.fold)
     check_simulate(args.simulate)
     options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount)
-    artifact = load_artifact(args.artifact)
     out = args.out or Path("build") / board.name
-    runs_here = board.flow in BITSTREAM_FLOWS and not args.no_run
-    what = " + ".join(FLOW_TOOLS[board.flow]) if runs_here else "Verilog, constraints, script"
-    try:
-        with step(f"{board.name}: {what}"):
-            result = build_board(
-                artifact, board, out, target_cycles=args.target_cycles,
-                overrides=overrides,
-                clock_hz=None if args.clock_mhz is None else args.clock_mhz * 1e6,
-                baud=args.baud, run=not args.no_run, estimate=not args.no_estimate,
-                seed=args.seed, options=options)
-    except BoardBuildError as error:
-        print(f"qnnforge: error: {error}", file=sys.stderr)
-        return 1
-    report = result.report
-    if args.simulate:
-        from ..hw.tools.files import write_atomic
+    with output_lock(out):
+        artifact = load_artifact(args.artifact)
+        runs_here = board.flow in BITSTREAM_FLOWS and not args.no_run
+        what = " + ".join(FLOW_TOOLS[board.flow]) if runs_here else "Verilog, constraints, script"
+        try:
+            with step(f"{board.name}: {what}"):
+                result = build_board(
+                    artifact, board, out, target_cycles=args.target_cycles,
+                    overrides=overrides,
+                    clock_hz=None if args.clock_mhz is None else args.clock_mhz * 1e6,
+                    baud=args.baud, run=not args.no_run, estimate=not args.no_estimate,
+                    seed=args.seed, options=options)
+        except BoardBuildError as error:
+            print(f"qnnforge: error: {error}", file=sys.stderr)
+            return 1
+        report = result.report
+        if args.simulate:
+            from ..hw.tools.files import write_atomic
+            from ..hw.tools.toolchain import run_environment
 
-        report["board_simulation"] = simulate_board(artifact, report, args.simulate,
-                                                    out / "board-sim", options)
-        write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
+            report["board_simulation"] = simulate_board(artifact, report, args.simulate,
+                                                        out / "board-sim", options)
+            report["environment"] = run_environment(
+                args.seed, [*report["environment"]["tools"], "verilator"])
+            write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
     rows = [("device", f"{report['device']} ({report['package']})"),
             ("clock", f"{report['clock_mhz']} MHz"),
             ("cycles/inference", report["cycles_per_inference"]),

@@ -47,7 +47,7 @@ from ..hw.tools.synth import SynthesisError, synthesize
 from ..hw.tools.toolchain import find_tool, run_environment
 from ..sw.artifact import Artifact
 from ..sw.errors import QnnforgeError
-from .clocking import PLL_SOLVERS
+from .clocking import PLL_SOLVERS, Pll
 from .platforms import Board
 from .protocol import Status, request_length, response_length
 from .top import DEFAULT_BAUD, BoardTop, UartAccelerator
@@ -199,6 +199,25 @@ def _estimate(core: UartAccelerator, board: Board, out_dir: Path, top: str) -> d
                            if key != "cells"}}
 
 
+def board_clock(board: Board, clock_hz: float | None,
+                baud: int) -> tuple[float, Pll | None, int]:
+    """Return ``(clock_hz, pll, divisor)``: the clock ``board`` runs at when ``clock_hz`` is
+    asked for (its oscillator where None or within 1 Hz of it), the PLL that makes it (None for
+    the oscillator) and the UART divisor of ``baud`` at that clock.
+
+    Raises
+    ------
+    ValueError
+        If the PLL cannot make the clock or the baud rate cannot be made from it.
+    """
+    oscillator = board.platform().default_clk_frequency
+    pll = None
+    if clock_hz is not None and abs(clock_hz - oscillator) > 1:
+        pll = PLL_SOLVERS[board.fabric](oscillator, clock_hz)
+    clock = oscillator if pll is None else pll.output_hz
+    return clock, pll, baud_divisor(clock, baud)
+
+
 def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
                 folding: Folding | None = None, target_cycles: int | None = None,
                 overrides: dict[int, LayerFolding] | None = None,
@@ -249,11 +268,8 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         folding = default_folding(artifact.layers, target, overrides)
     platform = board.platform()
     oscillator = platform.default_clk_frequency
-    pll = None
-    if clock_hz is not None and abs(clock_hz - oscillator) > 1:
-        pll = PLL_SOLVERS[board.fabric](oscillator, clock_hz)
-    clock = oscillator if pll is None else pll.output_hz
-    core = UartAccelerator(artifact, folding, baud_divisor(clock, baud), options=options,
+    clock, pll, divisor = board_clock(board, clock_hz, baud)
+    core = UartAccelerator(artifact, folding, divisor, options=options,
                            led_cycles=int(clock // 10))
     top = BoardTop(core, board.activity_led, board.fault_led, pll)
     name = f"qnnforge_{board.name.replace('-', '_')}"

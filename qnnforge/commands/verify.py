@@ -11,17 +11,7 @@ import numpy as np
 from ..console import console, key_value_table, step
 from ..errors import UsageError
 from ..options import (add_hardware_options, design_folding, fold_overrides,
-                       hardware_options, probability)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
-    return value
+                       hardware_options, positive_integer, probability)
 
 
 def add_simulation_options(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("artifact", type=Path, help="model artifact directory")
     parser.add_argument("--out", type=Path, default=Path("build/verify"),
                         help="working and report directory (default: %(default)s)")
-    parser.add_argument("--samples", type=_positive, default=None,
+    parser.add_argument("--samples", type=positive_integer, default=None,
                         help="verify only the first N held-out samples (default: all)")
     add_simulation_options(parser)
     parser.add_argument("--seed", type=int, default=1, help="seed of the random stalls")

@@ -274,27 +274,31 @@ def run_sweep(jobs: Sequence[Job], *, cache: str | os.PathLike = DEFAULT_CACHE,
     prepared = []
     records: dict[int, dict] = {}
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        by_key: dict[str, Future] = {}
-        waiting: dict[Future, list[int]] = {}
-        # generate in this thread while Yosys runs the designs already generated
-        for index, job in enumerate(jobs):
-            design = design_verilog(job)
-            key = _cache_key(design.verilog, job, design.flatten, yosys)
-            prepared.append((job, design.latency, key))
-            if key not in by_key:  # equal designs (no multiplier, either DSP flag) run once
-                by_key[key] = pool.submit(_synthesize_job, job, design.verilog, design.flatten,
-                                          cache, key)
-            waiting.setdefault(by_key[key], []).append(index)
-        for future in as_completed(waiting):
-            for index in waiting[future]:
-                job, cycles, key = prepared[index]
-                record = {**_job_fields(job), "latency": cycles, "design_hash": key,
-                          **future.result()}
-                if "lut" in record:
-                    record["lut_per_lane"] = round(record["lut"] / job.lanes, 4)
-                records[index] = record
-                if progress is not None:
-                    progress(job, record)
+        try:
+            by_key: dict[str, Future] = {}
+            waiting: dict[Future, list[int]] = {}
+            # generate in this thread while Yosys runs the designs already generated
+            for index, job in enumerate(jobs):
+                design = design_verilog(job)
+                key = _cache_key(design.verilog, job, design.flatten, yosys)
+                prepared.append((job, design.latency, key))
+                if key not in by_key:  # equal designs (no multiplier, either DSP flag) run once
+                    by_key[key] = pool.submit(_synthesize_job, job, design.verilog, design.flatten,
+                                              cache, key)
+                waiting.setdefault(by_key[key], []).append(index)
+            for future in as_completed(waiting):
+                for index in waiting[future]:
+                    job, cycles, key = prepared[index]
+                    record = {**_job_fields(job), "latency": cycles, "design_hash": key,
+                              **future.result()}
+                    if "lut" in record:
+                        record["lut_per_lane"] = round(record["lut"] / job.lanes, 4)
+                    records[index] = record
+                    if progress is not None:
+                        progress(job, record)
+        except BaseException:  # an interrupt drops the queued jobs; running ones finish
+            pool.shutdown(cancel_futures=True)
+            raise
     ordered = [records[i] for i in range(len(prepared))]
     _add_ratios(ordered)
     return ordered

@@ -228,3 +228,21 @@ def test_interrupted_generate_leaves_the_previous_design_whole(name, small_artif
     assert (run.returncode, err.splitlines()[-1]) == (status, message)
     assert _snapshot(out) == before
     assert _hidden(tmp_path) == []
+
+
+def test_train_terminated_mid_run_leaves_the_previous_artifact_whole(tmp_path):
+    out = random_network(np.random.default_rng(1), [64, 8, 10]).save(tmp_path / "model")
+    (out / "train.json").write_text('{"previous": true}\n')
+    before = _snapshot(out)
+    run = subprocess.Popen([sys.executable, "-m", "qnnforge", "train", "--out", str(out),
+                            "--epochs", "50"], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lock_path(out).exists, run)
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert (run.returncode, err.splitlines()[-1]) == (143, "qnnforge: interrupted (SIGTERM)")
+    assert _snapshot(out) == before
+    assert _hidden(tmp_path) == []

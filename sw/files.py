@@ -26,6 +26,7 @@ import fcntl
 import os
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -182,8 +183,12 @@ def _terminate(signum, frame) -> None:
 
 @contextmanager
 def sigterm_as_exit() -> Iterator[None]:
-    """Raise :class:`Terminated` on SIGTERM inside the block (in the main thread), so that
-    cleanup runs as for Ctrl-C; the previous handler is restored on exit."""
+    """Raise :class:`Terminated` on SIGTERM inside the block, so that cleanup runs as for
+    Ctrl-C; the previous handler is restored on exit. Outside the main thread, where Python
+    cannot install a handler, the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield

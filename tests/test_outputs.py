@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -19,9 +20,9 @@ import numpy as np
 import pytest
 
 from qnnforge.sw import files
-from qnnforge.sw.files import (OutputLockedError, lock_path, output_lock, replace_together,
-                               save_npy_atomic, save_npz_atomic, write_atomic,
-                               write_bytes_atomic)
+from qnnforge.sw.files import (OutputLockedError, Terminated, lock_path, output_lock,
+                               replace_together, save_npy_atomic, save_npz_atomic,
+                               sigterm_as_exit, write_atomic, write_bytes_atomic)
 
 from .hw.layers import random_network
 
@@ -141,6 +142,20 @@ def test_a_writer_signalled_mid_write_leaves_the_old_file_whole(name, tmp_path):
     assert process.returncode == status
     assert path.read_bytes() == before
     assert _hidden(tmp_path) == []
+
+
+def test_sigterm_raises_terminated_inside_the_block_only():
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated, match=r"^received signal 15$"):
+        with sigterm_as_exit():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler interrupts this at once
+    assert signal.getsignal(signal.SIGTERM) is previous
+    outcome = []
+    thread = threading.Thread(target=lambda: outcome.append(sigterm_as_exit().__enter__()))
+    thread.start()
+    thread.join()
+    assert outcome == [None]  # no handler can be installed outside the main thread; no error
 
 
 # --- the output lock ---------------------------------------------------------------------------

@@ -101,6 +101,30 @@ def save_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
     _replace(Path(path), lambda f: np.save(f, np.asarray(array), allow_pickle=False))
 
 
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back inside the block and deliver them after it.
+
+    Python runs signal handlers in the main thread only, so the handlers are swapped for ones
+    that note the signal (a thread's signal mask would not do: another thread of the process
+    takes the signal instead). Outside the main thread no handler interrupts the block anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, frame: pending.append(signum))
+                for signum in held}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for signum in pending:
+            signal.raise_signal(signum)
+
+
 def replace_together(files: Mapping[str | os.PathLike, str | bytes]) -> None:
     """Write every file of ``files`` (path -> text or bytes) so that all change or none does.
 
@@ -113,12 +137,9 @@ def replace_together(files: Mapping[str | os.PathLike, str | bytes]) -> None:
         for path, content in files.items():
             data = content.encode() if isinstance(content, str) else content
             staged[Path(path)] = _staged(Path(path), lambda f, data=data: f.write(data))
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
+        with _signals_held():
             for path in list(staged):
                 os.replace(staged.pop(path), path)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
     finally:
         for temporary in staged.values():
             temporary.unlink(missing_ok=True)

@@ -44,10 +44,10 @@ from ..hw.compiler.options import HardwareOptions
 from ..hw.compiler.plan import default_folding
 from ..hw.tools.files import write_atomic
 from ..hw.tools.synth import SynthesisError, synthesize
-from ..hw.tools.toolchain import find_tool
+from ..hw.tools.toolchain import find_tool, run_environment
 from ..sw.artifact import Artifact
 from ..sw.errors import QnnforgeError
-from .clocking import PLL_SOLVERS
+from .clocking import PLL_SOLVERS, Pll
 from .platforms import Board
 from .protocol import Status, request_length, response_length
 from .top import DEFAULT_BAUD, BoardTop, UartAccelerator
@@ -60,6 +60,9 @@ FLOW_TOOLS = {"icestorm": ("yosys", "nextpnr-ice40", "icepack"),
               "trellis": ("yosys", "nextpnr-ecp5", "ecppack"),
               "vivado": ("vivado",)}
 """Tools each flow's build script runs."""
+
+_PACKERS = ("icepack", "ecppack")
+"""Bitstream packers of :data:`FLOW_TOOLS`: they print no version, so a report names none."""
 
 BITSTREAM_FLOWS = {"icestorm": ("asc", "bin"), "trellis": ("config", "bit")}
 """Flows whose script runs here -> extensions of nextpnr's placed design and of the bitstream."""
@@ -196,6 +199,25 @@ def _estimate(core: UartAccelerator, board: Board, out_dir: Path, top: str) -> d
                            if key != "cells"}}
 
 
+def board_clock(board: Board, clock_hz: float | None,
+                baud: int) -> tuple[float, Pll | None, int]:
+    """Return ``(clock_hz, pll, divisor)``: the clock ``board`` runs at when ``clock_hz`` is
+    asked for (its oscillator where None or within 1 Hz of it), the PLL that makes it (None for
+    the oscillator) and the UART divisor of ``baud`` at that clock.
+
+    Raises
+    ------
+    ValueError
+        If the PLL cannot make the clock or the baud rate cannot be made from it.
+    """
+    oscillator = board.platform().default_clk_frequency
+    pll = None
+    if clock_hz is not None and abs(clock_hz - oscillator) > 1:
+        pll = PLL_SOLVERS[board.fabric](oscillator, clock_hz)
+    clock = oscillator if pll is None else pll.output_hz
+    return clock, pll, baud_divisor(clock, baud)
+
+
 def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
                 folding: Folding | None = None, target_cycles: int | None = None,
                 overrides: dict[int, LayerFolding] | None = None,
@@ -246,11 +268,8 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         folding = default_folding(artifact.layers, target, overrides)
     platform = board.platform()
     oscillator = platform.default_clk_frequency
-    pll = None
-    if clock_hz is not None and abs(clock_hz - oscillator) > 1:
-        pll = PLL_SOLVERS[board.fabric](oscillator, clock_hz)
-    clock = oscillator if pll is None else pll.output_hz
-    core = UartAccelerator(artifact, folding, baud_divisor(clock, baud), options=options,
+    clock, pll, divisor = board_clock(board, clock_hz, baud)
+    core = UartAccelerator(artifact, folding, divisor, options=options,
                            led_cycles=int(clock // 10))
     top = BoardTop(core, board.activity_led, board.fault_led, pll)
     name = f"qnnforge_{board.name.replace('-', '_')}"
@@ -311,6 +330,9 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
                                      if run else "not run (disabled)")
         if estimate:
             report["yosys_estimate"] = _estimate(core, board, out_dir, f"{name}_core")
+    used = [tool for tool in tools if tool not in _PACKERS] if runs_here else []
+    report["environment"] = run_environment(
+        seed, used + (["yosys"] if "yosys_estimate" in report else []))
     write_atomic(out_dir / "report.json", json.dumps(report, indent=2) + "\n")
     if runs_here and not report["timing_met"]:
         raise BoardBuildError(f"timing not met on {board.name}: Fmax {report['fmax_mhz']} MHz "

@@ -19,7 +19,7 @@ from amaranth.back import verilog
 from ..hw.compiler.folding import Folding
 from ..hw.compiler.options import HardwareOptions
 from ..hw.compiler.plan import cycle_model
-from ..hw.tools.files import write_atomic
+from ..hw.tools.files import save_npz_atomic, write_atomic
 from ..sim.runner import SimulationFailed, build_design
 from ..sw import reference
 from ..sw.artifact import Artifact
@@ -92,7 +92,7 @@ def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
                            led_cycles=8)
     trace = reference.run(artifact, codes)
     vectors = work_dir / "board_vectors.npz"
-    np.savez(vectors, input_codes=codes, classes=trace.classes, scores=trace.scores)
+    save_npz_atomic(vectors, input_codes=codes, classes=trace.classes, scores=trace.scores)
     results = {key: str(work_dir / f"board-{key}.json") for key in ("images", "malformed")}
     for path in results.values():
         Path(path).unlink(missing_ok=True)

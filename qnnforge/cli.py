@@ -28,9 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
     from .errors import report_errors
+    from .sw.files import sigterm_as_exit
 
     args = build_parser().parse_args(argv)
-    with report_errors() as outcome:
+    with sigterm_as_exit(), report_errors() as outcome:
         outcome.status = args.func(args)
     return outcome.status
 

@@ -2,8 +2,11 @@
 
 Only :class:`~qnnforge.sw.errors.QnnforgeError` is the user's: a
 :class:`~qnnforge.sw.errors.VerificationError` prints ``qnnforge: verification failed: ...`` and
-exits 1, any other one prints ``qnnforge: error: ...`` and exits 2. Every other exception is a
-bug and keeps its traceback.
+exits 1, any other one prints ``qnnforge: error: ...`` and exits 2. An interrupt (Ctrl-C, or
+SIGTERM turned into :class:`~qnnforge.sw.files.Terminated`) prints ``qnnforge: interrupted`` and
+exits 130 or 143, as a shell reports a process killed by SIGINT or SIGTERM; by then every
+``finally`` block has run, so no temporary file or lock is left. Every other exception is a bug
+and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .sw.errors import QnnforgeError, VerificationError
+from .sw.files import Terminated
 
 __all__ = ["UsageError", "usage_errors", "Outcome", "report_errors"]
 
@@ -47,10 +51,17 @@ class Outcome:
 
 @contextmanager
 def report_errors() -> Iterator[Outcome]:
-    """Yield an :class:`Outcome`; print a user's error as one line on stderr and set its status."""
+    """Yield an :class:`Outcome`; print a user's error or an interrupt as one line on stderr and
+    set its status."""
     outcome = Outcome()
     try:
         yield outcome
+    except KeyboardInterrupt:
+        print("qnnforge: interrupted", file=sys.stderr)
+        outcome.status = 130
+    except Terminated:
+        print("qnnforge: interrupted (SIGTERM)", file=sys.stderr)
+        outcome.status = 143
     except VerificationError as error:
         print(f"qnnforge: verification failed: {error}", file=sys.stderr)
         outcome.status = 1

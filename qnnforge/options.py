@@ -12,7 +12,8 @@ import argparse
 from .errors import usage_errors
 
 __all__ = ["add_training_options", "train_config", "add_hardware_options", "hardware_options",
-           "design_folding", "fold_overrides", "probability"]
+           "design_folding", "fold_overrides", "probability", "positive_integer",
+           "positive_number"]
 
 
 def _positive_list(what: str):
@@ -44,6 +45,28 @@ def _layer_precision(text: str) -> tuple[int, str]:
         raise argparse.ArgumentTypeError(f"precision must be one of {', '.join(PRECISIONS)}, "
                                          f"not {name!r}")
     return index, name
+
+
+def positive_integer(text: str) -> int:
+    """Parse a positive integer (an argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """Parse a positive finite number (an argparse ``type``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
 
 
 def probability(text: str) -> float:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..hw.tools.files import write_atomic
 from ..sw.errors import VerificationError
 from .verilator import ensure_verilator
 
@@ -80,7 +81,7 @@ class VerilatedDesign:
         env = {}
         if config is not None:
             config_path = run_dir / "config.json"
-            config_path.write_text(json.dumps(config))
+            write_atomic(config_path, json.dumps(config))
             env[CONFIG_ENV] = str(config_path)
         results = run_dir / "results.xml"
         results.unlink(missing_ok=True)
@@ -127,7 +128,7 @@ def build_design(verilog: str | os.PathLike, top: str,
             runner.build(sources=[verilog], hdl_toplevel=top, build_dir=build_dir,
                          build_args=list(_BUILD_ARGS), timescale=_TIMESCALE,
                          log_file=build_dir.parent / f"{build_dir.name}.build.log")
-            stamp.write_text(str(verilog) + "\n")
+            write_atomic(stamp, str(verilog) + "\n")
     return VerilatedDesign(top=top, build_dir=build_dir)
 
 

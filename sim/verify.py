@@ -19,6 +19,7 @@ import numpy as np
 from ..hw.compiler.folding import Folding, LayerFolding
 from ..hw.compiler.generate import Design
 from ..hw.compiler.interface import DesignInterface, InterfaceError, design_interface
+from ..hw.tools.files import save_npz_atomic
 from ..sw import reference
 from ..sw.artifact import Artifact
 from .runner import SimulationFailed, build_design
@@ -102,7 +103,7 @@ def verify_network(artifact: Artifact, design: Design, codes: np.ndarray,
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     vectors_path = work_dir / "vectors.npz"
-    np.savez(vectors_path, **reference_vectors(artifact, codes))
+    save_npz_atomic(vectors_path, **reference_vectors(artifact, codes))
     results = {key: str(work_dir / f"result-{key}.json") for key in ("full_rate", "stalls")}
     for path in results.values():
         Path(path).unlink(missing_ok=True)

@@ -56,6 +56,8 @@ class TrainedArtifact:
     float_accuracy, quantized_accuracy, reference_accuracy : float
         Accuracy of the float baseline, of the quantized PyTorch model and of the integer
         reference (the last two are equal, since their predictions are).
+    torch_threads : int
+        ``torch.get_num_threads()`` while training ran (recorded in reports).
     """
 
     artifact: Artifact
@@ -64,6 +66,7 @@ class TrainedArtifact:
     float_accuracy: float
     quantized_accuracy: float
     reference_accuracy: float
+    torch_threads: int
 
 
 def check_reference(artifact: Artifact, codes: np.ndarray, expected: np.ndarray) -> np.ndarray:
@@ -134,6 +137,7 @@ def train_and_export(config: TrainConfig = TrainConfig(), *,
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        training_threads = torch.get_num_threads()
         with stage_progress("float baseline", config.epochs) as update:
             float_accuracy = train_float_baseline(split, config, update)
         label = "binarized QAT" if config.all_binary else f"{config.precision} QAT"
@@ -150,4 +154,5 @@ def train_and_export(config: TrainConfig = TrainConfig(), *,
     artifact = export_artifact(result.model, result.quantizer, _artifact_name(config), metadata)
     classes = check_reference(artifact, codes, quantized_predict(result.model, codes))
     return TrainedArtifact(artifact, config, int(len(split.y_test)), float_accuracy,
-                           result.quantized_accuracy, float(np.mean(classes == split.y_test)))
+                           result.quantized_accuracy, float(np.mean(classes == split.y_test)),
+                           training_threads)

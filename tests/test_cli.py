@@ -21,12 +21,17 @@ def test_train_generate_verify_step_by_step(tmp_path, capsys):
     assert main(["train", "--out", str(model)]) == 0
     metadata = json.loads((model / "manifest.json").read_text())["metadata"]
     assert metadata["test_samples"] == 360 and metadata["quantized_accuracy"] >= 0.95
+    trained = json.loads((model / "train.json").read_text())
+    assert trained["quantized_accuracy"] == metadata["quantized_accuracy"]
+    assert trained["environment"]["seed"] == 0 and trained["environment"]["threads"]["torch"] == 1
     assert main(["generate", str(model), "--out", str(tmp_path / "hw")]) == 0
     assert (tmp_path / "hw" / "qnnforge_top.v").exists()
     assert main(["verify", str(model), "--out", str(tmp_path / "verify"), "--samples", "40"]) == 0
     report = json.loads((tmp_path / "verify" / "verify.json").read_text())
     assert report["samples"] == 40 and report["mismatches"] == 0
     assert report["stalled_mismatches"] == 0
+    assert report["environment"]["seed"] == 1 and list(report["environment"]["tools"]) == [
+        "verilator"]
     assert "samples verified" in capsys.readouterr().out
 
 
@@ -120,6 +125,33 @@ def test_bad_simulation_values_are_refused_by_the_parser(small_model, capsys):
             main(["verify", str(small_model), *option])
         assert exit_info.value.code == 2
     assert "argument --stall: must lie in [0, 1), not 1.5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, message", [
+    (["build", "{model}", "--board", "icebreaker", "--baud", "0"],
+     "argument --baud: must be a positive integer, not 0"),
+    (["build", "{model}", "--board", "icebreaker", "--clock-mhz", "-5"],
+     "argument --clock-mhz: must be a positive number, not -5"),
+    (["build", "{model}", "--board", "icebreaker", "--target-cycles", "0"],
+     "argument --target-cycles: must be a positive integer, not 0"),
+    (["cost", "--jobs", "0"], "argument --jobs: must be a positive integer, not 0"),
+    (["run", "{model}", "--port", "/dev/null", "--timeout", "nan"],
+     "argument --timeout: must be a positive number, not nan"),
+    (["run", "{model}", "--port", "/dev/null", "--baud", "x"],
+     "argument --baud: must be a positive integer, not 'x'"),
+])
+def test_bad_numbers_are_refused_by_the_parser(small_model, capsys, command, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main([part.format(model=small_model) for part in command])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"qnnforge {command[0]}: error: {message}"
+
+
+def test_cost_rejects_bad_lanes_as_a_usage_error(tmp_path, capsys):
+    assert main(["cost", "--lanes", "4,0", "--json", str(tmp_path / "cost.json")]) == 2
+    assert capsys.readouterr().err == \
+        "qnnforge: error: lanes must be integers of at least 2, not 0\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_top_is_refused_by_the_parser(small_model, capsys):

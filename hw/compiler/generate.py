@@ -19,7 +19,7 @@ from amaranth.back import verilog
 from ...sw.artifact import Artifact
 from .folding import Folding, LayerFolding
 from .interface import design_interface
-from ..tools.files import write_atomic
+from ..tools.files import replace_together
 from .network import Network
 from .options import HardwareOptions
 from .plan import cycle_model, default_folding
@@ -108,6 +108,6 @@ def generate(artifact: Artifact, out_dir: str | os.PathLike, folding: Folding | 
     out_dir = Path(out_dir)
     verilog_path = out_dir / f"{top}.v"
     summary_path = out_dir / "design.json"
-    write_atomic(verilog_path, text)
-    write_atomic(summary_path, json.dumps(summary, indent=2) + "\n")
+    # both or neither: a design.json never describes another run's Verilog
+    replace_together({verilog_path: text, summary_path: json.dumps(summary, indent=2) + "\n"})
     return Design(verilog_path, summary_path, summary)

@@ -12,7 +12,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .params import positive_int
+from .params import index_shape, positive_int
 
 __all__ = ["Argmax", "result_layout"]
 
@@ -65,10 +65,10 @@ class Argmax(wiring.Component):
         m = Module()
         lanes, beats = self._lanes, self._classes // self._lanes
         i, o = self.i_stream, self.o_stream
-        beat = Signal(range(beats))
+        beat = Signal(index_shape(beats))
         scores = Signal(data.ArrayLayout(self._score_shape, self._classes))
         best = Signal(self._score_shape)
-        best_index = Signal(range(self._classes))
+        best_index = Signal(index_shape(self._classes))
 
         # Strict-greater chain over the beat, seeded with the running maximum (or lane 0).
         run_score, run_index = Mux(beat == 0, i.payload[0], best), Mux(beat == 0, 0, best_index)

@@ -53,7 +53,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..compiler.folding import layer_cycles
 from ..compiler.options import HardwareOptions
-from .params import positive_int
+from .params import index_shape, memory_depth, positive_int
 
 if TYPE_CHECKING:
     from ..compiler.layers.dense import LoweredDense
@@ -265,16 +265,17 @@ class MatrixVectorUnit(wiring.Component):
         advance = Signal()
         m.d.comb += advance.eq(~o.valid | o.ready)
         read_bank = Signal()
-        sf = Signal(range(sf_count))
-        nf = Signal(range(nf_count))
-        step = Signal(range(nf_count * sf_count))
-        column = Signal(range(packing.columns))
+        sf = Signal(index_shape(sf_count))
+        nf = Signal(index_shape(nf_count))
+        step = Signal(index_shape(nf_count * sf_count))
+        column = Signal(index_shape(packing.columns))
         row = Signal(range(2 * packing.rows))
         m.submodules.weights = weights = Memory(
-            shape=unsigned(pe * simd * self.weight_width), depth=nf_count * sf_count,
+            shape=unsigned(pe * simd * self.weight_width), depth=memory_depth(nf_count * sf_count),
             init=self.weight_words())
         m.submodules.constants = constants = Memory(
-            shape=self._output_layout(), depth=nf_count, init=self.output_words())
+            shape=self._output_layout(), depth=memory_depth(nf_count),
+            init=self.output_words())
         weight_port = weights.read_port()
         constant_port = constants.read_port()
         buffer_ports = [buffer.read_port() for buffer in buffers]
@@ -349,8 +350,8 @@ class MatrixVectorUnit(wiring.Component):
         beats = self._layer.fan_in // in_lanes
         i = self.i_stream
         write_bank = Signal()
-        write_beat = Signal(range(beats))
-        position = Signal(range(packing.row_lanes))
+        write_beat = Signal(index_shape(beats))
+        position = Signal(index_shape(packing.row_lanes))
         row = Signal(range(2 * packing.rows))
         write = Signal()
         m.d.comb += [i.ready.eq(~full.bit_select(write_bank, 1)), write.eq(i.valid & i.ready)]
@@ -369,15 +370,18 @@ class MatrixVectorUnit(wiring.Component):
         with m.Switch(position):
             for p, pieces in packing.pieces.items():
                 with m.Case(p) if len(packing.positions) > 1 else m.Default():
+                    # every mask whole in every case: a bit no case sets is still driven
+                    lanes = [0] * packing.columns
                     for piece in pieces:
-                        port, mask = ports[piece.column], masks[piece.column]
+                        port = ports[piece.column]
                         start, stop = piece.lane // g, (piece.lane + piece.count) // g
-                        m.d.comb += [mask[start:stop].eq((1 << (stop - start)) - 1),
-                                     wrapped[piece.column].eq(piece.wrapped)]
+                        lanes[piece.column] |= ((1 << (stop - start)) - 1) << start
+                        m.d.comb += wrapped[piece.column].eq(piece.wrapped)
                         for k in range(piece.count):
                             if len(sources[piece.column, piece.lane + k]) > 1:
                                 m.d.comb += port.data[piece.lane + k].eq(
                                     i.payload[piece.beat_lane + k])
+                    m.d.comb += [mask.eq(value) for mask, value in zip(masks, lanes)]
                     with m.If(write):  # overridden below by a vector's last beat
                         following = p + in_lanes
                         m.d.sync += position.eq(following % packing.row_lanes)

@@ -38,13 +38,13 @@ Structure::
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal
+from amaranth.hdl import C, Module, Mux, Shape, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ...sw.reference import output_size
-from .params import positive_int
+from .params import index_shape, memory_depth, positive_int
 
 __all__ = ["SlidingWindow"]
 
@@ -54,6 +54,16 @@ def _int_tuple(name: str, value, count: int) -> tuple[int, ...]:
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
         raise TypeError(f"{name} must be a tuple of {count} integers, not {value!r}")
     return tuple(value)
+
+
+def _less(value, values: range, bound: int):
+    """Return ``value < bound`` for a ``value`` that only takes the ``values``: a constant where
+    all of them decide it alike, so the Verilog holds no comparison that never changes."""
+    if values.start >= bound:
+        return C(0, 1)
+    if values[-1] < bound:
+        return C(1, 1)
+    return value < bound
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -215,11 +225,12 @@ class SlidingWindow(wiring.Component):
         height, width, channels = self._in_shape
         rows, row_words = self.buffer_rows, width * channels // self._lanes
         layout = data.ArrayLayout(self._element_shape, self._lanes)
-        m.submodules.buffer = buffer = Memory(shape=layout, depth=rows * row_words, init=[])
+        m.submodules.buffer = buffer = Memory(shape=layout, depth=memory_depth(rows * row_words),
+                                            init=[])
 
         # Ring of row slots; rows indexed relative to the image the reader is in.
         rows_held = Signal(range(rows + 1))
-        base_slot = Signal(range(rows))
+        base_slot = Signal(index_shape(rows))
         base_row = Signal(range(-(rows + height), rows + height + 1))
         row_done, free, next_image = Signal(), Signal(), Signal()
         release = self._reader(m, buffer.read_port(), layout, row_words, rows, rows_held,
@@ -234,8 +245,8 @@ class SlidingWindow(wiring.Component):
 
     def _writer(self, m, port, depth, row_words, rows_held, row_done):
         i = self.i_stream
-        address = Signal(range(depth))
-        word = Signal(range(row_words))
+        address = Signal(index_shape(depth))
+        word = Signal(index_shape(row_words))
         m.d.comb += [i.ready.eq(rows_held < self.buffer_rows),
                      port.addr.eq(address), port.data.eq(i.payload), port.en.eq(i.valid & i.ready),
                      row_done.eq(port.en & (word == row_words - 1))]
@@ -253,8 +264,9 @@ class SlidingWindow(wiring.Component):
 
         # Counters: output row and column, kernel row, and (kernel column, channel group) as
         # one step; iy is the image row read, column the word of the row read (ix * C/L + cg).
-        oy, ox, ky = Signal(range(out_height)), Signal(range(out_width)), Signal(range(kh))
-        step = Signal(range(kw * groups))
+        oy, ox = Signal(index_shape(out_height)), Signal(index_shape(out_width))
+        ky = Signal(index_shape(kh))
+        step = Signal(index_shape(kw * groups))
         iy_base = Signal(range(-top, out_height * sh + 1), init=-top)
         iy = Signal(range(-top, out_height * sh + kh), init=-top)
         column_base = Signal(range(-left * groups, out_width * sw * groups + 1),
@@ -265,19 +277,28 @@ class SlidingWindow(wiring.Component):
         advance, rows_ready, issue, pad = Signal(), Signal(), Signal(), Signal()
         need = Signal(range(-1, height))
         release = Signal(range(height + 1))
+        # The ranges of the counters decide some comparisons (no top padding: iy is never
+        # negative); those are written as constants, not as comparisons that never change.
+        iy_bases = range(-top, out_height * sh + 1)
+        iys = range(-top, out_height * sh + kh)
+        columns = range(-left * groups, (out_width * sw + kw) * groups)
+        last_rows = range(iy_bases.start + kh - 1, iy_bases.stop + kh - 1)
+        last_row = iy_base + kh - 1
         m.d.comb += [
-            need.eq(Mux(iy_base + kh - 1 < 0, -1,
-                        Mux(iy_base + kh - 1 >= height, height - 1, iy_base + kh - 1))),
-            release.eq(Mux(iy_base < 0, 0, Mux(iy_base > height, height, iy_base))),
+            need.eq(Mux(_less(last_row, last_rows, 0), -1,
+                        Mux(~_less(last_row, last_rows, height), height - 1, last_row))),
+            release.eq(Mux(_less(iy_base, iy_bases, 0), 0,
+                           Mux(~_less(iy_base, iy_bases, height + 1), height, iy_base))),
             advance.eq(~o.valid | o.ready),
             rows_ready.eq(base_row + rows_held > need),
             issue.eq(advance & rows_ready),
-            pad.eq((iy < 0) | (iy >= height) | (column < 0) | (column >= row_words)),
+            pad.eq(_less(iy, iys, 0) | ~_less(iy, iys, height)
+                   | _less(column, columns, 0) | ~_less(column, columns, row_words)),
         ]
 
         # Slot of row iy: iy - base_row < rows for every row the reader may read.
         offset = Signal(range(2 * rows))
-        slot = Signal(range(rows))
+        slot = Signal(index_shape(rows))
         m.d.comb += [offset.eq(base_slot + (iy - base_row)[:len(offset)]),
                      slot.eq(Mux(offset >= rows, offset - rows, offset)),
                      port.en.eq(advance),

@@ -36,7 +36,7 @@ from amaranth.lib import wiring
 
 from ...sw.encoding import BIPOLAR, Encoding
 from ..tools.fabrics import FABRICS, get_fabric
-from ..tools.files import write_atomic
+from ..tools.files import write_atomic, write_bytes_atomic
 from ..tools.synth import SynthesisError, counting_scheme, synthesize
 from ..tools.toolchain import ToolMissingError, tool_version
 from .designs import (Design, Mac, dot_kind, dot_unit, lane_dot_verilog, parse_precision,
@@ -225,7 +225,7 @@ def _synthesize_job(job: Job, verilog: str, flatten: bool, cache: Path, key: str
     if result_path.exists():
         return {**json.loads(result_path.read_text()), "cached": True}
     source = cache / f"{key}.v"
-    source.write_text(verilog)
+    write_atomic(source, verilog)
     log = cache / f"{key}.log"
     start = time.monotonic()
     try:
@@ -236,7 +236,7 @@ def _synthesize_job(job: Job, verilog: str, flatten: bool, cache: Path, key: str
     result = {"lut": resources.lut, "ff": resources.ff, "carry": resources.carry,
               "dsp": resources.dsp, "bram": resources.bram, "lutram": resources.lutram,
               "seconds": round(time.monotonic() - start, 2)}
-    result_path.write_text(json.dumps(result))
+    write_atomic(result_path, json.dumps(result))
     return {**result, "cached": False}
 
 
@@ -274,27 +274,31 @@ def run_sweep(jobs: Sequence[Job], *, cache: str | os.PathLike = DEFAULT_CACHE,
     prepared = []
     records: dict[int, dict] = {}
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        by_key: dict[str, Future] = {}
-        waiting: dict[Future, list[int]] = {}
-        # generate in this thread while Yosys runs the designs already generated
-        for index, job in enumerate(jobs):
-            design = design_verilog(job)
-            key = _cache_key(design.verilog, job, design.flatten, yosys)
-            prepared.append((job, design.latency, key))
-            if key not in by_key:  # equal designs (no multiplier, either DSP flag) run once
-                by_key[key] = pool.submit(_synthesize_job, job, design.verilog, design.flatten,
-                                          cache, key)
-            waiting.setdefault(by_key[key], []).append(index)
-        for future in as_completed(waiting):
-            for index in waiting[future]:
-                job, cycles, key = prepared[index]
-                record = {**_job_fields(job), "latency": cycles, "design_hash": key,
-                          **future.result()}
-                if "lut" in record:
-                    record["lut_per_lane"] = round(record["lut"] / job.lanes, 4)
-                records[index] = record
-                if progress is not None:
-                    progress(job, record)
+        try:
+            by_key: dict[str, Future] = {}
+            waiting: dict[Future, list[int]] = {}
+            # generate in this thread while Yosys runs the designs already generated
+            for index, job in enumerate(jobs):
+                design = design_verilog(job)
+                key = _cache_key(design.verilog, job, design.flatten, yosys)
+                prepared.append((job, design.latency, key))
+                if key not in by_key:  # equal designs (no multiplier, either DSP flag) run once
+                    by_key[key] = pool.submit(_synthesize_job, job, design.verilog, design.flatten,
+                                              cache, key)
+                waiting.setdefault(by_key[key], []).append(index)
+            for future in as_completed(waiting):
+                for index in waiting[future]:
+                    job, cycles, key = prepared[index]
+                    record = {**_job_fields(job), "latency": cycles, "design_hash": key,
+                              **future.result()}
+                    if "lut" in record:
+                        record["lut_per_lane"] = round(record["lut"] / job.lanes, 4)
+                    records[index] = record
+                    if progress is not None:
+                        progress(job, record)
+        except BaseException:  # an interrupt drops the queued jobs; running ones finish
+            pool.shutdown(cancel_futures=True)
+            raise
     ordered = [records[i] for i in range(len(prepared))]
     _add_ratios(ordered)
     return ordered
@@ -420,5 +424,7 @@ def write_plot(records: list[dict], path: str | os.PathLike, title: str | None =
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
     pyplot.close(figure)
+    write_bytes_atomic(path, image.getvalue())

@@ -22,6 +22,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..cores.xnor_dot import XnorDot
 from ..tools.fabrics import ICE40
+from ..tools.files import write_atomic
 from ..tools.toolchain import find_tool
 from .xnor_popcount import (ConstantXnorPopcount, PipelinedXnorPopcount, constant_weights,
                             latency, xnor_unit)
@@ -107,8 +108,8 @@ def ice40_fmax(unit: wiring.Component, *, workdir: str | os.PathLike | None = No
         work = Path(workdir) if workdir is not None else Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         source = work / "timing.v"
-        source.write_text(verilog.convert(TimingHarness(unit), name="timing_top",
-                                          emit_src=False))
+        write_atomic(source, verilog.convert(TimingHarness(unit), name="timing_top",
+                                             emit_src=False))
         netlist, report = work / "timing.json", work / "report.json"
         _run([yosys, "-q", "-l", str(work / "yosys.log"), "-p",
               f"read_verilog -sv {source}; {ICE40.synth.format(top='timing_top')} "

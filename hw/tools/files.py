@@ -1,23 +1,8 @@
-"""Write output files atomically: a reader sees the old file or the new one, never half of one."""
+"""Atomic output files for hw/, sim/ and boards/: the writers of :mod:`qnnforge.sw.files`
+(which live in sw/ so that the artifact and the trainer can use them too)."""
 
-from __future__ import annotations
+from ...sw.files import (replace_together, save_npy_atomic, save_npz_atomic, write_atomic,
+                         write_bytes_atomic)
 
-import os
-import tempfile
-from pathlib import Path
-
-__all__ = ["write_atomic"]
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+__all__ = ["write_atomic", "write_bytes_atomic", "save_npz_atomic", "save_npy_atomic",
+           "replace_together"]

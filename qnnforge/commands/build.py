@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..console import console, key_value_table, step
-from ..errors import UsageError
-from ..options import fold_overrides
+from ..errors import UsageError, usage_errors
+from ..options import fold_overrides, positive_integer, positive_number
 
 
 def register(subparsers) -> None:
@@ -31,9 +31,9 @@ def register(subparsers) -> None:
     parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default: build/BOARD)")
-    parser.add_argument("--clock-mhz", type=float, default=None,
+    parser.add_argument("--clock-mhz", type=positive_number, default=None,
                         help="clock to run at, made by a PLL (default: the board oscillator)")
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+    parser.add_argument("--baud", type=positive_integer, default=DEFAULT_BAUD,
                         help="UART baud rate (default: %(default)s)")
     parser.add_argument("--no-run", action="store_true",
                         help="only write the files; run no place and route")
@@ -45,7 +45,7 @@ def register(subparsers) -> None:
                              "Verilator on the first N held-out digits and record the result "
                              "in report.json (fails on any disagreement with the reference)")
     group = parser.add_argument_group("folding")
-    group.add_argument("--target-cycles", type=int, default=None,
+    group.add_argument("--target-cycles", type=positive_integer, default=None,
                        help="cycles per inference the folding aims for (default: the board's; "
                             "for icebreaker 512 for an MLP and 8192 for a CNN so the design "
                             "fits the UP5K, elsewhere 128 and 1024)")
@@ -96,37 +96,45 @@ def simulate_board(artifact, report: dict, images: int, work_dir: Path, options)
 
 def run(args: argparse.Namespace) -> int:
     from ..boards.build import (BITSTREAM_FLOWS, CELL_NAMES, FLOW_TOOLS, NEXTPNR_CELLS,
-                                BoardBuildError, build_board)
+                                BoardBuildError, board_clock, build_board)
     from ..boards.platforms import get_board
     from ..hw.compiler.options import HardwareOptions
     from ..sw.artifact import load_artifact
+    from ..sw.files import output_lock
 
     board = get_board(args.board)
     overrides = fold_overrides(args.fold)
     check_simulate(args.simulate)
+    clock_hz = None if args.clock_mhz is None else args.clock_mhz * 1e6
+    with usage_errors():  # a clock no PLL makes, a baud rate the clock cannot
+        board_clock(board, clock_hz, args.baud)
     options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount)
-    artifact = load_artifact(args.artifact)
     out = args.out or Path("build") / board.name
-    runs_here = board.flow in BITSTREAM_FLOWS and not args.no_run
-    what = " + ".join(FLOW_TOOLS[board.flow]) if runs_here else "Verilog, constraints, script"
-    try:
-        with step(f"{board.name}: {what}"):
-            result = build_board(
-                artifact, board, out, target_cycles=args.target_cycles,
-                overrides=overrides,
-                clock_hz=None if args.clock_mhz is None else args.clock_mhz * 1e6,
-                baud=args.baud, run=not args.no_run, estimate=not args.no_estimate,
-                seed=args.seed, options=options)
-    except BoardBuildError as error:
-        print(f"qnnforge: error: {error}", file=sys.stderr)
-        return 1
-    report = result.report
-    if args.simulate:
-        from ..hw.tools.files import write_atomic
+    with output_lock(out):
+        artifact = load_artifact(args.artifact)
+        runs_here = board.flow in BITSTREAM_FLOWS and not args.no_run
+        what = " + ".join(FLOW_TOOLS[board.flow]) if runs_here else "Verilog, constraints, script"
+        try:
+            with step(f"{board.name}: {what}"):
+                result = build_board(
+                    artifact, board, out, target_cycles=args.target_cycles,
+                    overrides=overrides,
+                    clock_hz=clock_hz,
+                    baud=args.baud, run=not args.no_run, estimate=not args.no_estimate,
+                    seed=args.seed, options=options)
+        except BoardBuildError as error:
+            print(f"qnnforge: error: {error}", file=sys.stderr)
+            return 1
+        report = result.report
+        if args.simulate:
+            from ..hw.tools.files import write_atomic
+            from ..hw.tools.toolchain import run_environment
 
-        report["board_simulation"] = simulate_board(artifact, report, args.simulate,
-                                                    out / "board-sim", options)
-        write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
+            report["board_simulation"] = simulate_board(artifact, report, args.simulate,
+                                                        out / "board-sim", options)
+            report["environment"] = run_environment(
+                args.seed, [*report["environment"]["tools"], "verilator"])
+            write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")
     rows = [("device", f"{report['device']} ({report['package']})"),
             ("clock", f"{report['clock_mhz']} MHz"),
             ("cycles/inference", report["cycles_per_inference"]),

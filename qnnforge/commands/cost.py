@@ -15,6 +15,8 @@ from rich.progress import TimeElapsedColumn
 from rich.table import Table
 
 from ..console import console
+from ..errors import usage_errors
+from ..options import positive_integer
 
 
 def _list(kind):
@@ -73,7 +75,7 @@ def register(subparsers) -> None:
                         help="PNG plot (default: next to the JSON)")
     parser.add_argument("--fmax", action="store_true",
                         help="also place and route 1-bit dot units on iCE40 UP5K for Fmax")
-    parser.add_argument("--jobs", type=int, default=None,
+    parser.add_argument("--jobs", type=positive_integer, default=None,
                         help="parallel Yosys processes (default: CPU count)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="synthesis cache (default: %(default)s)")
@@ -120,21 +122,24 @@ def print_wide(table: Table) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..hw.explore.cost import run_sweep, sweep_jobs, write_results
     from ..hw.explore.timing import add_fmax, timed_units
+    from ..sw.files import output_lock
 
-    jobs = sweep_jobs(args.bits, args.lanes, args.fabric,
-                      {"off": (False,), "on": (True,), "both": (False, True)}[args.dsp],
-                      args.architectures)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("synthesizing", total=len(jobs))
-        records = run_sweep(jobs, cache=args.cache, workers=args.jobs,
-                            progress=lambda job, record: progress.advance(task))
-        if args.fmax:
-            fmax_task = progress.add_task("place & route (iCE40 UP5K)",
-                                          total=len(timed_units(records)))
-            add_fmax(records, lambda: progress.advance(fmax_task))
-    print_wide(cost_table(records))
-    paths = write_results(records, args.json, args.csv, args.plot)
+    with usage_errors():  # lanes and architectures the user gave
+        jobs = sweep_jobs(args.bits, args.lanes, args.fabric,
+                          {"off": (False,), "on": (True,), "both": (False, True)}[args.dsp],
+                          args.architectures)
+    with output_lock(args.json):  # the JSON names the run; the CSV and plot go beside it
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("synthesizing", total=len(jobs))
+            records = run_sweep(jobs, cache=args.cache, workers=args.jobs,
+                                progress=lambda job, record: progress.advance(task))
+            if args.fmax:
+                fmax_task = progress.add_task("place & route (iCE40 UP5K)",
+                                              total=len(timed_units(records)))
+                add_fmax(records, lambda: progress.advance(fmax_task))
+        print_wide(cost_table(records))
+        paths = write_results(records, args.json, args.csv, args.plot)
     console.print(f"wrote {', '.join(map(str, paths[:-1]))} and {paths[-1]}")
     failed = [r for r in records if "error" in r]
     for record in failed:

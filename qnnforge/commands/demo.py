@@ -97,6 +97,10 @@ def report_table(report: dict) -> Table:
         rows.append((f"{fabric} LUT / FF / carry / BRAM / DSP",
                      f"{counts['lut']} / {counts['ff']} / {counts['carry']} / "
                      f"{counts['bram']} / {counts['dsp']}"))
+    if "lint_warnings" in report:
+        warnings = report["lint_warnings"]
+        rows.append(("verilator lint -Wall (unwaived)",
+                     ", ".join(f"{n} {kind}" for kind, n in warnings.items()) or "none"))
     rows.append(("wall time", f"{report['wall_seconds']:.0f} s"))
     for key, value in rows:
         table.add_row(key, str(value))
@@ -104,15 +108,25 @@ def report_table(report: dict) -> Table:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..sw.files import output_lock
+
+    config, options = train_config(args), hardware_options(args)
+    overrides = fold_overrides(args.fold)
+    with output_lock(args.out):
+        return run_demo(args, config, options, overrides)
+
+
+def run_demo(args: argparse.Namespace, config, options, overrides) -> int:
+    """Run the demo into ``args.out`` (locked by the caller) and print its report."""
     from ..hw.compiler.generate import generate
     from ..hw.tools.files import write_atomic
+    from ..hw.tools.toolchain import run_environment
+    from ..sim.lint import lint_verilog
     from ..sw.pipeline import train_and_export
 
     started = time.monotonic()
     out: Path = args.out
     artifact_path = out / "model"
-    config, options = train_config(args), hardware_options(args)
-    overrides = fold_overrides(args.fold)
     trained = train_and_export(config, stage_progress=epoch_progress)
     trained.artifact.save(artifact_path)
     console.print(f"wrote artifact {artifact_path}")
@@ -123,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     verified = verify_on_digits(trained.artifact, design, out, stall=args.stall,
                                 backpressure=args.backpressure, seed=config.seed)
     console.print(folding_table(design.summary))
+    lint = lint_verilog(design.verilog)
     resources, breakdowns = synthesize_all(design.verilog, design.summary["top"], out / "hw")
     console.print(breakdown_table(breakdowns))
     report = {
@@ -146,6 +161,10 @@ def run(args: argparse.Namespace) -> int:
         "folding": design.summary["folding"],
         "resources": resources,
         "breakdown": breakdowns,
+        "lint_warnings": lint.counts(),
+        "lint_waived": lint.counts(waived=True),
+        "environment": run_environment(config.seed, ("yosys", "verilator"),
+                                       torch_threads=trained.torch_threads),
         "wall_seconds": time.monotonic() - started,
     }
     write_atomic(out / "report.json", json.dumps(report, indent=2) + "\n")

@@ -47,12 +47,14 @@ def folding_table(summary: dict) -> Table:
 def run(args: argparse.Namespace) -> int:
     from ..hw.compiler.generate import generate
     from ..sw.artifact import load_artifact
+    from ..sw.files import output_lock
 
     options, overrides = hardware_options(args), fold_overrides(args.fold)
-    artifact = load_artifact(args.artifact)
-    folding = design_folding(artifact, args.target_cycles, overrides)
-    design = generate(artifact, args.out, folding, options=options, top=args.top,
-                      artifact_path=args.artifact)
+    with output_lock(args.out):
+        artifact = load_artifact(args.artifact)
+        folding = design_folding(artifact, args.target_cycles, overrides)
+        design = generate(artifact, args.out, folding, options=options, top=args.top,
+                          artifact_path=args.artifact)
     console.print(folding_table(design.summary))
     console.print(f"wrote {design.verilog} and {design.summary_path}")
     return 0

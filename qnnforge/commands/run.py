@@ -11,6 +11,7 @@ import numpy as np
 
 from ..console import console, key_value_table
 from ..errors import UsageError
+from ..options import positive_integer, positive_number
 
 
 def register(subparsers) -> None:
@@ -28,9 +29,9 @@ def register(subparsers) -> None:
                         help="serial port of the board, e.g. /dev/ttyUSB1 for the iCEBreaker")
     parser.add_argument("--digits", type=int, default=None, metavar="N",
                         help="send the first N held-out digits and report the accuracy")
-    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+    parser.add_argument("--baud", type=positive_integer, default=DEFAULT_BAUD,
                         help="UART baud rate of the bitstream (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=2.0,
+    parser.add_argument("--timeout", type=positive_number, default=2.0,
                         help="seconds to wait for each answer (default: %(default)s)")
     parser.set_defaults(func=run)
 

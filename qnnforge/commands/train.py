@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from ..console import console, epoch_progress, key_value_table
@@ -15,7 +16,8 @@ def register(subparsers) -> None:
         description="Train a quantized MLP or CNN (--arch; binary by default: fixed-point input "
                     "x binary weights, binary hidden layers, integer scores; or ternary/int2/"
                     "int4/int8/mixed precision per layer) on scikit-learn's digits, check the "
-                    "integer reference against the quantized model, and write the artifact.")
+                    "integer reference against the quantized model, and write the artifact "
+                    "and, beside its files, train.json (accuracies, seed, threads, versions).")
     parser.add_argument("--out", type=Path, default=Path("build/model"),
                         help="artifact directory to write (default: %(default)s)")
     add_training_options(parser)
@@ -33,10 +35,27 @@ def trained_table(trained, path: Path):
     ])
 
 
+def train_report(trained) -> dict:
+    """Return the JSON-able report of a :class:`~qnnforge.sw.pipeline.TrainedArtifact`:
+    accuracies, precision and the run's environment (seed, torch threads, versions)."""
+    from ..hw.tools.toolchain import run_environment
+
+    return {"test_samples": trained.test_samples, "float_accuracy": trained.float_accuracy,
+            "quantized_accuracy": trained.quantized_accuracy,
+            "reference_accuracy": trained.reference_accuracy,
+            "precision": trained.config.precision_summary(),
+            "environment": run_environment(trained.config.seed,
+                                           torch_threads=trained.torch_threads)}
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..sw.files import output_lock, write_atomic
     from ..sw.pipeline import train_and_export
 
-    trained = train_and_export(train_config(args), stage_progress=epoch_progress)
-    trained.artifact.save(args.out)
+    config = train_config(args)
+    with output_lock(args.out):
+        trained = train_and_export(config, stage_progress=epoch_progress)
+        trained.artifact.save(args.out)
+        write_atomic(args.out / "train.json", json.dumps(train_report(trained), indent=2) + "\n")
     console.print(trained_table(trained, args.out))
     return 0

@@ -11,17 +11,7 @@ import numpy as np
 from ..console import console, key_value_table, step
 from ..errors import UsageError
 from ..options import (add_hardware_options, design_folding, fold_overrides,
-                       hardware_options, probability)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
-    return value
+                       hardware_options, positive_integer, probability)
 
 
 def add_simulation_options(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("artifact", type=Path, help="model artifact directory")
     parser.add_argument("--out", type=Path, default=Path("build/verify"),
                         help="working and report directory (default: %(default)s)")
-    parser.add_argument("--samples", type=_positive, default=None,
+    parser.add_argument("--samples", type=positive_integer, default=None,
                         help="verify only the first N held-out samples (default: all)")
     add_simulation_options(parser)
     parser.add_argument("--seed", type=int, default=1, help="seed of the random stalls")
@@ -60,6 +50,8 @@ def verify_on_digits(artifact, design, out: Path, *, samples: int | None = None,
     UsageError
         If ``samples`` exceeds the held-out split.
     """
+    from ..hw.tools.files import write_atomic
+    from ..hw.tools.toolchain import run_environment
     from ..sim.verify import verify_network
     from ..sw.data import load_digits_split
 
@@ -80,22 +72,26 @@ def verify_on_digits(artifact, design, out: Path, *, samples: int | None = None,
         "cycles_deviation": abs(result.cycles_per_inference - predicted_cycles)
         / predicted_cycles,
         "verilog": str(design.verilog), "design": str(design.summary_path),
+        "environment": run_environment(seed, ("verilator",)),
     }
-    (out / "verify.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_atomic(out / "verify.json", json.dumps(report, indent=2) + "\n")
     return report
 
 
 def run(args: argparse.Namespace) -> int:
     from ..hw.compiler.generate import generate
     from ..sw.artifact import load_artifact
+    from ..sw.files import output_lock
 
     options, overrides = hardware_options(args), fold_overrides(args.fold)
-    artifact = load_artifact(args.artifact)
-    folding = design_folding(artifact, args.target_cycles, overrides)
-    design = generate(artifact, args.out / "hw", folding, options=options,
-                      artifact_path=args.artifact)
-    report = verify_on_digits(artifact, design, args.out, samples=args.samples, stall=args.stall,
-                              backpressure=args.backpressure, seed=args.seed)
+    with output_lock(args.out):
+        artifact = load_artifact(args.artifact)
+        folding = design_folding(artifact, args.target_cycles, overrides)
+        design = generate(artifact, args.out / "hw", folding, options=options,
+                          artifact_path=args.artifact)
+        report = verify_on_digits(artifact, design, args.out, samples=args.samples,
+                                  stall=args.stall, backpressure=args.backpressure,
+                                  seed=args.seed)
     console.print(key_value_table("verification (bit-exact against the integer reference)", [
         ("samples verified", report["samples"]), ("mismatches", report["mismatches"]),
         ("mismatches with stalls", report["stalled_mismatches"]),

@@ -76,6 +76,10 @@ def test_icebreaker_bitstream_fits_and_meets_timing(artifact_dir, tmp_path):
     assert report["lc_total"] == 5280 and 0 < report["lc"] <= 5280
     assert report["bram_total"] == 30 and report["dsp_total"] == 8
     assert report["fmax_mhz"] >= report["clock_mhz"] == 12.0 and report["timing_met"]
+    # the versions of the tools that ran (the packer prints none), and the placer seed
+    environment = report["environment"]
+    assert list(environment["tools"]) == ["yosys", "nextpnr-ice40"]
+    assert environment["tools"]["yosys"].startswith("Yosys ") and environment["seed"] == 1
     pcf = (tmp_path / "qnnforge_icebreaker.pcf").read_text()
     assert "set_io uart_0__rx__io 6" in pcf and "set_io uart_0__tx__io 9" in pcf
 
@@ -90,6 +94,7 @@ def test_icebreaker_pll_design(artifact_dir, tmp_path):
                              "FILTER_RANGE": 1}
     assert report["place_and_route"] == "not run (disabled)"
     assert "fmax_mhz" not in report
+    assert report["environment"]["tools"] == {}  # no tool ran
     # the iCE40's LUT4 sizes the popcount unless the build is told otherwise
     assert report["options"] == HardwareOptions.for_fabric("ice40").to_json()
     assert report["options"]["popcount"]["lut_inputs"] == 4
@@ -247,6 +252,7 @@ def test_build_can_simulate_the_board_on_held_out_digits(artifact_dir, tmp_path)
     simulation = report["board_simulation"]
     assert (simulation["images"], simulation["agree"]) == (4, 4)
     assert simulation["malformed_requests_answered"] == 7
+    assert list(report["environment"]["tools"]) == ["verilator"]
 
 
 def test_build_rejects_a_simulation_of_no_images(artifact_dir, tmp_path, capsys):
@@ -256,3 +262,17 @@ def test_build_rejects_a_simulation_of_no_images(artifact_dir, tmp_path, capsys)
     error = capsys.readouterr().err.strip()
     assert error == "qnnforge: error: simulate must lie in 1..360, not 999"
     assert not (tmp_path / "report.json").exists()  # rejected before anything was built
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--clock-mhz", "7"], "the closest ice40 PLL output to 7 MHz from 12 MHz is 16.125 MHz "
+                           "(more than 1% off)"),
+    (["--baud", "10000000"], "10000000 baud needs at least 40 MHz, not 12 MHz"),
+])
+def test_build_rejects_a_clock_or_baud_rate_before_building(artifact_dir, tmp_path, capsys,
+                                                            options, message):
+    status = main(["build", str(artifact_dir), "--board", "icebreaker", "--out",
+                   str(tmp_path / "out"), "--no-run", *options])
+    assert status == 2
+    assert capsys.readouterr().err == f"qnnforge: error: {message}\n"
+    assert not (tmp_path / "out").exists()

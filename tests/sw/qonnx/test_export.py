@@ -263,18 +263,23 @@ def test_accumulators_beyond_float32_are_computed_in_float64(tmp_path):
     assert_executor_matches(model, artifact, raw)
 
 
-def test_raw_features_beyond_float32_make_the_input_float64(tmp_path):
+@pytest.mark.parametrize("quantizer, odd", [
+    # raw features beyond float32's integers
+    (InputQuantizer(uint(8), raw_min=-(1 << 30), raw_max=(1 << 30) + 12345, multiplier=255,
+                    shift=31), (1 << 23) + 1),
+    # small raw features, but raw * multiplier beyond them
+    (InputQuantizer(uint(6), raw_min=0, raw_max=1000, multiplier=(1 << 23) + 3, shift=27), 999),
+])
+def test_an_input_rule_beyond_float32_makes_the_input_float64(tmp_path, quantizer, odd):
     rng = np.random.default_rng(3)
-    quantizer = InputQuantizer(uint(8), raw_min=-(1 << 30), raw_max=(1 << 30) + 12345,
-                               multiplier=255, shift=31)
-    fc0 = DenseLayer("fc0", uint(8), BIPOLAR, rng.choice([-1, 1], size=(3, 5)),
+    fc0 = DenseLayer("fc0", quantizer.encoding, BIPOLAR, rng.choice([-1, 1], size=(3, 5)),
                      ScoreOutput(np.array([0, 1, -1])))
     artifact = Artifact("wide-input", quantizer, (fc0,))
     model = exported(artifact, tmp_path)
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
     assert float64_parts(model) == ["input"]
     raw = random_raw(artifact, rng, 100)
-    raw[2] = (1 << 23) + 1  # odd and beyond float32's integers
+    raw[2] = odd
     assert_executor_matches(model, artifact, raw)
 
 

@@ -21,9 +21,11 @@ partial sum of ``w * x`` is, whatever order the runtime adds in), a threshold by
 requantization by ``bound * |multiplier| + |offset| + |zero_point| * 2**shift`` per channel, the
 scores by ``bound + |bias|``, the input rule by ``|raw| * multiplier + 2**(shift - 1)``. A part
 whose bound reaches ``2**24`` is computed in float64 (``Cast`` nodes enter and leave it); QONNX's
-``Quant`` always emits float32, which is exact for its outputs (integers of at most 17 bits times
-a power of two). Where float64 is not enough, or the op has no float64 kernel in onnxruntime
-(``Conv``), the export is refused with an :class:`ExportError` naming the layer.
+``Quant`` always emits float32, which is exact for its outputs (input codes, checked to stay
+below ``2**24``; weights and requantized activations of at most 17 bits, times a power of two).
+Activations between layers are small integers and always float32. Where float64 is not enough,
+or the op has no float64 kernel in onnxruntime (``Conv``), the export is refused with an
+:class:`ExportError` naming the layer.
 
 Nodes are named ``<layer>.<role>`` (``input.<role>`` for the input rule), and so are the tensors
 they produce; the artifact's name, input rule and metadata travel in ``metadata_props``
@@ -50,12 +52,10 @@ from ..layers import Conv2dLayer, DenseLayer, MaxPool2dLayer
 from ..outputs import (MultiThresholdActivation, RequantizeOutput, ScoreOutput,
                        ThresholdActivation)
 
-__all__ = ["FORMATS", "OPSET", "QONNX_DOMAIN", "EXACT_LIMITS", "ExportError", "qonnx_model",
+__all__ = ["OPSET", "QONNX_DOMAIN", "EXACT_LIMITS", "ExportError", "qonnx_model",
            "export_qonnx", "float64_parts", "write_bytes_atomic", "onnx_inputs",
            "execute"]
 
-FORMATS = ("qonnx",)
-"""Formats ``qnnforge export`` writes."""
 OPSET = 13
 """ONNX opset of the standard ops."""
 QONNX_DOMAIN = "qonnx.custom_op.general"
@@ -64,7 +64,6 @@ FLOAT, DOUBLE = TensorProto.FLOAT, TensorProto.DOUBLE
 EXACT_LIMITS = {FLOAT: 1 << 24, DOUBLE: 1 << 53}
 """Element type -> the magnitude below which it holds every integer exactly."""
 _NUMPY = {FLOAT: np.float32, DOUBLE: np.float64}
-_NAMES = {FLOAT: "float32", DOUBLE: "float64"}
 
 
 class ExportError(QnnforgeError, ValueError):
@@ -213,7 +212,8 @@ def _dense(graph: _Graph, layer: DenseLayer, x: _Tensor, previous_shape: tuple[i
                       (1, layer.out_features), dtype)
 
 
-def _conv2d(graph: _Graph, layer: Conv2dLayer, x: _Tensor, where: str) -> _Tensor:
+def _conv2d(graph: _Graph, layer: Conv2dLayer, x: _Tensor, previous_shape: tuple[int, ...],
+            where: str) -> _Tensor:
     """Add a convolution's padding and accumulation; return its accumulators."""
     if layer.accumulator_bound >= EXACT_LIMITS[FLOAT]:
         raise ExportError(f"{where}: the accumulators reach {layer.accumulator_bound}, beyond "
@@ -236,12 +236,17 @@ def _conv2d(graph: _Graph, layer: Conv2dLayer, x: _Tensor, where: str) -> _Tenso
                       strides=list(layer.stride), pads=pads)
 
 
-
-def _maxpool2d(graph: _Graph, layer: MaxPool2dLayer, x: _Tensor) -> _Tensor:
-    """Add a max-pool (values, so any order of codes is kept)."""
+def _maxpool2d(graph: _Graph, layer: MaxPool2dLayer, x: _Tensor,
+               previous_shape: tuple[int, ...], where: str) -> _Tensor:
+    """Add a max-pool; return its outputs (the maximum of values, as the reference takes)."""
     height, width, channels = layer.out_shape
     return graph.node(f"{layer.name}.maxpool", "MaxPool", [x.name], (1, channels, height, width),
                       x.dtype, kernel_shape=list(layer.kernel), strides=list(layer.stride))
+
+
+_LAYERS = {DenseLayer: _dense, Conv2dLayer: _conv2d, MaxPool2dLayer: _maxpool2d}
+"""Layer kind -> ``add(graph, layer, input, previous output shape, where)``, which returns the
+accumulators (the outputs of a layer without an output rule)."""
 
 
 # --- output rules ---------------------------------------------------------------------------------
@@ -255,23 +260,35 @@ def _directions(graph: _Graph, name: str, acc: _Tensor, directions: np.ndarray) 
     return graph.node(f"{name}.direction", "Mul", [acc.name, value], acc.shape, acc.dtype)
 
 
-def _thresholds(graph: _Graph, name: str, acc: _Tensor, output, bound: int,
-                where: str) -> _Tensor:
-    """Add a (multi-)threshold activation; return the activations as float32."""
+def _thresholds(graph: _Graph, name: str, acc: _Tensor,
+                output: ThresholdActivation | MultiThresholdActivation, bound: int, where: str,
+                attributes: dict) -> _Tensor:
+    """Add a (multi-)threshold activation whose ``MultiThreshold`` has ``attributes``; return
+    the activations as float32."""
     dtype = max(acc.dtype, _float_type(bound + 1, where, "the thresholds"),
                 key=EXACT_LIMITS.__getitem__)
     x = _directions(graph, name, graph.cast(acc, dtype, f"{name}.cast_accumulators"),
                     np.asarray(output.directions))
     thresholds = np.asarray(output.thresholds).reshape(len(output.directions), -1)
-    if isinstance(output, ThresholdActivation):
-        attributes = {"out_scale": 2.0, "out_bias": -1.0, "out_dtype": "BIPOLAR"}
-    else:
-        attributes = {"out_scale": 1.0, "out_bias": 0.0,
-                      "out_dtype": f"UINT{output.encoding.bits}"}
     y = graph.node(f"{name}.threshold", "MultiThreshold",
                    [x.name, graph.constant(f"{name}.thresholds", thresholds, dtype)],
                    x.shape, dtype, domain=QONNX_DOMAIN, **attributes)
     return graph.cast(y, FLOAT, f"{name}.cast_output")
+
+
+def _threshold(graph: _Graph, name: str, acc: _Tensor, output: ThresholdActivation,
+               bound: int, where: str) -> _Tensor:
+    """Add a bipolar activation: one threshold, ``2 * passed - 1``."""
+    return _thresholds(graph, name, acc, output, bound, where,
+                       {"out_scale": 2.0, "out_bias": -1.0, "out_dtype": "BIPOLAR"})
+
+
+def _multithreshold(graph: _Graph, name: str, acc: _Tensor, output: MultiThresholdActivation,
+                    bound: int, where: str) -> _Tensor:
+    """Add an unsigned k-bit activation: the number of thresholds passed."""
+    return _thresholds(graph, name, acc, output, bound, where,
+                       {"out_scale": 1.0, "out_bias": 0.0,
+                        "out_dtype": f"UINT{output.encoding.bits}"})
 
 
 def _requantize(graph: _Graph, name: str, acc: _Tensor, output: RequantizeOutput, bound: int,
@@ -316,7 +333,7 @@ def _scores(graph: _Graph, name: str, acc: _Tensor, output: ScoreOutput, bound: 
         f"{name}.bias.value", _channel_shape(bias, len(x.shape)), dtype)], x.shape, dtype)
 
 
-_OUTPUTS = {ThresholdActivation: _thresholds, MultiThresholdActivation: _thresholds,
+_OUTPUTS = {ThresholdActivation: _threshold, MultiThresholdActivation: _multithreshold,
             RequantizeOutput: _requantize, ScoreOutput: _scores}
 """Output rule -> ``add(graph, layer name, accumulators, rule, bound, where)``."""
 
@@ -337,14 +354,14 @@ def qonnx_model(artifact: Artifact) -> onnx.ModelProto:
     previous_shape = artifact.in_shape
     for index, layer in enumerate(artifact.layers):
         where = f"layers[{index}] ({layer.name})"
-        if isinstance(layer, MaxPool2dLayer):
-            x = _maxpool2d(graph, layer, x)
-        else:
-            if isinstance(layer, Conv2dLayer):
-                acc = _conv2d(graph, layer, x, where)
-            else:
-                acc = _dense(graph, layer, x, previous_shape, where)
-            x = _OUTPUTS[type(layer.output)](graph, layer.name, acc, layer.output,
+        if type(layer) not in _LAYERS:
+            raise ExportError(f"{where}: the QONNX export has no {layer.op!r} layers")
+        x = _LAYERS[type(layer)](graph, layer, x, previous_shape, where)
+        if layer.output is not None:
+            if type(layer.output) not in _OUTPUTS:
+                raise ExportError(f"{where}: the QONNX export has no {layer.output.kind!r} "
+                                  f"outputs")
+            x = _OUTPUTS[type(layer.output)](graph, layer.name, x, layer.output,
                                              layer.accumulator_bound, where)
         previous_shape = tuple(layer.out_shape)
     # the scores node writes the graph output under its contract name

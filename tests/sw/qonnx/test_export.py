@@ -18,7 +18,7 @@ import torch
 from hypothesis import given, settings
 
 from qnnforge.sw import reference
-from qnnforge.sw.artifact import (Artifact, Conv2dLayer, DenseLayer, InputQuantizer,
+from qnnforge.sw.artifact import (Artifact, DenseLayer, InputQuantizer,
                                   MaxPool2dLayer, MultiThresholdActivation, RequantizeOutput,
                                   ScoreOutput, load_artifact)
 from qnnforge.sw.config import TrainConfig
@@ -308,8 +308,9 @@ def test_a_convolution_beyond_float32_is_refused(tmp_path):
     fc = DenseLayer("fc0", BIPOLAR, BIPOLAR, np.ones((2, 2), dtype=np.int64),
                     ScoreOutput(np.zeros(2, dtype=np.int64)))
     artifact = Artifact("big", InputQuantizer(uint(16), 0, 65535, 1, 0), (conv, fc))
+    bound = 9 * 65535 * 32768  # 3x3 window of one channel, uint16 inputs, int16 weights
     with pytest.raises(ExportError, match=rf"^layers\[0\] \(big\): the accumulators reach "
-                                          rf"{9 * 65535 * 32768}, beyond the integers float32 holds "
+                                          rf"{bound}, beyond the integers float32 holds "
                                           rf"exactly \(2\*\*24\), and onnxruntime has no float64 "
                                           rf"Conv$"):
         export_qonnx(artifact, tmp_path / "big.onnx")
@@ -377,3 +378,17 @@ def test_output_paths_that_cannot_be_written(tmp_path):
                                           rf"not a directory\)$"):
         export_qonnx(tiny_artifact(), target)
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_a_layer_kind_without_an_export_is_refused():
+    class AvgPool2dLayer(MaxPool2dLayer):  # a kind added to the artifact after this exporter
+        op = "avgpool2d"
+
+    artifact = random_cnn(np.random.default_rng(0))
+    pool = artifact.layers[2]
+    layers = list(artifact.layers)
+    layers[2] = AvgPool2dLayer(pool.name, pool.input_encoding, pool.in_shape, pool.kernel,
+                               pool.stride)
+    with pytest.raises(ExportError, match=r"^layers\[2\] \(pool0\): the QONNX export has no "
+                                          r"'avgpool2d' layers$"):
+        qonnx_model(Artifact(artifact.name, artifact.input, tuple(layers)))

@@ -38,8 +38,7 @@ def test_reference_classes_of_every_held_out_digit(model, digits, tmp_path, caps
     assert classes.dtype == np.int64 and classes.shape == (360,)
     np.testing.assert_array_equal(classes, reference.predict(load_artifact(model), digits.x_test))
     assert np.mean(classes == digits.y_test) > 0.5
-    assert " ".join(capsys.readouterr().out.split()) == (
-        f"wrote {out}: 360 classes from the integer reference")
+    assert capsys.readouterr().out == f"wrote {out}: 360 classes from the integer reference\n"
     # integer-valued floats are the same inputs
     np.save(inputs, digits.x_test.astype(np.float32))
     assert main(["predict", str(model), "--inputs", str(inputs), "--out", str(out)]) == 0
@@ -54,8 +53,8 @@ def test_hardware_classes_in_verilator(model, digits, tmp_path, capsys):
     np.testing.assert_array_equal(
         np.load(out), reference.predict(load_artifact(model), digits.x_test[:6]))
     assert (tmp_path / "work" / "hw" / "qnnforge_top.v").exists()
-    assert "from the hardware (Verilator, equal to the reference)" in " ".join(
-        capsys.readouterr().out.split())
+    assert capsys.readouterr().out.endswith(
+        f"wrote {out}: 6 classes from the hardware (Verilator, equal to the reference)\n")
 
 
 def test_a_hardware_mismatch_fails_and_writes_nothing(model, digits, tmp_path, monkeypatch,

@@ -34,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
     path, model = export_qonnx(artifact, args.out)
     parts = float64_parts(model)
     console.print(f"wrote {path} (QONNX, {len(model.graph.node)} nodes; float64 parts: "
-                  f"{', '.join(parts) if parts else 'none'})")
+                  f"{', '.join(parts) if parts else 'none'})", soft_wrap=True)
     return 0

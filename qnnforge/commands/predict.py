@@ -51,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
         classes = reference_classes(artifact, codes)
         source = "integer reference"
     path = save_classes(args.out, classes)
-    console.print(f"wrote {path}: {len(classes)} classes from the {source}")
+    console.print(f"wrote {path}: {len(classes)} classes from the {source}", soft_wrap=True)
     return 0

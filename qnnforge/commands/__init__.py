@@ -12,4 +12,6 @@ COMMANDS = (
     "build",
     "run",
     "cost",
+    "export",
+    "predict",
 )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 from ..sw import reference
 from ..sw.artifact import Artifact
 from ..sw.errors import QnnforgeError, VerificationError
+from ..sw.files import write_output_file
 
 __all__ = ["InputFileError", "raw_shape", "load_inputs", "reference_classes",
            "hardware_classes", "save_classes"]
@@ -117,27 +117,6 @@ def save_classes(path: str | os.PathLike, classes: np.ndarray) -> Path:
     InputFileError
         If ``path`` is a directory or cannot be written (an existing file is left as it was).
     """
-    path = Path(path)
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a directory")
-    for parent in path.parents:  # the nearest existing folder above must be one
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputFileError(f"{path}: cannot write ({parent} is not a directory)")
-            break
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(classes, dtype=np.int64), allow_pickle=False)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as error:
-        raise InputFileError(f"{path}: cannot write ({error.strerror or error})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getvalue())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    return path
+    return write_output_file(path, buffer.getvalue(), InputFileError)

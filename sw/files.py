@@ -36,7 +36,7 @@ import numpy as np
 
 from .errors import QnnforgeError
 
-__all__ = ["write_atomic", "write_bytes_atomic", "save_npz_atomic", "save_npy_atomic",
+__all__ = ["write_atomic", "write_bytes_atomic", "write_output_file", "save_npz_atomic", "save_npy_atomic",
            "replace_together", "OutputLockedError", "output_lock", "lock_path", "Terminated",
            "sigterm_as_exit", "TEMPORARY_SUFFIX"]
 
@@ -89,6 +89,29 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     _replace(Path(path), lambda f: f.write(data))
+
+
+def write_output_file(path: str | os.PathLike, data: bytes,
+                      error: Callable[[str], Exception]) -> Path:
+    """Write a user-named output file atomically, or raise ``error(message)`` naming why not.
+
+    ``error`` builds the caller's own exception from a message that starts with the path: the
+    path is a directory, a folder above it is a file, or the write failed (an existing file is
+    then left as it was). Returns the path.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a directory")
+    for parent in path.parents:  # the nearest existing folder above must be one
+        if parent.exists():
+            if not parent.is_dir():
+                raise error(f"{path}: cannot write ({parent} is not a directory)")
+            break
+    try:
+        write_bytes_atomic(path, data)
+    except OSError as failure:
+        raise error(f"{path}: cannot write ({failure.strerror or failure})") from None
+    return path
 
 
 def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,12 +47,13 @@ from ... import __version__
 from ..artifact import Artifact, InputQuantizer
 from ..encoding import Encoding
 from ..errors import QnnforgeError
+from ..files import write_output_file
 from ..layers import Conv2dLayer, DenseLayer, MaxPool2dLayer
 from ..outputs import (MultiThresholdActivation, RequantizeOutput, ScoreOutput,
                        ThresholdActivation)
 
 __all__ = ["OPSET", "QONNX_DOMAIN", "EXACT_LIMITS", "ExportError", "qonnx_model",
-           "export_qonnx", "float64_parts", "write_bytes_atomic", "onnx_inputs",
+           "export_qonnx", "float64_parts", "onnx_inputs",
            "execute"]
 
 OPSET = 13
@@ -383,37 +383,6 @@ def qonnx_model(artifact: Artifact) -> onnx.ModelProto:
     return model
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written).
-
-    Raises
-    ------
-    ExportError
-        If ``path`` is a directory or cannot be written; an existing file is left as it was.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise ExportError(f"{path}: is a directory")
-    for parent in path.parents:  # the nearest existing folder above must be one
-        if parent.exists():
-            if not parent.is_dir():
-                raise ExportError(f"{path}: cannot write ({parent} is not a directory)")
-            break
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as error:
-        raise ExportError(f"{path}: cannot write ({error.strerror or error})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def export_qonnx(artifact: Artifact, path: str | os.PathLike, *,
                  check: bool = True) -> tuple[Path, onnx.ModelProto]:
     """Write ``artifact`` as a QONNX model to ``path`` atomically; return the path and model.
@@ -432,7 +401,7 @@ def export_qonnx(artifact: Artifact, path: str | os.PathLike, *,
     if check:
         _check(model, artifact)
     path = Path(path)
-    write_bytes_atomic(path, model.SerializeToString())
+    write_output_file(path, model.SerializeToString(), ExportError)
     return path, model
 
 

@@ -361,8 +361,8 @@ def test_a_failed_export_keeps_the_previous_file(tmp_path, monkeypatch):
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("qnnforge.sw.qonnx.exporter.os.replace", fail)
-    with pytest.raises(OSError, match=r"^disk full$"):
+    monkeypatch.setattr("qnnforge.sw.files.os.replace", fail)
+    with pytest.raises(ExportError, match=rf"^{out}: cannot write \(disk full\)$"):
         export_qonnx(rare_mlp(np.random.default_rng(0)), out)
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]

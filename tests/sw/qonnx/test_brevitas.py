@@ -1,0 +1,92 @@
+"""Brevitas models through the importer, checked against QONNX's own executor.
+
+The executor (``qonnx.core.onnx_exec.execute_onnx``) is code no one here wrote: the imported
+artifact's integer reference must give its class on every held-out digit and its quantized
+activations at every quantizer. Binary and ternary models (integer or power-of-two scales) agree
+100 %; the 4-bit model has float scales, so a value can fall within one float32 ulp of a
+threshold, where the executor's own rounding decides: each such disagreement is shown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
+from qnnforge.sw.inputs import FloatInputQuantizer
+from qnnforge.sw.outputs import MultiThresholdActivation, ScoreOutput, ThresholdActivation
+from qnnforge.sw.qonnx.importer import import_qonnx
+from qnnforge.sw.reference import run
+
+from .conftest import execute, within_one_ulp
+
+
+def agreement(path, artifact, x) -> tuple[int, list[str]]:
+    """Return the class agreements between the executor and the reference on ``x`` and, for
+    every sample where any activation or the class differs, why (within one ulp, or not)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    model = cleanup_model(ModelWrapper(str(path)))
+    execution = execute(path, x)
+    trace = run(artifact, artifact.input.quantize(x))
+    classes = np.argmax(execution.scores, axis=1)
+    assert len(execution.codes) == len(artifact.layers) - 1
+    unexplained = []
+    for sample in range(len(x)):
+        for index, codes in enumerate(execution.codes):
+            differs = np.flatnonzero(codes[sample] != trace.outputs[index][sample])
+            if differs.size:  # the first layer whose activations differ: on a threshold?
+                channel = int(differs[0])
+                value = float(execution.inputs[index][sample, channel])
+                level = int(trace.outputs[index][sample, channel])
+                explained = within_one_ulp(execution.quantizers[index], model, value, level)
+                print(f"sample {sample}: layer {index} channel {channel}: executor input "
+                      f"{value!r} gives {codes[sample, channel]}, reference {level}"
+                      f"{' (within one float32 ulp of the threshold)' if explained else ''}")
+                if not explained:
+                    unexplained.append(f"sample {sample} layer {index}")
+                break
+        else:
+            if classes[sample] != trace.classes[sample]:
+                unexplained.append(f"sample {sample}: class {classes[sample]} vs "
+                                   f"{trace.classes[sample]} with equal activations")
+    return int(np.sum(classes == trace.classes)), unexplained
+
+
+@pytest.mark.parametrize("kind, weights, activations, exact", [
+    ("binary", BIPOLAR, ThresholdActivation, True),
+    ("ternary", TERNARY, MultiThresholdActivation, True),
+    ("int4", sint(4), MultiThresholdActivation, False),
+])
+def test_brevitas_mlp_matches_qonnx_executor(brevitas_mlps, digits, kind, weights, activations,
+                                             exact):
+    artifact = import_qonnx(brevitas_mlps[kind])
+    assert isinstance(artifact.input, FloatInputQuantizer)
+    assert [layer.weight_encoding for layer in artifact.layers] == [weights, weights]
+    assert isinstance(artifact.layers[0].output, activations)
+    assert isinstance(artifact.layers[1].output, ScoreOutput)
+    x = digits.x_test.astype(np.float32)
+    agreed, unexplained = agreement(brevitas_mlps[kind], artifact, x)
+    assert unexplained == []
+    assert agreed == 360 if exact else agreed >= 0.995 * 360
+    accuracy = np.mean(run(artifact, artifact.input.quantize(x)).classes == digits.y_test)
+    assert accuracy > 0.7  # trained for seconds, but trained
+
+
+def test_input_codes_follow_the_graph(brevitas_mlps):
+    artifact = import_qonnx(brevitas_mlps["binary"])
+    rule = artifact.input
+    assert rule.raw_shape == (64,) and rule.encoding == uint(1)
+    # x / 8 - 1 >= 0 exactly from pixel 8: bipolar +1 is u = 1
+    codes = rule.quantize(np.array([[7.0] * 32 + [8.0] * 32], dtype=np.float32))
+    assert codes.tolist() == [[0] * 32 + [1] * 32]
+
+
+def test_tfc_w1a1_matches_qonnx_executor(tfc):
+    artifact = import_qonnx(tfc)
+    assert [layer.in_features for layer in artifact.layers] == [784, 64, 64, 64]
+    assert artifact.input.raw_shape == (1, 28, 28) and artifact.input.encoding == uint(1)
+    x = np.random.default_rng(1).uniform(0, 1, size=(1000, 1, 28, 28)).astype(np.float32)
+    agreed, unexplained = agreement(tfc, artifact, x)
+    assert (agreed, unexplained) == (1000, [])

@@ -12,4 +12,5 @@ COMMANDS = (
     "build",
     "run",
     "cost",
+    "import_onnx",
 )

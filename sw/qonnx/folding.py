@@ -101,8 +101,8 @@ def _session(node, constants: dict, opset: int, spatial: int, dtype: np.dtype):
     return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
-def fold_activation(tail: Tail, levels: Levels, inputs, bound: int,
-                    channels: int) -> ThresholdActivation | MultiThresholdActivation:
+def fold_activation(tail: Tail, levels: Levels, inputs, bound: int, channels: int,
+                    hint: np.ndarray) -> ThresholdActivation | MultiThresholdActivation:
     """Return the integer output rule of a layer whose accumulators lie in ``-bound..bound``.
 
     Parameters
@@ -116,12 +116,16 @@ def fold_activation(tail: Tail, levels: Levels, inputs, bound: int,
         ``(n, channels)`` (the scales applied), the tail's input.
     bound : int
         The layer's accumulator bound ``B``.
+    hint : numpy.ndarray
+        The direction (+1/-1) of each channel's float slope: the direction of a channel whose
+        level is the same over the whole range (either would do; this one round-trips).
     """
     def level(acc: np.ndarray) -> np.ndarray:
         return levels.level(tail.run(inputs(acc))).reshape(acc.shape)
 
     ends = level(np.array([[-bound] * channels, [bound] * channels], dtype=np.int64))
-    directions = np.where(ends[0] > ends[1], -1, 1).astype(np.int64)
+    directions = np.where(ends[0] > ends[1], -1, np.where(ends[0] < ends[1], 1, hint))
+    directions = directions.astype(np.int64)
     if levels.encoding == BIPOLAR:
         targets = np.array([1])
     else:

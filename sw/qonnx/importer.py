@@ -21,6 +21,7 @@ node that cannot be imported, by name and op type with the reason, in one messag
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -130,9 +131,7 @@ class _Importer:
             count = len(self.problems)
             raise QonnxImportError(f"{self.path}: {count} node{'s' if count > 1 else ''} "
                                    f"cannot be imported:\n{lines}")
-        metadata = json.loads(graph.metadata("qnnforge.metadata") or "{}")
-        metadata = {**metadata, "imported_from": self.path.name} if isinstance(
-            metadata, dict) else {"imported_from": self.path.name}
+        metadata = self._metadata()
         name = name or graph.metadata("qnnforge.name") or self.path.stem
         rule = self._exported_integer_rule(rule)
         try:
@@ -141,8 +140,18 @@ class _Importer:
             raise QonnxImportError(f"{self.path}: the imported network is not a valid "
                                    f"artifact ({error})") from None
 
+    def _metadata(self) -> dict:
+        """Return a qnnforge export's metadata, else where the model came from."""
+        try:
+            metadata = json.loads(self.graph.metadata("qnnforge.metadata") or "null")
+        except ValueError:
+            metadata = None
+        return metadata if isinstance(metadata, dict) else {"imported_from": self.path.name}
+
     def _refuse(self, node, reason: str) -> _Refused:
-        self.problems.append(self.graph.problem(node, reason))
+        if node.name not in self.visited or all(
+                problem.node != self.graph.label(node) for problem in self.problems):
+            self.problems.append(self.graph.problem(node, reason))
         self.visited.add(node.name)
         return _Refused()
 
@@ -162,21 +171,25 @@ class _Importer:
                     node, "not on the path from the graph input to its output"))
 
     def _next(self, tensor: str):
-        """Return the one node reading ``tensor``, or None at the graph output."""
-        consumers = self.graph.consumers(tensor)
-        if tensor == self.graph.output and not consumers:
-            return None
-        if len(consumers) != 1:
-            node = consumers[0] if consumers else None
-            if node is None:
+        """Return the one node reading ``tensor``, or None at the graph output.
+
+        A node of an unsupported op type (already reported) is stepped over, so the walk goes
+        on checking, and reporting, the nodes after it.
+        """
+        while True:
+            consumers = self.graph.consumers(tensor)
+            if tensor == self.graph.output and not consumers:
+                return None
+            if len(consumers) != 1:
+                for other in consumers:
+                    self._refuse(other, "the graph branches here; only a chain of layers is "
+                                        "supported")
                 raise _Refused()
-            for other in consumers:
-                self.problems.append(self.graph.problem(
-                    other, "the graph branches here; only a chain of layers is supported"))
-            raise _Refused()
-        node = consumers[0]
-        self.visited.add(node.name)
-        return node
+            node = consumers[0]
+            self.visited.add(node.name)
+            if node.op_type in SUPPORTED_OPS:
+                return node
+            tensor = node.output[0]
 
     def _scalar(self, node, index: int, what: str) -> float:
         value = self.graph.constant(node.input[index]) if index < len(node.input) else None
@@ -434,6 +447,8 @@ class _Importer:
 
         name = self._layer_name(node)
         if end is None:  # the graph output: class scores
+            if self.problems:
+                return None
             output = self._scores(node, tail_nodes, scale * alpha,
                                   scale * beta * weight_sums + (0 if bias is None else bias),
                                   bound)
@@ -441,10 +456,15 @@ class _Importer:
                 name, activation, encoding, weights, output)))
             return None
         levels = self._levels(end, channels)
+        if self.problems:  # the import fails anyway: go on checking, skip the folding
+            return _Activation(end.output[0], levels.encoding, levels.alpha, levels.beta,
+                               np.arange(channels))
         constants = {name_: self.graph.constant(name_) for tail_node in tail_nodes
                      for name_ in tail_node.input[1:] if name_}
         tail = Tail(tail_nodes, constants, self.graph.opset, spatial, dtype)
-        output = fold_activation(tail, levels, inputs, bound, channels)
+        slope, _ = self._affine(tail_nodes, scale * alpha, np.zeros(channels), scores=False)
+        output = fold_activation(tail, levels, inputs, bound, channels,
+                                 np.where(slope < 0, -1, 1))
         self.layers.append(make(None)(**self._layer_fields(
             name, activation, encoding, weights, output)))
         perm = np.arange(channels)
@@ -462,8 +482,16 @@ class _Importer:
             else np.dtype(np.float32)
 
     def _layer_name(self, node) -> str:
-        original = next((prop.value for prop in node.metadata_props
-                         if prop.key == "qnnforge.original_name"), node.name)
+        """Return a unique identifier for the layer of weighted ``node``: the PyTorch module
+        that Brevitas exported it from, or the exporter's ``<layer>.<role>`` prefix."""
+        props = {prop.key: prop.value for prop in node.metadata_props}
+        original = props.get("qnnforge.original_name", node.name)
+        try:
+            scopes = ast.literal_eval(props.get("pkg.torch.onnx.name_scopes", "[]"))
+        except (ValueError, SyntaxError):
+            scopes = []
+        if isinstance(scopes, list) and len(scopes) > 2 and scopes[-2]:
+            original = str(scopes[-2]).replace(".", "_")  # the module, e.g. features.3
         base = re.sub(r"\W", "_", original.split(".")[0] or node.name)
         base = base if base.isidentifier() else f"layer_{base}"
         name, index = base, 1
@@ -527,26 +555,7 @@ class _Importer:
     def _scores(self, node, tail_nodes, slope, offset, bound: int) -> ScoreOutput:
         """Return integer scores ordered as the graph's float scores: ``acc + bias`` where the
         float score is ``m * (acc + bias)`` with one positive ``m`` for every channel."""
-        slope = np.asarray(slope, dtype=np.float64) * np.ones_like(offset, dtype=np.float64)
-        offset = np.asarray(offset, dtype=np.float64) * np.ones_like(slope)
-        for tail_node in tail_nodes:
-            op = tail_node.op_type
-            constants = [self.graph.constant(name).astype(np.float64).reshape(-1)
-                         for name in tail_node.input[1:]]
-            if op == "Mul":
-                slope, offset = slope * constants[0], offset * constants[0]
-            elif op == "Div":
-                slope, offset = slope / constants[0], offset / constants[0]
-            elif op in ("Add", "Sub"):
-                offset = offset + (constants[0] if op == "Add" else -constants[0])
-            elif op == "BatchNormalization":
-                gamma, shift, mean, var = constants
-                factor = gamma / np.sqrt(var + float(self.graph.attribute(
-                    tail_node, "epsilon", 1e-5)))
-                slope, offset = slope * factor, (offset - mean) * factor + shift
-            else:
-                raise self._refuse(tail_node, "only affine nodes may follow the last layer "
-                                              "(the scores must keep their order)")
+        slope, offset = self._affine(tail_nodes, slope, offset, scores=True)
         if not np.allclose(slope, slope[0], rtol=1e-6, atol=0) or not slope[0] > 0:
             raise self._refuse(node, "the scores need one positive scale for every class "
                                      "(per-class scales have no integer argmax)")
@@ -556,10 +565,38 @@ class _Importer:
             raise self._refuse(node, "the class offsets are not whole multiples of the score "
                                      "scale (no exact integer scores)")
         bias = bias.astype(np.int64)
-        bias -= (int(bias.max()) + int(bias.min())) // 2
+        if np.any(np.abs(bias) > bound):  # a common shift keeps the order
+            bias -= (int(bias.max()) + int(bias.min())) // 2
         if np.any(np.abs(bias) > bound):
             raise self._refuse(node, f"the class offsets exceed the accumulator bound {bound}")
         return ScoreOutput(bias=bias)
+
+    def _affine(self, tail_nodes, slope, offset, scores: bool):
+        """Return the per-channel ``(slope, offset)`` of the tail in float64 (``Relu`` is
+        refused before the scores, and kept monotone, so ignored, before a quantizer)."""
+        slope = np.asarray(slope, dtype=np.float64) * np.ones_like(offset, dtype=np.float64)
+        offset = np.asarray(offset, dtype=np.float64) * np.ones_like(slope)
+        for tail_node in tail_nodes:
+            op = tail_node.op_type
+            if op == "Relu":
+                if scores:
+                    raise self._refuse(tail_node, "only affine nodes may follow the last layer "
+                                                  "(the scores must keep their order)")
+                continue
+            constants = [self.graph.constant(name).astype(np.float64).reshape(-1)
+                         for name in tail_node.input[1:]]
+            if op == "Mul":
+                slope, offset = slope * constants[0], offset * constants[0]
+            elif op == "Div":
+                slope, offset = slope / constants[0], offset / constants[0]
+            elif op in ("Add", "Sub"):
+                offset = offset + (constants[0] if op == "Add" else -constants[0])
+            else:  # BatchNormalization
+                gamma, shift, mean, var = constants
+                factor = gamma / np.sqrt(var + float(self.graph.attribute(
+                    tail_node, "epsilon", 1e-5)))
+                slope, offset = slope * factor, (offset - mean) * factor + shift
+        return slope, offset
 
     def _maxpool(self, node, activation: _Activation) -> _Activation:
         raise self._refuse(node, "max-pooling needs the convolution import, which this "

@@ -333,7 +333,7 @@ class _Importer:
             else:
                 raise self._refuse(node, "expected a layer (Gemm, MatMul, Conv), a reorder, a "
                                          "scalar scale or MaxPool after a quantized activation")
-            tensor = node.output[0]
+            tensor = activation.tensor = node.output[0]
 
     def _producer(self, tensor: str):
         return next(node for node in self.graph.graph.node if tensor in node.output)
@@ -427,10 +427,17 @@ class _Importer:
         layer_scale = scale[:, 0].astype(np.float64)
         if bias is not None:
             bias = np.broadcast_to(bias.reshape(-1), (channels,))
-        return self._finish(node, activation, weights, encoding, layer_scale, bias,
-                            lambda shape: DenseLayer, spatial=0)
+        name = self._layer_name(node)
 
-    def _finish(self, node, activation, weights, encoding, scale, bias, make, spatial: int):
+        def make(output):
+            return DenseLayer(name=name, input_encoding=activation.encoding,
+                              weight_encoding=encoding, weights=weights, output=output)
+
+        return self._finish(node, activation, weights, encoding, layer_scale, bias, make,
+                            spatial=0)
+
+    def _finish(self, node, activation, weights, encoding, scale, bias, make, spatial: int,
+                image: bool = False):
         """Fold the layer's tail and append it; return the next activation (None at the end)."""
         channels = len(weights)
         flat = weights.reshape(channels, -1)
@@ -445,35 +452,32 @@ class _Importer:
             value = (scale * (alpha * acc + beta * weight_sums)).astype(dtype)
             return value if bias is None else value + bias.astype(dtype)
 
-        name = self._layer_name(node)
         if end is None:  # the graph output: class scores
+            if image:
+                raise self._refuse(node, "a convolution cannot give the class scores (add a "
+                                         "dense layer)")
             if self.problems:
                 return None
             output = self._scores(node, tail_nodes, scale * alpha,
                                   scale * beta * weight_sums + (0 if bias is None else bias),
                                   bound)
-            self.layers.append(make(None)(**self._layer_fields(
-                name, activation, encoding, weights, output)))
+            self.layers.append(make(output))
             return None
         levels = self._levels(end, channels)
+        perm = np.arange(channels)
+        if image:
+            shape = self.graph.shape(end.output[0])
+            perm = _channels_last_index(shape[1:]) if shape and len(shape) == 4 else perm
         if self.problems:  # the import fails anyway: go on checking, skip the folding
-            return _Activation(end.output[0], levels.encoding, levels.alpha, levels.beta,
-                               np.arange(channels))
+            return _Activation(end.output[0], levels.encoding, levels.alpha, levels.beta, perm)
         constants = {name_: self.graph.constant(name_) for tail_node in tail_nodes
                      for name_ in tail_node.input[1:] if name_}
         tail = Tail(tail_nodes, constants, self.graph.opset, spatial, dtype)
         slope, _ = self._affine(tail_nodes, scale * alpha, np.zeros(channels), scores=False)
         output = fold_activation(tail, levels, inputs, bound, channels,
                                  np.where(slope < 0, -1, 1))
-        self.layers.append(make(None)(**self._layer_fields(
-            name, activation, encoding, weights, output)))
-        perm = np.arange(channels)
+        self.layers.append(make(output))
         return _Activation(end.output[0], output.encoding, levels.alpha, levels.beta, perm)
-
-    @staticmethod
-    def _layer_fields(name, activation, encoding, weights, output) -> dict:
-        return {"name": name, "input_encoding": activation.encoding,
-                "weight_encoding": encoding, "weights": weights, "output": output}
 
     def _dtype(self, node) -> np.dtype:
         producer = next((n for n in self.graph.graph.node if node.input[1] in n.output), None)
@@ -598,12 +602,78 @@ class _Importer:
                 slope, offset = slope * factor, (offset - mean) * factor + shift
         return slope, offset
 
+    def _image(self, node, activation: _Activation) -> tuple[int, int, int]:
+        """Return the ``(height, width, channels)`` of an NCHW activation stored channels-last."""
+        perm = activation.perm
+        if perm.ndim != 3 or not np.array_equal(perm, _channels_last_index(perm.shape)):
+            raise self._refuse(node, f"needs an NCHW image input in its own order, not a "
+                                     f"reordered tensor of shape {list(perm.shape)}")
+        channels, height, width = perm.shape
+        return height, width, channels
+
     def _maxpool(self, node, activation: _Activation) -> _Activation:
-        raise self._refuse(node, "max-pooling needs the convolution import, which this "
-                                 "version does not have")
+        in_shape = self._image(node, activation)
+        kernel = tuple(self.graph.attribute(node, "kernel_shape", []))
+        stride = tuple(self.graph.attribute(node, "strides", kernel))
+        if len(kernel) != 2 or any(self.graph.attribute(node, "pads", [0] * 4)) or \
+                self.graph.attribute(node, "ceil_mode", 0) or \
+                any(d != 1 for d in self.graph.attribute(node, "dilations", [1, 1])) or \
+                self.graph.attribute(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+            raise self._refuse(node, "only 2-D max-pooling without padding, dilation or "
+                                     "ceil mode is supported")
+        if not activation.alpha > 0:
+            raise self._refuse(node, "max-pooling a negatively scaled activation has no "
+                                     "integer form (the maximum would become a minimum)")
+        layer = MaxPool2dLayer(name=self._layer_name(node), input_encoding=activation.encoding,
+                               in_shape=in_shape, kernel=kernel, stride=stride)
+        self.layers.append(layer)
+        height, width, channels = layer.out_shape
+        return _Activation(node.output[0], activation.encoding, activation.alpha,
+                           activation.beta, _channels_last_index((channels, height, width)))
 
     def _conv(self, node, activation: _Activation) -> _Activation | None:
-        raise self._refuse(node, "convolutions are not imported by this version")
+        if node.input[0] != activation.tensor:
+            raise self._refuse(node, "the activations must be the first operand")
+        in_shape = self._image(node, activation)
+        codes, encoding, scale = self._weights(node, node.input[1])
+        if codes.ndim != 4 or self.graph.attribute(node, "group", 1) != 1 or any(
+                d != 1 for d in self.graph.attribute(node, "dilations", [1, 1])) or \
+                self.graph.attribute(node, "auto_pad", "NOTSET") != "NOTSET":
+            raise self._refuse(node, "only 2-D convolutions without groups, dilation or "
+                                     "auto_pad are supported")
+        channels = codes.shape[0]
+        flat_scale = scale.reshape(channels, -1)
+        if np.any(flat_scale != flat_scale[:, :1]):
+            raise self._refuse(node, "the weight scale must be per tensor or per output "
+                                     "channel")
+        stride = tuple(self.graph.attribute(node, "strides", [1, 1]))
+        top, left, bottom, right = self.graph.attribute(node, "pads", [0, 0, 0, 0])
+        padding = (top, left, bottom, right)
+        pad_value = 0
+        if any(padding):  # ONNX pads the float value 0: the integer u with alpha * u + beta = 0
+            exact = -activation.beta / activation.alpha
+            pad_value = int(round(exact))
+            if pad_value != exact or not activation.encoding.contains(pad_value):
+                raise self._refuse(node, f"zero padding is no legal {activation.encoding} "
+                                         f"input value here (it would be {exact:g})")
+        bias = None
+        if len(node.input) > 2 and node.input[2]:
+            bias = self.graph.constant(node.input[2])
+            if bias is None:
+                raise self._refuse(node, "the bias must be a constant")
+            bias = bias.astype(np.float32).reshape(channels)
+        weights = codes.transpose(0, 2, 3, 1)  # (out, in, kh, kw) -> (out, kh, kw, in)
+
+        def make(output):
+            return Conv2dLayer(name=name, input_encoding=activation.encoding,
+                               weight_encoding=encoding, in_shape=in_shape, weights=weights,
+                               stride=stride, padding=padding, pad_value=pad_value,
+                               output=output)
+
+        name = self._layer_name(node)
+        return self._finish(node, activation, weights, encoding,
+                            flat_scale[:, 0].astype(np.float64), bias, make, spatial=2,
+                            image=True)
 
 
 def _swapped(node):

@@ -28,6 +28,7 @@ class Execution:
     inputs: list[np.ndarray]
     """Per activation quantizer: its float input, flattened like ``codes``."""
     quantizers: list
+    """Per boundary: the quantizer node whose codes it holds."""
 
 
 def _flat(value: np.ndarray) -> np.ndarray:
@@ -74,13 +75,22 @@ def execute(path: Path, x: np.ndarray) -> Execution:
         warnings.simplefilter("ignore")
         context = execute_onnx(model, {model.graph.input[0].name: x.astype(np.float32)},
                                return_full_exec_context=True)
-    activations = [node for node in model.graph.node
-                   if node.op_type in ("Quant", "BipolarQuant", "MultiThreshold")
-                   and model.get_initializer(node.input[0]) is None][1:]
-    codes = [_flat(level_of(node, model, context[node.output[0]])) for node in activations]
-    inputs = [_flat(context[node.input[0]]) for node in activations]
+    # every layer boundary QONNX exposes: each activation quantizer's output (the input
+    # quantizer excluded) and each max-pool's, decoded by the quantizer before it
+    boundaries, quantizer = [], None
+    for node in model.graph.node:
+        if node.op_type in ("Quant", "BipolarQuant", "MultiThreshold") and \
+                model.get_initializer(node.input[0]) is None:
+            if quantizer is not None:
+                boundaries.append((node, node))
+            quantizer = node
+        elif node.op_type == "MaxPool":
+            boundaries.append((node, quantizer))
+    codes = [_flat(level_of(decoder, model, context[node.output[0]]))
+             for node, decoder in boundaries]
+    inputs = [_flat(context[node.input[0]]) for node, _ in boundaries]
     return Execution(context[model.graph.output[0].name].reshape(len(x), -1), codes, inputs,
-                     activations)
+                     [decoder for _, decoder in boundaries])
 
 
 def within_one_ulp(node, model, value: float, level: int) -> bool:
@@ -188,6 +198,43 @@ def brevitas_mlps(tmp_path_factory, digits) -> dict[str, Path]:
         _train(model, digits, epochs=3, seed=seed)
         paths[kind] = _export(model, (1, 64), out / f"mlp_{kind}.onnx")
     return paths
+
+
+def _cnn():
+    """Return a binary Brevitas CNN reading 8x8 raw pixels (NCHW): conv 3x3 16 (no padding),
+    batch-norm, bipolar activation, 2x2 max-pool, then a dense score layer."""
+    import brevitas.nn as qnn
+    import torch
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
+
+    class CNN(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp = qnn.QuantIdentity(act_quant=CommonActQuant, bit_width=1)
+            self.conv0 = qnn.QuantConv2d(1, 16, 3, bias=False, weight_quant=CommonWeightQuant,
+                                         weight_bit_width=1)
+            self.bn0 = torch.nn.BatchNorm2d(16)
+            self.act0 = qnn.QuantIdentity(act_quant=CommonActQuant, bit_width=1)
+            self.pool0 = torch.nn.MaxPool2d(2)
+            self.fc0 = qnn.QuantLinear(144, 10, bias=False, weight_quant=CommonWeightQuant,
+                                       weight_bit_width=1)
+            for layer in (self.conv0, self.fc0):
+                torch.nn.init.uniform_(layer.weight.data, -1, 1)
+
+        def forward(self, x):
+            x = x.reshape(-1, 1, 8, 8) * (1.0 / 8.0) - 1.0
+            x = self.pool0(self.act0(self.bn0(self.conv0(self.inp(x)))))
+            return self.fc0(torch.flatten(x, 1))
+
+    return CNN()
+
+
+@pytest.fixture(scope="session")
+def brevitas_cnn(tmp_path_factory, digits) -> Path:
+    """The binary CNN, trained for a few epochs and exported with NCHW input (1, 1, 8, 8)."""
+    model = _cnn()
+    _train(model, digits, epochs=8, seed=5)
+    return _export(model, (1, 1, 8, 8), tmp_path_factory.mktemp("brevitas") / "cnn.onnx")
 
 
 def bnn_pynq(name: str, seed: int):

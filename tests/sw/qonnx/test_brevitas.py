@@ -90,3 +90,15 @@ def test_tfc_w1a1_matches_qonnx_executor(tfc):
     x = np.random.default_rng(1).uniform(0, 1, size=(1000, 1, 28, 28)).astype(np.float32)
     agreed, unexplained = agreement(tfc, artifact, x)
     assert (agreed, unexplained) == (1000, [])
+
+
+def test_brevitas_binary_cnn_matches_qonnx_executor(brevitas_cnn, digits):
+    artifact = import_qonnx(brevitas_cnn)
+    assert [layer.op for layer in artifact.layers] == ["conv2d", "maxpool2d", "dense"]
+    assert artifact.input.raw_shape == (1, 8, 8) and artifact.input.channels_last
+    assert artifact.layers[0].in_shape == (8, 8, 1) and artifact.layers[1].out_shape == (3, 3, 16)
+    x = digits.x_test.reshape(-1, 1, 8, 8).astype(np.float32)
+    agreed, unexplained = agreement(brevitas_cnn, artifact, x)
+    assert (agreed, unexplained) == (360, [])
+    accuracy = np.mean(run(artifact, artifact.input.quantize(x)).classes == digits.y_test)
+    assert accuracy > 0.5  # a binary CNN trained for seconds: well above chance (0.1)

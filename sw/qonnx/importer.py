@@ -649,7 +649,8 @@ class _Importer:
         stride = tuple(self.graph.attribute(node, "strides", [1, 1]))
         top, left, bottom, right = self.graph.attribute(node, "pads", [0, 0, 0, 0])
         padding = (top, left, bottom, right)
-        pad_value = 0
+        # without padding the value is never used; it must still be legal (bipolar: -1)
+        pad_value = 0 if activation.encoding.contains(0) else activation.encoding.min
         if any(padding):  # ONNX pads the float value 0: the integer u with alpha * u + beta = 0
             exact = -activation.beta / activation.alpha
             pad_value = int(round(exact))

@@ -18,40 +18,7 @@ from qnnforge.sw.outputs import MultiThresholdActivation, ScoreOutput, Threshold
 from qnnforge.sw.qonnx.importer import import_qonnx
 from qnnforge.sw.reference import run
 
-from .conftest import execute, within_one_ulp
-
-
-def agreement(path, artifact, x) -> tuple[int, list[str]]:
-    """Return the class agreements between the executor and the reference on ``x`` and, for
-    every sample where any activation or the class differs, why (within one ulp, or not)."""
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.util.cleanup import cleanup_model
-
-    model = cleanup_model(ModelWrapper(str(path)))
-    execution = execute(path, x)
-    trace = run(artifact, artifact.input.quantize(x))
-    classes = np.argmax(execution.scores, axis=1)
-    assert len(execution.codes) == len(artifact.layers) - 1
-    unexplained = []
-    for sample in range(len(x)):
-        for index, codes in enumerate(execution.codes):
-            differs = np.flatnonzero(codes[sample] != trace.outputs[index][sample])
-            if differs.size:  # the first layer whose activations differ: on a threshold?
-                channel = int(differs[0])
-                value = float(execution.inputs[index][sample, channel])
-                level = int(trace.outputs[index][sample, channel])
-                explained = within_one_ulp(execution.quantizers[index], model, value, level)
-                print(f"sample {sample}: layer {index} channel {channel}: executor input "
-                      f"{value!r} gives {codes[sample, channel]}, reference {level}"
-                      f"{' (within one float32 ulp of the threshold)' if explained else ''}")
-                if not explained:
-                    unexplained.append(f"sample {sample} layer {index}")
-                break
-        else:
-            if classes[sample] != trace.classes[sample]:
-                unexplained.append(f"sample {sample}: class {classes[sample]} vs "
-                                   f"{trace.classes[sample]} with equal activations")
-    return int(np.sum(classes == trace.classes)), unexplained
+from .clients import agreement
 
 
 @pytest.mark.parametrize("kind, weights, activations, exact", [

@@ -17,7 +17,7 @@ from qnnforge.sw.qonnx.importer import QonnxImportError, import_qonnx
 from qnnforge.sw.reference import run
 from tests.sw.conftest import assert_same_artifact, tiny_artifact
 
-from .conftest import execute
+from .clients import execute
 
 QONNX = "qonnx.custom_op.general"
 

@@ -383,8 +383,9 @@ class FloatInputQuantizer(InputRule):
             raise TypeError(f"inputs must be a numeric array, not {x.dtype}")
         size = int(np.prod(self.raw_shape))
         if x.ndim < 1 or x.shape[1:] not in (tuple(self.raw_shape), (size,)):
-            raise ValueError(f"inputs must have shape (n, {', '.join(map(str, self.raw_shape))})"
-                             f" or (n, {size}), not {x.shape}")
+            shapes = [f"(n, {', '.join(map(str, self.raw_shape))})"]
+            shapes += [f"(n, {size})"] if len(self.raw_shape) > 1 else []
+            raise ValueError(f"inputs must have shape {' or '.join(shapes)}, not {x.shape}")
         x = x.astype(np.float32).reshape(len(x), *self.raw_shape)
         if not np.all(np.isfinite(x)):
             raise ValueError("inputs must be finite (no NaN or infinity)")

@@ -28,7 +28,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# this script's own directory comes first on the path, where its name would hide the qonnx
+# package: replace it by the repository root (for the tests' Brevitas clients)
+sys.path[:] = [str(ROOT)] + [entry for entry in sys.path
+                             if Path(entry or ".").resolve() != ROOT / "bench"]
 
 from qnnforge.hw.compiler.generate import generate  # noqa: E402
 from qnnforge.hw.tools.files import write_atomic  # noqa: E402

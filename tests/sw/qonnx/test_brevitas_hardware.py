@@ -1,5 +1,6 @@
 """Imported Brevitas models in hardware: the generated design in Verilator matches the integer
-reference of the import, bit for bit, at every layer."""
+reference of the import, bit for bit, at every layer. (FINN's TFC, SFC and CNV take minutes to
+build in Verilator: ``bench/qonnx.py`` runs them.)"""
 
 from __future__ import annotations
 
@@ -18,11 +19,3 @@ def test_imported_binary_mlp_in_verilator(brevitas_mlps, digits, tmp_path):
     assert result.samples == 360
     assert result.mismatches == 0 and result.stalled_mismatches == 0
 
-
-def test_imported_tfc_w1a1_in_verilator(tfc, tmp_path):
-    artifact = import_qonnx(tfc)
-    design = generate(artifact, tmp_path / "hw")
-    x = np.random.default_rng(2).uniform(0, 1, size=(4, 1, 28, 28)).astype(np.float32)
-    result = verify_network(artifact, design, artifact.input.quantize(x), tmp_path / "sim")
-    assert result.samples == 4
-    assert result.mismatches == 0 and result.stalled_mismatches == 0

@@ -37,7 +37,7 @@ from ..inputs import FloatInputQuantizer, FloatQuantizer, InputQuantizer, Roundi
 from ..layers import Conv2dLayer, DenseLayer, MaxPool2dLayer
 from ..layers.dense import MAX_WEIGHT_BITS, accumulator_bound
 from ..manifest import ArtifactError
-from ..outputs import MultiThresholdActivation, ScoreOutput
+from ..outputs import MultiThresholdActivation, RequantizeOutput, ScoreOutput
 from .folding import Levels, Tail, fold_activation
 from .graph import Graph, Problem, QonnxImportError, load_graph
 
@@ -463,11 +463,18 @@ class _Importer:
                                   bound)
             self.layers.append(make(output))
             return None
-        levels = self._levels(end, channels)
         perm = np.arange(channels)
         if image:
             shape = self.graph.shape(end.output[0])
             perm = _channels_last_index(shape[1:]) if shape and len(shape) == 4 else perm
+        exact = alpha == 1 and beta == 0 and np.all(scale == 1) and bias is None
+        requantized = self._requantization(tail_nodes, end, channels, dtype, spatial, bound) \
+            if exact and not self.problems else None
+        if requantized is not None:
+            output, tensor = requantized
+            self.layers.append(make(output))
+            return _Activation(tensor, output.encoding, 1.0, 0.0, perm)
+        levels = self._levels(end, channels)
         if self.problems:  # the import fails anyway: go on checking, skip the folding
             return _Activation(end.output[0], levels.encoding, levels.alpha, levels.beta, perm)
         constants = {name_: self.graph.constant(name_) for tail_node in tail_nodes
@@ -478,6 +485,66 @@ class _Importer:
                                  np.where(slope < 0, -1, 1))
         self.layers.append(make(output))
         return _Activation(end.output[0], output.encoding, levels.alpha, levels.beta, perm)
+
+    def _requantization(self, tail_nodes, end, channels: int, dtype, spatial: int, bound: int):
+        """Return ``qnnforge export``'s requantization, ``(RequantizeOutput, output tensor)``, if
+        the tail is exactly it (else None, and the tail is folded into thresholds).
+
+        The pattern, on integer accumulators with integer inputs and weights: ``Mul(multiplier)``
+        -> ``Add(offset)`` -> ``Quant(scale=2**shift, zero_point, FLOOR)`` -> ``Mul(2**-shift)``
+        -> ``Add(zero_point)`` (when non-zero), i.e. ``((acc * multiplier + offset) >> shift) +
+        zero_point``, clamped. It is checked against the graph's own nodes before it is used.
+        """
+        if [node.op_type for node in tail_nodes] != ["Mul", "Add"] or end.op_type != "Quant" \
+                or str(self.graph.attribute(end, "rounding_mode", "ROUND")).upper() != "FLOOR" \
+                or self.graph.attribute(end, "narrow", 0):
+            return None
+        values = [self.graph.constant(name) for name in (
+            tail_nodes[0].input[1], tail_nodes[1].input[1], *end.input[1:4])]
+        if any(value is None for value in values) or values[4].size != 1:
+            return None
+        multiplier, offset, quant_scale, zero = (
+            np.broadcast_to(value.astype(np.float64).reshape(-1), (channels,))
+            if value.size in (1, channels) else None for value in values[:4])
+        if any(value is None or np.any(value != np.round(value))
+               for value in (multiplier, offset, zero)) or quant_scale is None:
+            return None
+        shift = np.round(np.log2(quant_scale)).astype(np.int64)
+        if np.any(shift < 0) or np.any(2.0 ** shift != quant_scale):
+            return None
+        bits, signed = int(values[4].reshape(())), bool(self.graph.attribute(end, "signed", 1))
+        if not 2 <= bits <= 16 if signed else not 1 <= bits <= 16:
+            return None
+        tensor, post = end.output[0], []
+        for op, expected in (("Mul", 2.0 ** -shift), ("Add", zero)):
+            consumers = self.graph.consumers(tensor)
+            if op == "Add" and not np.any(zero):
+                break
+            if len(consumers) != 1 or consumers[0].op_type != op:
+                return None
+            constant = self.graph.constant(consumers[0].input[1])
+            if constant is None or constant.size not in (1, channels) or np.any(
+                    np.broadcast_to(constant.reshape(-1), (channels,)) != expected):
+                return None
+            post.append(consumers[0])
+            tensor = consumers[0].output[0]
+        output = RequantizeOutput(multiplier=multiplier.astype(np.int64), shift=shift,
+                                  offset=offset.astype(np.int64),
+                                  zero_point=zero.astype(np.int64),
+                                  encoding=sint(bits) if signed else uint(bits))
+        # the graph's own nodes on accumulators across the range must give the same integers
+        probe = np.random.default_rng(0).integers(-bound, bound + 1, size=(256, channels))
+        probe[:2] = [[-bound] * channels, [bound] * channels]
+        constants = {name: self.graph.constant(name) for node in tail_nodes
+                     for name in node.input[1:]}
+        y = Tail(tail_nodes, constants, self.graph.opset, spatial, dtype).run(
+            probe.astype(dtype)).reshape(probe.shape).astype(np.float64)
+        q = np.floor(y / quant_scale + zero)
+        q = np.clip(q, output.encoding.min, output.encoding.max)
+        if not np.array_equal(q.astype(np.int64), output.apply(probe)):
+            return None
+        self.visited.update(node.name for node in post)
+        return output, tensor
 
     def _dtype(self, node) -> np.dtype:
         producer = next((n for n in self.graph.graph.node if node.input[1] in n.output), None)

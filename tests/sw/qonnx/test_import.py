@@ -105,6 +105,64 @@ def test_a_graph_computing_another_input_rule_keeps_its_float_rule(tmp_path):
     assert artifact.input.quantize(np.array([[16, 15, 1, 0]])).tolist() == [[15, 14, 1, 0]]
 
 
+def requantized_artifact():
+    """A 4 -> 3 -> 2 network with 4-bit weights and an int8 requantization between."""
+    from qnnforge.sw.artifact import Artifact, DenseLayer
+    from qnnforge.sw.encoding import sint, uint
+    from qnnforge.sw.outputs import RequantizeOutput, ScoreOutput
+
+    fc0 = DenseLayer("fc0", uint(4), sint(4), np.array([[3, -8, 7, 1], [-2, 5, 0, 4],
+                                                        [7, 7, -8, -1]]),
+                     RequantizeOutput(multiplier=np.array([3, 5, -2]), shift=np.array([2, 3, 1]),
+                                      offset=np.array([2, 4, 1]), zero_point=np.array([0, 1, -1]),
+                                      encoding=sint(8)))
+    fc1 = DenseLayer("fc1", sint(8), sint(4), np.array([[1, -3, 2], [-4, 2, 5]]),
+                     ScoreOutput(bias=np.array([1, -1])))
+    return Artifact("requantized", InputQuantizer(uint(4), 0, 15, 1, 0), (fc0, fc1))
+
+
+def exported_requantized(path: Path) -> Path:
+    """Write :func:`requantized_artifact` in ``qnnforge export``'s QONNX format."""
+    artifact = requantized_artifact()
+    fc0, fc1 = artifact.layers
+    out = fc0.output
+    nodes = [
+        _node("Quant", ["global_in", "one", "zero", "four"], "x", "input.quant", signed=0,
+              narrow=0, rounding_mode="FLOOR"),
+        _node("Quant", ["fc0_w", "one", "zero", "four"], "w0", "fc0.weights", signed=1,
+              narrow=0, rounding_mode="ROUND"),
+        _node("MatMul", ["x", "w0"], "a0", "fc0.matmul"),
+        _node("Mul", ["a0", "fc0_m"], "a1", "fc0.multiplier"),
+        _node("Add", ["a1", "fc0_o"], "a2", "fc0.offset"),
+        _node("Quant", ["a2", "fc0_s", "fc0_z", "eight"], "a3", "fc0.quant", signed=1, narrow=0,
+              rounding_mode="FLOOR"),
+        _node("Mul", ["a3", "fc0_inv"], "a4", "fc0.unscale"),
+        _node("Add", ["a4", "fc0_z"], "y0", "fc0.zero_point"),
+        _node("Quant", ["fc1_w", "one", "zero", "four"], "w1", "fc1.weights", signed=1,
+              narrow=0, rounding_mode="ROUND"),
+        _node("MatMul", ["y0", "w1"], "a5", "fc1.matmul"),
+        _node("Add", ["a5", "fc1_bias"], "global_out", "fc1.bias"),
+    ]
+    initializers = {
+        "one": 1.0, "zero": 0.0, "four": 4.0, "eight": 8.0, "fc0_w": fc0.weights.T,
+        "fc0_m": out.multiplier, "fc0_o": out.offset, "fc0_s": 2.0 ** out.shift,
+        "fc0_z": out.zero_point, "fc0_inv": 2.0 ** -out.shift, "fc1_w": fc1.weights.T,
+        "fc1_bias": fc1.output.bias}
+    return _model(path, nodes, initializers, [1, 4], [1, 2], {
+        "qnnforge.name": artifact.name, "qnnforge.input": json.dumps(artifact.input.to_json()),
+        "qnnforge.metadata": json.dumps(artifact.metadata)})
+
+
+def test_the_export_format_of_a_requantization_imports_to_the_same_artifact(tmp_path):
+    path = exported_requantized(tmp_path / "requantized.onnx")
+    imported = import_qonnx(path)
+    assert_same_artifact(imported, requantized_artifact())
+    x = np.random.default_rng(3).integers(0, 16, size=(500, 4))
+    execution = execute(path, x.astype(np.float32))
+    trace = run(imported, imported.input.quantize(x))
+    assert np.array_equal(execution.scores, trace.scores)
+
+
 def unsupported(path: Path) -> Path:
     """A model with three nodes that have no exact integer form, in different stages."""
     nodes = [

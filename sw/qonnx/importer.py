@@ -149,8 +149,9 @@ class _Importer:
         return metadata if isinstance(metadata, dict) else {"imported_from": self.path.name}
 
     def _refuse(self, node, reason: str) -> _Refused:
-        if node.name not in self.visited or all(
-                problem.node != self.graph.label(node) for problem in self.problems):
+        """Record why ``node`` cannot be imported (once a node) and return the exception that
+        stops the walk."""
+        if all(problem.node != self.graph.label(node) for problem in self.problems):
             self.problems.append(self.graph.problem(node, reason))
         self.visited.add(node.name)
         return _Refused()
@@ -180,6 +181,10 @@ class _Importer:
             consumers = self.graph.consumers(tensor)
             if tensor == self.graph.output and not consumers:
                 return None
+            if not consumers:
+                raise self._refuse(self._producer(tensor), "its output is never used: the "
+                                                           "graph must be one chain to its "
+                                                           "output")
             if len(consumers) != 1:
                 for other in consumers:
                     self._refuse(other, "the graph branches here; only a chain of layers is "
@@ -236,7 +241,7 @@ class _Importer:
                                              "per-element input scale has no float32 rule here)")
                 steps.append(Step(_SCALAR_OPS[node.op_type], float(np.float32(value.reshape(())))))
             elif node.op_type in ("Quant", "BipolarQuant"):
-                quantizer = self._quantizer(node, activation=True)
+                quantizer = self._quantizer(node)
                 if quantizer.bits > 16:
                     raise self._refuse(node, f"an input quantizer of at most 16 bits is "
                                              f"supported, not {quantizer.bits}")
@@ -257,7 +262,7 @@ class _Importer:
         return next((node.op_type for node in self.graph.graph.node
                      if node.op_type in _WEIGHTED), None)
 
-    def _quantizer(self, node, activation: bool) -> FloatQuantizer:
+    def _quantizer(self, node) -> FloatQuantizer:
         """Return the ``Quant``/``BipolarQuant`` node as a per-tensor :class:`FloatQuantizer`."""
         if node.op_type == "BipolarQuant":
             scale = self._scalar(node, 1, "the scale")
@@ -336,7 +341,10 @@ class _Importer:
             tensor = activation.tensor = node.output[0]
 
     def _producer(self, tensor: str):
-        return next(node for node in self.graph.graph.node if tensor in node.output)
+        producer = next((node for node in self.graph.graph.node if tensor in node.output), None)
+        if producer is None:  # the graph input itself
+            raise QonnxImportError(f"{self.path}: the graph input {tensor!r} reaches no layer")
+        return producer
 
     def _reorder(self, node, perm: np.ndarray) -> np.ndarray:
         if node.op_type == "Transpose":
@@ -613,7 +621,7 @@ class _Importer:
                                          f"{(1 << _MAX_ACTIVATION_BITS) - 1} thresholds and a "
                                          f"positive out_scale is supported")
             return Levels(uint(bits), out_scale, out_bias, thresholds=thresholds)
-        quantizer = self._quantizer(node, activation=True)
+        quantizer = self._quantizer(node)
         if quantizer.bits > _MAX_ACTIVATION_BITS:
             raise self._refuse(node, f"activations of at most {_MAX_ACTIVATION_BITS} bits are "
                                      f"supported (as thresholds), not {quantizer.bits}")

@@ -233,3 +233,26 @@ def test_import_command_reports_a_malformed_file(tmp_path, capsys, content, mess
 def test_import_command_reports_a_missing_file(tmp_path, capsys):
     assert main(["import", str(tmp_path / "none.onnx"), "--out", str(tmp_path / "art")]) == 2
     assert capsys.readouterr().err == f"qnnforge: error: {tmp_path / 'none.onnx'}: no such file\n"
+
+
+def test_a_residual_branch_names_both_readers(tmp_path):
+    nodes = [
+        _node("Quant", ["global_in", "one", "zero", "four"], "x", "in_quant", signed=0,
+              narrow=0, rounding_mode="ROUND"),
+        _node("BipolarQuant", ["w0f", "one"], "w0", "w0_quant"),
+        _node("MatMul", ["x", "w0"], "a0", "fc0"),
+        _node("Add", ["a0", "x"], "a1", "skip"),
+        _node("BipolarQuant", ["a1", "one"], "y", "act0"),
+        _node("BipolarQuant", ["w1f", "one"], "w1", "w1_quant"),
+        _node("MatMul", ["y", "w1"], "global_out", "fc1"),
+    ]
+    path = _model(tmp_path / "residual.onnx", nodes, {
+        "one": 1.0, "zero": 0.0, "four": 4.0, "w0f": np.ones((4, 4)), "w1f": np.ones((4, 2))},
+        [1, 4], [1, 2])
+    with pytest.raises(QonnxImportError, match=(
+            r"^.*residual\.onnx: 2 nodes cannot be imported:\n"
+            r"  MatMul_0 \[fc0\] \(MatMul\): the graph branches here; only a chain of layers is "
+            r"supported\n"
+            r"  Add_0 \[skip\] \(Add\): the graph branches here; only a chain of layers is "
+            r"supported$")):
+        import_qonnx(path)

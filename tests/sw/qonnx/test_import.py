@@ -256,3 +256,36 @@ def test_a_residual_branch_names_both_readers(tmp_path):
             r"  Add_0 \[skip\] \(Add\): the graph branches here; only a chain of layers is "
             r"supported$")):
         import_qonnx(path)
+
+
+def test_the_export_format_of_a_multithreshold_imports_to_the_same_artifact(tmp_path):
+    from qnnforge.sw.artifact import Artifact, DenseLayer
+    from qnnforge.sw.encoding import BIPOLAR, uint
+    from qnnforge.sw.outputs import MultiThresholdActivation, ScoreOutput
+
+    thresholds = np.array([[-5, 0, 7], [-60, -60, 61], [3, 3, 20]])
+    fc0 = DenseLayer("fc0", uint(4), BIPOLAR, np.array([[1, -1, 1, 1], [-1, -1, 1, -1],
+                                                        [1, 1, 1, 1]]),
+                     MultiThresholdActivation(thresholds, np.array([1, -1, 1]), uint(2)))
+    fc1 = DenseLayer("fc1", uint(2), BIPOLAR, np.array([[1, -1, 1], [-1, 1, 1]]),
+                     ScoreOutput(bias=np.array([2, -3])))
+    artifact = Artifact("levels", InputQuantizer(uint(4), 0, 15, 1, 0), (fc0, fc1))
+    nodes = [
+        _node("Quant", ["global_in", "one", "zero", "four"], "x", "input.quant", signed=0,
+              narrow=0, rounding_mode="FLOOR"),
+        _node("BipolarQuant", ["fc0_w", "one"], "w0", "fc0.weights"),
+        _node("MatMul", ["x", "w0"], "a0", "fc0.matmul"),
+        _node("Mul", ["a0", "fc0_dir"], "a1", "fc0.direction"),
+        _node("MultiThreshold", ["a1", "fc0_t"], "y0", "fc0.multithreshold", out_scale=1.0,
+              out_bias=0.0),
+        _node("BipolarQuant", ["fc1_w", "one"], "w1", "fc1.weights"),
+        _node("MatMul", ["y0", "w1"], "a2", "fc1.matmul"),
+        _node("Add", ["a2", "fc1_bias"], "global_out", "fc1.bias"),
+    ]
+    path = _model(tmp_path / "levels.onnx", nodes, {
+        "one": 1.0, "zero": 0.0, "four": 4.0, "fc0_w": fc0.weights.T,
+        "fc0_dir": fc0.output.directions, "fc0_t": thresholds, "fc1_w": fc1.weights.T,
+        "fc1_bias": fc1.output.bias}, [1, 4], [1, 2], {
+        "qnnforge.name": "levels", "qnnforge.input": json.dumps(artifact.input.to_json()),
+        "qnnforge.metadata": "{}"})
+    assert_same_artifact(import_qonnx(path), artifact)

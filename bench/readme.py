@@ -12,6 +12,7 @@ each is rendered here from files in ``bench/results/``:
   ``demo-<precision>.json``;
 * ``board_cnn``: ``board-icebreaker-cnn.json``, the binary CNN's iCEBreaker build;
 * ``cnv``: ``cnv.json`` (``bench/cnv.py``, FINN's CNV with FINN's folding);
+* ``qonnx``: ``qonnx.json`` (``bench/qonnx.py``, Brevitas models through ``qnnforge import``);
 * ``breakdown``: the ``breakdown`` of ``demo-binary.json`` and ``demo-cnn-binary.json`` (where
   the LUTs and flip-flops of the binary MLP and CNN go).
 
@@ -251,6 +252,21 @@ def breakdown_section(reports: dict[str, dict]) -> str:
     return "\n".join(table) + "\n"
 
 
+def qonnx_section(report: dict) -> str:
+    """Return the Brevitas models imported through QONNX: agreement with QONNX's executor,
+    Verilator, import and generation times."""
+    table = ["| model | layers | precision | agreement with QONNX's executor | Verilator "
+             "mismatches | import | generate |", "|---|---|---|---|---|---|---|"]
+    for name, model in report["models"].items():
+        mismatches = ("failed" if model["mismatches"] is None
+                      else f"{model['mismatches']} ({model['verilator_samples']} inputs)")
+        table.append(f"| {name} | {model['layers']} ({', '.join(model['ops'])}) | "
+                     f"{model['precision']} | {model['agreement']}/{model['compared']} "
+                     f"({model['inputs']}) | {mismatches} | {model['import_s']:.2f} s | "
+                     f"{model['generate_s']:.1f} s |")
+    return "\n".join(table) + "\n"
+
+
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
@@ -264,6 +280,7 @@ def render_sections() -> dict[str, str]:
             "board_cnn": board_section(
                 {**_load("board-icebreaker-cnn.json"), "model": "binary digits CNN"}),
             "cnv": cnv_section(_load("cnv.json")),
+            "qonnx": qonnx_section(_load("qonnx.json")),
             "breakdown": breakdown_section({"binary MLP": reports["binary"],
                                             "binary CNN": _load("demo-cnn-binary.json")})}
 

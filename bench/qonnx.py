@@ -140,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="models to measure (default: all)")
     parser.add_argument("--samples", type=int, default=3,
                         help="random inputs run in Verilator for the BNN-PYNQ models")
+    parser.add_argument("--output", type=Path, default=RESULTS / "qonnx.json",
+                        help="results file, updated model by model (default: %(default)s)")
     args = parser.parse_args(argv)
-    run(args.models, args.samples)
+    run(args.models, args.samples, args.output)
     return 0
 
 

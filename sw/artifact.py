@@ -23,77 +23,26 @@ from typing import Any
 
 import numpy as np
 
-from .encoding import Encoding, signed_bits
+from .encoding import signed_bits
+from .inputs import FloatInputQuantizer, InputQuantizer, InputRule, input_rule_from_manifest
 from .layers import Conv2dLayer, DenseLayer, Layer, MaxPool2dLayer, layer_from_manifest
-from .manifest import ARRAYS, MANIFEST, ArtifactError, fail, read_encoding, read_field
+from .manifest import ARRAYS, MANIFEST, ArtifactError, fail, read_field
 from .outputs import (MultiThresholdActivation, RequantizeOutput, ScoreOutput,
                       ThresholdActivation)
 
 __all__ = [
-    "SCHEMA_VERSION", "SUPPORTED_VERSIONS", "FORMAT", "ArtifactError", "InputQuantizer",
+    "SCHEMA_VERSION", "SUPPORTED_VERSIONS", "FORMAT", "ArtifactError", "InputRule",
+    "InputQuantizer", "FloatInputQuantizer",
     "ThresholdActivation", "MultiThresholdActivation", "RequantizeOutput", "ScoreOutput",
     "DenseLayer", "Conv2dLayer", "MaxPool2dLayer", "Artifact", "load_artifact",
 ]
 
 FORMAT = "qnnforge.artifact"
-SCHEMA_VERSION = 3
-SUPPORTED_VERSIONS = (1, 2, 3)
-"""Versions 1 (bipolar weights, threshold and score outputs) and 2 (every precision, dense
-layers) still load; saving writes 3 (convolution and max-pool layers, image inputs)."""
-INPUT_LIMIT = (1 << 31) - 1
-"""Largest magnitude of the input rule's raw range and multiplier (keeps the rule exact)."""
-
-
-@dataclass(frozen=True)
-class InputQuantizer:
-    """Exact rule from raw integer features to the network's input integers.
-
-    ``q = clamp((raw * multiplier + 2**(shift-1)) >> shift, 0, 2**bits - 1)``, that is the raw
-    value scaled by ``multiplier / 2**shift`` and rounded half up (``shift == 0`` means no
-    rounding term). For ``load_digits`` pixels (0..16) into 4 bits: multiplier 15, shift 4.
-
-    Parameters
-    ----------
-    encoding : Encoding
-        Encoding of the quantized input (``uint`` of some width).
-    raw_min, raw_max : int
-        Legal range of the raw features.
-    multiplier, shift : int
-        The exact scale ``multiplier / 2**shift``.
-    """
-
-    encoding: Encoding
-    raw_min: int
-    raw_max: int
-    multiplier: int
-    shift: int
-
-    def quantize(self, raw: np.ndarray) -> np.ndarray:
-        """Return the input integers for raw integer features.
-
-        Raises
-        ------
-        ValueError
-            If ``raw`` holds non-integers or values outside ``raw_min..raw_max``.
-        """
-        raw = np.asarray(raw)
-        if raw.dtype.kind == "f":
-            if not np.all(np.isfinite(raw)) or not np.all(raw == np.round(raw)):
-                raise ValueError("raw features must be integers")
-            raw = raw.astype(np.int64)
-        elif raw.dtype.kind not in "iu":
-            raise TypeError(f"raw features must be an integer array, not {raw.dtype}")
-        if raw.size and (raw.min() < self.raw_min or raw.max() > self.raw_max):
-            raise ValueError(
-                f"raw features must lie in {self.raw_min}..{self.raw_max}, "
-                f"not {raw.min()}..{raw.max()}")
-        rounding = (1 << (self.shift - 1)) if self.shift else 0
-        q = (raw.astype(np.int64) * self.multiplier + rounding) >> self.shift
-        return np.clip(q, self.encoding.min, self.encoding.max)
-
-    def to_json(self) -> dict:
-        return {"encoding": self.encoding.to_json(), "raw_min": self.raw_min,
-                "raw_max": self.raw_max, "multiplier": self.multiplier, "shift": self.shift}
+SCHEMA_VERSION = 4
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
+"""Versions 1 (bipolar weights, threshold and score outputs), 2 (every precision, dense
+layers) and 3 (convolution and max-pool layers, image inputs) still load; saving writes 4
+(input rules by kind: the integer rule and the float rule of imported QONNX models)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +54,7 @@ class Artifact:
     """
 
     name: str
-    input: InputQuantizer
+    input: InputRule
     layers: tuple[Layer, ...]
     tie_break: str = "lowest_index"
     metadata: dict = field(default_factory=dict)
@@ -292,12 +241,7 @@ def artifact_from_manifest(manifest: Any, arrays: dict[str, np.ndarray]) -> Arti
                                      f"{', '.join(map(str, SUPPORTED_VERSIONS))})")
     name = read_field(manifest, "name", "", str)
     entry = read_field(manifest, "input", "", dict)
-    quantizer = InputQuantizer(
-        encoding=read_encoding(entry, "encoding", "input"),
-        raw_min=read_field(entry, "raw_min", "input", int),
-        raw_max=read_field(entry, "raw_max", "input", int),
-        multiplier=read_field(entry, "multiplier", "input", int),
-        shift=read_field(entry, "shift", "input", int))
+    quantizer = input_rule_from_manifest(entry, "input", version)
     shape = read_field(entry, "shape", "input", list)
     layer_entries = read_field(manifest, "layers", "", list)
     layers = [layer_from_manifest(entry, arrays, f"layers[{index}]", version)
@@ -331,25 +275,13 @@ def _validate(artifact: Artifact) -> None:
     if not isinstance(artifact.name, str) or not artifact.name:
         raise fail("name", "must be a non-empty string")
     quantizer = artifact.input
-    if quantizer.encoding.kind != "uint":
-        raise fail("input.encoding", f"must be an unsigned encoding, not {quantizer.encoding}")
-    # Within these bounds raw * multiplier + 2**(shift - 1) < 2**62: exact in int64.
-    for key in ("raw_min", "raw_max"):
-        value = getattr(quantizer, key)
-        if not -INPUT_LIMIT <= value <= INPUT_LIMIT:
-            raise fail(f"input.{key}", f"must lie in {-INPUT_LIMIT}..{INPUT_LIMIT}, not {value}")
-    if quantizer.raw_min > quantizer.raw_max:
-        raise fail("input.raw_min", f"must not exceed raw_max ({quantizer.raw_max}), "
-                                    f"not {quantizer.raw_min}")
-    if not 1 <= quantizer.multiplier <= INPUT_LIMIT:
-        raise fail("input.multiplier", f"must lie in 1..{INPUT_LIMIT}, not "
-                                       f"{quantizer.multiplier}")
-    if not 0 <= quantizer.shift <= 31:
-        raise fail("input.shift", f"must lie in 0..31, not {quantizer.shift}")
-    if artifact.tie_break != "lowest_index":
-        raise fail("output.tie_break", f"must be 'lowest_index', not {artifact.tie_break!r}")
+    if not isinstance(quantizer, InputRule):
+        raise fail("input", f"must be an input rule, not {type(quantizer).__name__}")
     if not artifact.layers:
         raise fail("layers", "must hold at least one layer")
+    quantizer.validate("input", tuple(artifact.layers[0].in_shape))
+    if artifact.tie_break != "lowest_index":
+        raise fail("output.tie_break", f"must be 'lowest_index', not {artifact.tie_break!r}")
     names = set()
     previous = quantizer.encoding
     previous_shape = None

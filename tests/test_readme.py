@@ -38,3 +38,13 @@ def test_sections_must_match_the_readme():
     with pytest.raises(ValueError, match=r"^README has a figures section 'other' that nothing "
                                          r"renders$"):
         readme.render_readme("<!-- figures:other -->\n<!-- /figures:other -->", {})
+
+
+def test_the_imported_models_table_comes_from_the_qonnx_bench():
+    readme = _readme_module()
+    report = readme._load("qonnx.json")
+    name, model = next(iter(report["models"].items()))
+    model["agreement"] -= 1
+    section = readme.qonnx_section(report)
+    assert section != readme.render_sections()["qonnx"]
+    assert f"| {model['agreement']}/{model['compared']} (" in section

@@ -12,6 +12,7 @@ COMMANDS = (
     "build",
     "run",
     "cost",
+    "import_onnx",
     "export",
     "predict",
 )

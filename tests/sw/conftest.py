@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -39,17 +40,22 @@ def assert_same_artifact(actual: Artifact, expected: Artifact) -> None:
     assert actual.metadata == expected.metadata
     assert len(actual.layers) == len(expected.layers)
     for got, want in zip(actual.layers, expected.layers):
-        assert (got.name, got.input_encoding, got.weight_encoding) == (
-            want.name, want.input_encoding, want.weight_encoding)
-        np.testing.assert_array_equal(got.weights, want.weights, strict=False)
-        assert got.weights.shape == want.weights.shape
-        assert type(got.output) is type(want.output)
-        if isinstance(want.output, ThresholdActivation):
-            assert got.output.encoding == want.output.encoding
-            np.testing.assert_array_equal(got.output.thresholds, want.output.thresholds)
-            np.testing.assert_array_equal(got.output.directions, want.output.directions)
+        assert_same_fields(got, want)
+
+
+def assert_same_fields(got, want) -> None:
+    """Assert two layers (or output rules) of one kind hold equal fields, arrays included."""
+    assert type(got) is type(want)
+    for field in dataclasses.fields(want):
+        mine, theirs = getattr(got, field.name), getattr(want, field.name)
+        if isinstance(theirs, np.ndarray):
+            assert mine.shape == theirs.shape, field.name
+            np.testing.assert_array_equal(mine, theirs, strict=False, err_msg=field.name)
+        elif dataclasses.is_dataclass(theirs) and not isinstance(theirs, type) and hasattr(
+                theirs, "apply"):
+            assert_same_fields(mine, theirs)
         else:
-            np.testing.assert_array_equal(got.output.bias, want.output.bias)
+            assert mine == theirs, field.name
 
 
 class SavedArtifact:

@@ -21,7 +21,7 @@ from ..encoding import BIPOLAR, Encoding, uint
 from ..inputs import FloatQuantizer
 from ..outputs import MultiThresholdActivation, ThresholdActivation
 
-__all__ = ["Levels", "Tail", "fold_activation"]
+__all__ = ["Levels", "Tail", "cast_type", "fold_activation"]
 
 
 @dataclass(frozen=True)
@@ -70,16 +70,40 @@ class Tail:
 
     def __init__(self, nodes: list, constants: dict, opset: int, spatial: int,
                  dtype: np.dtype) -> None:
-        self._sessions = [_session(node, constants, opset, spatial, dtype) for node in nodes]
         self._spatial = spatial
         self.dtype = np.dtype(dtype)
+        self._steps = []  # an ONNX Runtime session per node; a Cast is numpy's astype
+        current = self.dtype
+        for node in nodes:
+            if node.op_type == "Cast":
+                current = cast_type(node)
+                self._steps.append(current)
+            else:
+                self._steps.append(_session(node, constants, opset, spatial, current))
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Return the chain's output for inputs ``x`` of shape ``(n, channels)``."""
         x = np.asarray(x, dtype=self.dtype).reshape(*x.shape, *(1,) * self._spatial)
-        for session in self._sessions:
-            x = session.run(None, {"x": x})[0]
+        for step in self._steps:
+            x = x.astype(step) if isinstance(step, np.dtype) else step.run(None, {"x": x})[0]
         return x
+
+
+def cast_type(node) -> np.dtype:
+    """Return the float type a ``Cast`` node converts to (float32 or float64).
+
+    Raises
+    ------
+    ValueError
+        If it converts to anything else.
+    """
+    from onnx import TensorProto
+
+    to = next((attribute.i for attribute in node.attribute if attribute.name == "to"), None)
+    types = {TensorProto.FLOAT: np.dtype(np.float32), TensorProto.DOUBLE: np.dtype(np.float64)}
+    if to not in types:
+        raise ValueError("a Cast must convert to float32 or float64")
+    return types[to]
 
 
 def _session(node, constants: dict, opset: int, spatial: int, dtype: np.dtype):

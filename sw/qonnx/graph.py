@@ -88,6 +88,16 @@ class Graph:
             return None
         return None if shape is None else tuple(int(d) for d in shape)
 
+    def float_type(self, tensor: str) -> np.dtype | None:
+        """Return float32 or float64 for a tensor of that inferred type (None otherwise)."""
+        from onnx import TensorProto
+
+        values = [*self.model.graph.value_info, *self.model.graph.input,
+                  *self.model.graph.output]
+        elem = next((v.type.tensor_type.elem_type for v in values if v.name == tensor), None)
+        return {TensorProto.FLOAT: np.dtype(np.float32),
+                TensorProto.DOUBLE: np.dtype(np.float64)}.get(elem)
+
     @staticmethod
     def attribute(node, name: str, default=None):
         """Return the value of attribute ``name`` of ``node`` (``default`` if absent)."""

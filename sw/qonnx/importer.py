@@ -38,14 +38,14 @@ from ..layers import Conv2dLayer, DenseLayer, MaxPool2dLayer
 from ..layers.dense import MAX_WEIGHT_BITS, accumulator_bound
 from ..manifest import ArtifactError
 from ..outputs import MultiThresholdActivation, RequantizeOutput, ScoreOutput
-from .folding import Levels, Tail, fold_activation
+from .folding import Levels, Tail, cast_type, fold_activation
 from .graph import Graph, Problem, QonnxImportError, load_graph
 
 __all__ = ["import_qonnx", "QonnxImportError", "SUPPORTED_OPS"]
 
 SUPPORTED_OPS = ("Quant", "BipolarQuant", "MultiThreshold", "Gemm", "MatMul", "Conv",
                  "BatchNormalization", "Mul", "Add", "Sub", "Div", "Relu", "MaxPool", "Reshape",
-                 "Flatten", "Transpose")
+                 "Flatten", "Transpose", "Cast", "Pad")
 """Every op type the importer reads (each within the limits its stage checks)."""
 
 _REASONS = {
@@ -58,7 +58,7 @@ _REASONS = {
 }
 _SCALAR_OPS = {"Mul": StepOp.MUL, "Add": StepOp.ADD, "Sub": StepOp.SUB, "Div": StepOp.DIV}
 _REORDERS = ("Reshape", "Flatten", "Transpose")
-_TAIL_OPS = ("Mul", "Add", "Sub", "Div", "BatchNormalization", "Relu")
+_TAIL_OPS = ("Mul", "Add", "Sub", "Div", "BatchNormalization", "Relu", "Cast")
 _QUANTIZERS = ("Quant", "BipolarQuant", "MultiThreshold")
 _WEIGHTED = ("Gemm", "MatMul", "Conv")
 _MAX_ACTIVATION_BITS = MultiThresholdActivation.MAX_BITS
@@ -315,6 +315,8 @@ class _Importer:
                                                           "scores, not a quantized activation")
             if node.op_type in _REORDERS:
                 activation.perm = self._reorder(node, activation.perm)
+            elif node.op_type == "Cast":
+                self._cast(node)  # quantized activations are small integers: exact in either
             elif node.op_type in _SCALAR_OPS:
                 value = self._other_constant(node, tensor)
                 if value.size != 1:
@@ -335,10 +337,18 @@ class _Importer:
                 return self._dense(node, activation)
             elif node.op_type == "Conv":
                 return self._conv(node, activation)
+            elif node.op_type == "Pad":
+                return self._padded_conv(node, activation)
             else:
                 raise self._refuse(node, "expected a layer (Gemm, MatMul, Conv), a reorder, a "
                                          "scalar scale or MaxPool after a quantized activation")
             tensor = activation.tensor = node.output[0]
+
+    def _cast(self, node) -> np.dtype:
+        try:
+            return cast_type(node)
+        except ValueError as error:
+            raise self._refuse(node, str(error)) from None
 
     def _producer(self, tensor: str):
         producer = next((node for node in self.graph.graph.node if tensor in node.output), None)
@@ -365,6 +375,11 @@ class _Importer:
     def _weights(self, node, tensor: str):
         """Return the integer weights, their encoding and per-element scales (ONNX layout)."""
         producer = next((n for n in self.graph.graph.node if tensor in n.output), None)
+        if producer is not None and producer.op_type == "Cast":  # widening exact weight codes
+            self._cast(producer)
+            self.visited.add(producer.name)
+            producer = next((n for n in self.graph.graph.node if producer.input[0] in n.output),
+                            None)
         if producer is None or not self._is_weight_quantizer(producer):
             raise self._refuse(node, "the weights must be a constant through a Quant or "
                                      "BipolarQuant node (float weights have no integer form)")
@@ -503,12 +518,13 @@ class _Importer:
         -> ``Add(zero_point)`` (when non-zero), i.e. ``((acc * multiplier + offset) >> shift) +
         zero_point``, clamped. It is checked against the graph's own nodes before it is used.
         """
-        if [node.op_type for node in tail_nodes] != ["Mul", "Add"] or end.op_type != "Quant" \
+        arithmetic = [node for node in tail_nodes if node.op_type != "Cast"]
+        if [node.op_type for node in arithmetic] != ["Mul", "Add"] or end.op_type != "Quant" \
                 or str(self.graph.attribute(end, "rounding_mode", "ROUND")).upper() != "FLOOR" \
                 or self.graph.attribute(end, "narrow", 0):
             return None
         values = [self.graph.constant(name) for name in (
-            tail_nodes[0].input[1], tail_nodes[1].input[1], *end.input[1:4])]
+            arithmetic[0].input[1], arithmetic[1].input[1], *end.input[1:4])]
         if any(value is None for value in values) or values[4].size != 1:
             return None
         multiplier, offset, quant_scale, zero = (
@@ -543,7 +559,7 @@ class _Importer:
         # the graph's own nodes on accumulators across the range must give the same integers
         probe = np.random.default_rng(0).integers(-bound, bound + 1, size=(256, channels))
         probe[:2] = [[-bound] * channels, [bound] * channels]
-        constants = {name: self.graph.constant(name) for node in tail_nodes
+        constants = {name: self.graph.constant(name) for node in arithmetic
                      for name in node.input[1:]}
         y = Tail(tail_nodes, constants, self.graph.opset, spatial, dtype).run(
             probe.astype(dtype)).reshape(probe.shape).astype(np.float64)
@@ -555,6 +571,10 @@ class _Importer:
         return output, tensor
 
     def _dtype(self, node) -> np.dtype:
+        """Return the float type the weighted ``node`` computes in (its output's type)."""
+        inferred = self.graph.float_type(node.output[0])
+        if inferred is not None:
+            return inferred
         producer = next((n for n in self.graph.graph.node if node.input[1] in n.output), None)
         weights = self.graph.constant(producer.input[0]) if producer is not None else None
         return np.dtype(np.float64) if weights is not None and weights.dtype == np.float64 \
@@ -590,8 +610,10 @@ class _Importer:
             if node.op_type in _QUANTIZERS:
                 return nodes, node
             if node.op_type not in _TAIL_OPS:
-                raise self._refuse(node, "expected batch-norm, Mul/Add/Sub/Div, Relu or an "
-                                         "activation quantizer after a layer")
+                raise self._refuse(node, "expected batch-norm, Mul/Add/Sub/Div, Relu, Cast or "
+                                         "an activation quantizer after a layer")
+            if node.op_type == "Cast":
+                self._cast(node)
             for operand in node.input:
                 if operand != tensor and operand and self.graph.constant(operand) is None:
                     raise self._refuse(node, "every other operand must be a constant")
@@ -706,7 +728,31 @@ class _Importer:
         return _Activation(node.output[0], activation.encoding, activation.alpha,
                            activation.beta, _channels_last_index((channels, height, width)))
 
-    def _conv(self, node, activation: _Activation) -> _Activation | None:
+    def _padded_conv(self, pad, activation: _Activation) -> _Activation | None:
+        """Import ``Pad`` (a constant border of height and width) and the ``Conv`` reading it as
+        one convolution whose pad value is the integer input the constant means."""
+        mode = self.graph.attribute(pad, "mode", "constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        pads = self.graph.constant(pad.input[1]) if len(pad.input) > 1 else None
+        value = (self.graph.constant(pad.input[2]) if len(pad.input) > 2 and pad.input[2]
+                 else np.zeros(()))
+        if mode != "constant" or pads is None or value is None or pads.size != 8 or \
+                value.size != 1 or np.any(pads[[0, 1, 4, 5]] != 0) or np.any(pads < 0):
+            raise self._refuse(pad, "only a constant padding of height and width before a "
+                                    "convolution is supported")
+        conv = self._next(pad.output[0])
+        if conv is None or conv.op_type != "Conv" or any(
+                self.graph.attribute(conv, "pads", [0, 0, 0, 0])):
+            raise self._refuse(pad, "a Pad must feed a Conv without padding of its own")
+        top, left, bottom, right = (int(pads[i]) for i in (2, 3, 6, 7))
+        activation = _Activation(pad.output[0], activation.encoding, activation.alpha,
+                                 activation.beta, activation.perm)
+        return self._conv(conv, activation, ((top, left, bottom, right),
+                                             float(value.reshape(()))))
+
+    def _conv(self, node, activation: _Activation,
+              padded: tuple[tuple[int, int, int, int], float] | None = None
+              ) -> _Activation | None:
         if node.input[0] != activation.tensor:
             raise self._refuse(node, "the activations must be the first operand")
         in_shape = self._image(node, activation)
@@ -722,16 +768,17 @@ class _Importer:
             raise self._refuse(node, "the weight scale must be per tensor or per output "
                                      "channel")
         stride = tuple(self.graph.attribute(node, "strides", [1, 1]))
-        top, left, bottom, right = self.graph.attribute(node, "pads", [0, 0, 0, 0])
-        padding = (top, left, bottom, right)
+        padding, constant = padded if padded is not None else (
+            tuple(self.graph.attribute(node, "pads", [0, 0, 0, 0])), 0.0)
         # without padding the value is never used; it must still be legal (bipolar: -1)
         pad_value = 0 if activation.encoding.contains(0) else activation.encoding.min
-        if any(padding):  # ONNX pads the float value 0: the integer u with alpha * u + beta = 0
-            exact = -activation.beta / activation.alpha
+        if any(padding):  # the pad constant c is the integer u with alpha * u + beta = c
+            exact = (constant - activation.beta) / activation.alpha
             pad_value = int(round(exact))
             if pad_value != exact or not activation.encoding.contains(pad_value):
-                raise self._refuse(node, f"zero padding is no legal {activation.encoding} "
-                                         f"input value here (it would be {exact:g})")
+                raise self._refuse(node, f"padding with {constant:g} is no legal "
+                                         f"{activation.encoding} input value here (it would "
+                                         f"be {exact:g})")
         bias = None
         if len(node.input) > 2 and node.input[2]:
             bias = self.graph.constant(node.input[2])

@@ -392,3 +392,39 @@ def test_a_layer_kind_without_an_export_is_refused():
     with pytest.raises(ExportError, match=r"^layers\[2\] \(pool0\): the QONNX export has no "
                                           r"'avgpool2d' layers$"):
         qonnx_model(Artifact(artifact.name, artifact.input, tuple(layers)))
+
+
+# --- import(export(A)) == A ----------------------------------------------------------------------
+
+def saved_form(artifact: Artifact, path) -> tuple[dict, dict[str, np.ndarray]]:
+    """Return the manifest and the arrays ``artifact`` is saved as (what "the same" means)."""
+    artifact.save(path)
+    with np.load(path / "arrays.npz") as arrays:
+        return json.loads((path / "manifest.json").read_text()), dict(arrays)
+
+
+def assert_round_trip(artifact: Artifact, tmp_path) -> Artifact:
+    from qnnforge.sw.qonnx.importer import import_qonnx
+
+    path, model = export_qonnx(artifact, tmp_path / "model.onnx")
+    back = import_qonnx(path)
+    manifest, arrays = saved_form(artifact, tmp_path / "original")
+    manifest_back, arrays_back = saved_form(back, tmp_path / "imported")
+    assert manifest_back == manifest
+    assert arrays_back.keys() == arrays.keys()
+    for key, values in arrays.items():
+        np.testing.assert_array_equal(arrays_back[key], values, err_msg=key)
+        assert arrays_back[key].dtype == values.dtype, key
+    return back
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_import_of_an_exported_trained_artifact_is_the_same_artifact(trained, name, tmp_path):
+    back = assert_round_trip(trained[name], tmp_path)
+    assert back.input.kind == "integer"  # the exact digits rule, not a float re-derivation
+
+
+@pytest.mark.parametrize("build", [rare_cnn, rare_mlp])
+def test_import_of_an_exported_rare_artifact_is_the_same_artifact(build, tmp_path):
+    # float64 parts (Cast nodes), zero points, offsets, negative multipliers, pad values
+    assert_round_trip(build(np.random.default_rng(5)), tmp_path)

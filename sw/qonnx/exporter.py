@@ -4,6 +4,7 @@ The graph computes the artifact's integer arithmetic on floats, node for node (s
 ``docs/qonnx.md``, "Export")::
 
     global_in -> Mul(m * 2**-s) -> Add(0.5) -> Quant(uint b, FLOOR)             the input rule
+      (a float rule: its scalar steps -> Div(scale) -> Add(zero_point) -> Quant -> u)
       dense:   [Flatten] -> MatMul(Quant(W).T)                                  (rows permuted
       conv2d:  [Pad(pad_value)] -> Conv(Quant(W), pads)                          after an image)
       maxpool2d: MaxPool
@@ -45,6 +46,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ... import __version__
 from ..artifact import Artifact, InputQuantizer
+from ..inputs import FloatInputQuantizer, StepOp
 from ..encoding import Encoding
 from ..errors import QnnforgeError
 from ..files import write_output_file
@@ -158,8 +160,8 @@ def _input_type(rule: InputQuantizer) -> int:
                        "raw * multiplier + 2**(shift - 1)")
 
 
-def _input_rule(graph: _Graph, artifact: Artifact) -> tuple[_Tensor, _Tensor]:
-    """Add ``global_in`` and the input rule; return the graph input and the input codes."""
+def _integer_input(graph: _Graph, artifact: Artifact) -> tuple[_Tensor, _Tensor]:
+    """Add ``global_in`` and the integer input rule; return the graph input and the codes."""
     rule = artifact.input
     if rule.encoding.max >= EXACT_LIMITS[FLOAT]:
         raise ExportError(f"input.encoding: {rule.encoding} codes reach {rule.encoding.max}, but "
@@ -177,6 +179,73 @@ def _input_rule(graph: _Graph, artifact: Artifact) -> tuple[_Tensor, _Tensor]:
     codes = graph.quant("input.quant", x, 1, 0, rule.encoding.bits, signed=False, narrow=False,
                         rounding_mode="FLOOR")
     return global_in, codes
+
+
+_STEP_NODES = {StepOp.MUL: "Mul", StepOp.ADD: "Add", StepOp.SUB: "Sub", StepOp.DIV: "Div"}
+
+
+def _float_input(graph: _Graph, artifact: Artifact) -> tuple[_Tensor, _Tensor]:
+    """Add ``global_in`` and a float input rule (an imported model's); return the graph input
+    and the unsigned input codes ``u``.
+
+    The rule's float32 steps are written as the same scalar nodes; its quantizer
+    ``round(clamp(x / scale + zero_point))`` as ``Div(scale)`` -> ``Add(zero_point)`` ->
+    ``Quant``/``BipolarQuant`` of scale 1, the same float32 operations in the same order (a
+    division by 1 and an addition of 0 change nothing); then ``u = code - min`` (bipolar:
+    ``(code + 1) / 2``), small integers and exact.
+    """
+    rule = artifact.input
+    quantizer = rule.quantizer
+    shape = (1, *rule.raw_shape)
+    global_in = _Tensor("global_in", shape, FLOAT)
+    x = global_in
+    for index, step in enumerate(rule.steps):
+        x = graph.node(f"input.step{index}", _STEP_NODES[step.op], [x.name, graph.constant(
+            f"input.step{index}.value", step.value, FLOAT)], shape, FLOAT)
+    if quantizer.scale != 1:
+        x = graph.node("input.scale", "Div", [x.name, graph.constant(
+            "input.scale.value", quantizer.scale, FLOAT)], shape, FLOAT)
+    if quantizer.zero_point != 0:
+        x = graph.node("input.zero_point", "Add", [x.name, graph.constant(
+            "input.zero_point.value", quantizer.zero_point, FLOAT)], shape, FLOAT)
+    if quantizer.bipolar:
+        codes = graph.node("input.quant", "BipolarQuant", [x.name, graph.constant(
+            "input.quant.scale", 1, FLOAT)], shape, FLOAT, domain=QONNX_DOMAIN)
+        codes = graph.node("input.unsigned", "Add", [codes.name, graph.constant(
+            "input.unsigned.value", 1, FLOAT)], shape, FLOAT)
+        codes = graph.node("input.halve", "Mul", [codes.name, graph.constant(
+            "input.halve.value", 0.5, FLOAT)], shape, FLOAT)
+    else:
+        codes = graph.quant("input.quant", x, 1, 0, quantizer.bits, quantizer.signed,
+                            quantizer.narrow, rounding_mode=quantizer.rounding.value)
+        if quantizer.min_code:
+            codes = graph.node("input.unsigned", "Add", [codes.name, graph.constant(
+                "input.unsigned.value", -quantizer.min_code, FLOAT)], shape, FLOAT)
+    in_shape = artifact.in_shape
+    if rule.channels_last or len(shape) == 2 and len(in_shape) == 1:
+        return global_in, codes  # NCHW as the layers read it, or already flat
+    if len(in_shape) == 1:  # a multi-axis input read flat by a dense layer, in its own order
+        return global_in, graph.node("input.flatten", "Flatten", [codes.name],
+                                     (1, in_shape[0]), FLOAT, axis=1)
+    raise ExportError(f"input: a {list(rule.raw_shape)} input read as a "
+                      f"{list(in_shape)} image without channels_last has no export")
+
+
+_INPUT_RULES = {InputQuantizer: _integer_input, FloatInputQuantizer: _float_input}
+"""Input rule -> ``add(graph, artifact)``, which returns the graph input and the input codes."""
+
+
+def _input_rule(graph: _Graph, artifact: Artifact) -> tuple[_Tensor, _Tensor]:
+    """Add ``global_in`` and the artifact's input rule; return the graph input and the codes.
+
+    Raises
+    ------
+    ExportError
+        If the rule has no export.
+    """
+    if type(artifact.input) not in _INPUT_RULES:
+        raise ExportError(f"input: the QONNX export has no {artifact.input.kind!r} input rule")
+    return _INPUT_RULES[type(artifact.input)](graph, artifact)
 
 
 # --- weighted layers ------------------------------------------------------------------------------
@@ -421,8 +490,13 @@ def float64_parts(model: onnx.ModelProto) -> list[str]:
 
 def onnx_inputs(artifact: Artifact, raw: np.ndarray) -> np.ndarray:
     """Return raw features ``(n, in_features)`` (channels-last) as the exported graph takes
-    them: ``(n, F)``, or ``(n, C, H, W)`` for an image, as floats of ``global_in``'s type."""
+    them: ``(n, F)``, or ``(n, C, H, W)`` for an image, as floats of ``global_in``'s type.
+
+    A float input rule's inputs are already the graph's: ``(n, *raw_shape)`` (or flat), float32.
+    """
     raw = np.asarray(raw)
+    if isinstance(artifact.input, FloatInputQuantizer):
+        return raw.astype(np.float32).reshape(len(raw), *artifact.input.raw_shape)
     shape = artifact.in_shape
     if len(shape) == 3:
         raw = raw.reshape(len(raw), *shape).transpose(0, 3, 1, 2)
@@ -464,10 +538,14 @@ def _check(model: onnx.ModelProto, artifact: Artifact) -> None:
     onnx.checker.check_model(model)
     rule = artifact.input
     rng = np.random.default_rng(0)
-    raw = np.stack([np.full(artifact.in_features, rule.raw_min),
-                    np.full(artifact.in_features, rule.raw_max),
-                    rng.integers(rule.raw_min, rule.raw_max, artifact.in_features,
-                                 endpoint=True)]).astype(np.int64)
+    if isinstance(rule, FloatInputQuantizer):  # inputs around the quantizer's whole range
+        spread = rule.quantizer.scale * (1 << rule.quantizer.bits)
+        raw = (rng.standard_normal((3, artifact.in_features)) * spread).astype(np.float32)
+    else:
+        raw = np.stack([np.full(artifact.in_features, rule.raw_min),
+                        np.full(artifact.in_features, rule.raw_max),
+                        rng.integers(rule.raw_min, rule.raw_max, artifact.in_features,
+                                     endpoint=True)]).astype(np.int64)
     expected = reference.run(artifact, rule.quantize(raw)).scores
     scores = np.concatenate([execute(model, onnx_inputs(artifact, row[None])) for row in raw])
     if not np.array_equal(scores, expected):

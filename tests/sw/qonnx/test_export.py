@@ -428,3 +428,27 @@ def test_import_of_an_exported_trained_artifact_is_the_same_artifact(trained, na
 def test_import_of_an_exported_rare_artifact_is_the_same_artifact(build, tmp_path):
     # float64 parts (Cast nodes), zero points, offsets, negative multipliers, pad values
     assert_round_trip(build(np.random.default_rng(5)), tmp_path)
+
+
+# --- imported artifacts (float input rules) go back out ----------------------------------------
+
+@pytest.mark.parametrize("client", ["binary", "ternary", "int4", "cnn", "tfc"])
+def test_an_imported_model_exports_exactly(client, brevitas_mlps, brevitas_cnn, tfc, digits_split,
+                                           tmp_path):
+    from qnnforge.sw.inputs import FloatInputQuantizer
+    from qnnforge.sw.qonnx.importer import import_qonnx
+
+    source = {"cnn": brevitas_cnn, "tfc": tfc}.get(client) or brevitas_mlps[client]
+    artifact = import_qonnx(source)
+    assert isinstance(artifact.input, FloatInputQuantizer)
+    rule = artifact.input
+    if client == "tfc":  # FINN's MNIST input, bipolar after 2x - 1
+        x = np.random.default_rng(0).random((200, *rule.raw_shape), dtype=np.float32)
+    else:
+        x = digits_split.x_test.astype(np.float32).reshape(-1, *rule.raw_shape)
+    path, model = export_qonnx(artifact, tmp_path / "model.onnx")
+    expected = reference.run(artifact, rule.quantize(x)).scores
+    np.testing.assert_array_equal(execute(model, onnx_inputs(artifact, x)), expected)
+    # and back in: the same function (the rule is written as its own float32 steps)
+    back = import_qonnx(path)
+    np.testing.assert_array_equal(reference.run(back, back.input.quantize(x)).scores, expected)

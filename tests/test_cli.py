@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from qnnforge.cli import main
@@ -216,3 +217,18 @@ def test_bad_architecture_options_are_usage_errors(tmp_path, capsys, args, messa
         main(["train", "--out", str(tmp_path / "m"), *args])
     assert exit_info.value.code == 2
     assert f"qnnforge train: error: {message}" in capsys.readouterr().err
+
+
+def test_verify_of_an_artifact_that_does_not_read_the_digits_is_a_usage_error(tmp_path, capsys):
+    from qnnforge.sw.artifact import Artifact, DenseLayer, InputQuantizer, ScoreOutput
+    from qnnforge.sw.encoding import BIPOLAR, uint
+
+    layer = DenseLayer("fc0", uint(4), BIPOLAR, np.ones((2, 64), dtype=np.int64),
+                       ScoreOutput(np.zeros(2, dtype=np.int64)))
+    model = Artifact("narrow", InputQuantizer(uint(4), 0, 15, 1, 0), (layer,)).save(
+        tmp_path / "model")
+    assert main(["verify", str(model), "--out", str(tmp_path / "verify")]) == 2
+    assert capsys.readouterr().err == (
+        "qnnforge: error: the artifact's input rule does not take the held-out digits (raw "
+        "features must lie in 0..15, not 0..16); run it on your own inputs with qnnforge "
+        "predict --hardware\n")

@@ -82,10 +82,11 @@ def simulate_board(artifact, report: dict, images: int, work_dir: Path, options)
     from ..hw.compiler.folding import Folding
     from ..sw import reference
     from ..sw.data import load_digits_split
+    from .verify import held_out_codes
 
     split = load_digits_split()
     folding = Folding.from_json(report["folding"])
-    codes = artifact.input.quantize(split.x_test[:images])
+    codes = held_out_codes(artifact, split.x_test[:images])
     with step(f"board simulation of {images} held-out digits"):
         result = verify_board(artifact, folding, codes, work_dir, options=options)
     expected = reference.run(artifact, codes).classes

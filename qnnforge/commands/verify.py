@@ -39,6 +39,22 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def held_out_codes(artifact, x: np.ndarray) -> np.ndarray:
+    """Return the input codes of held-out digits ``x`` under the artifact's input rule.
+
+    Raises
+    ------
+    UsageError
+        If the rule does not take the digits (an imported model of other inputs).
+    """
+    try:
+        return artifact.input.quantize(x)
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"the artifact's input rule does not take the held-out digits "
+                         f"({error}); run it on your own inputs with qnnforge predict "
+                         f"--hardware") from None
+
+
 def verify_on_digits(artifact, design, out: Path, *, samples: int | None = None,
                      stall: float = 0.3, backpressure: float = 0.3, seed: int = 1) -> dict:
     """Simulate ``design`` on the held-out digits, compare with the reference, write the report.
@@ -59,7 +75,7 @@ def verify_on_digits(artifact, design, out: Path, *, samples: int | None = None,
     samples = len(split.x_test) if samples is None else samples
     if not 1 <= samples <= len(split.x_test):
         raise UsageError(f"samples must lie in 1..{len(split.x_test)}, not {samples}")
-    codes = artifact.input.quantize(split.x_test[:samples])
+    codes = held_out_codes(artifact, split.x_test[:samples])
     with step(f"Verilator: {samples} samples at full rate and with stalls/backpressure"):
         result = verify_network(artifact, design, codes, out / "sim", stall=stall,
                                 backpressure=backpressure, seed=seed)

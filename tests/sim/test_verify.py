@@ -66,7 +66,7 @@ def test_checker_accepts_equal_outputs_and_extra_rows():
 
 @pytest.mark.parametrize("actual, message", [
     ([[1, -1, 1], [-1, 1, 1], [5, 5, 5]],
-     "sample 1, layer fc0, element 1: expected -1, got 1 (1 samples differ)"),
+     "sample 1, layer fc0, element 1: expected -1, got 1 (2 samples differ)"),
     ([[0, -1, 1], [-1, -1, 0], [0, 0, 0]],
      "sample 0, layer fc0, element 0: expected 1, got 0 (2 samples differ)"),
     ([[1, -1, 1], [-1, -1, 1], [0, 0, 1]],

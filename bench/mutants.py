@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -451,14 +452,16 @@ def write_table(records: list[dict], summary: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", default=[],
-                        help="run only this mutant (repeatable)")
+                        help="run only this mutant (repeatable; nothing is written)")
+    parser.add_argument("--start", default=None,
+                        help="skip the mutants before this one (nothing is written)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds the tests of one mutant may take (default 600)")
     args = parser.parse_args(argv)
     names = [mutant.name for mutant in MUTANTS]
     if len(set(names)) != len(names):
         raise SystemExit("mutant names must be unique")
-    unknown = sorted(set(args.only) - set(names))
+    unknown = sorted(set(args.only + ([args.start] if args.start else [])) - set(names))
     if unknown:
         raise SystemExit(f"unknown mutants: {', '.join(unknown)}")
     for mutant in MUTANTS:  # every snippet is checked before anything runs
@@ -469,9 +472,12 @@ def main(argv: list[str] | None = None) -> int:
     if subprocess.run(["git", "diff", "--quiet"], cwd=ROOT).returncode != 0:
         raise SystemExit("the work tree has uncommitted changes: commit them first, so that "
                          "every restored file can be checked with git diff")
+    # a SIGTERM ends the run through the restoring ``finally``, like Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     start = time.monotonic()
     records = []
-    for mutant in MUTANTS:
+    selected = MUTANTS[names.index(args.start):] if args.start else MUTANTS
+    for mutant in selected:
         if args.only and mutant.name not in args.only:
             continue
         record = run_mutant(mutant, args.timeout)
@@ -485,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                "survived": [r["name"] for r in scored if r["verdict"] == "survived"],
                "score": round(killed / len(scored), 4) if scored else 0.0,
                "seconds": round(time.monotonic() - start, 1)}
-    if not args.only:
+    if not args.only and not args.start:
         report = {"python": platform.python_version(), "summary": summary, "mutants": records}
         (RESULTS / "mutants.json").write_text(json.dumps(report, indent=1) + "\n")
         (RESULTS / "mutants.md").write_text(write_table(records, summary))

@@ -161,8 +161,8 @@ def cases() -> Iterator[Case]:
                                               timeout=timeout))
 
 
-    for kind, fan_in, pe, simd, lanes, steps in (("binary", 4, 1, 1, 1, 24),
-                                                 ("binary", 4, 1, 2, 4, 16),
+    for kind, fan_in, pe, simd, lanes, steps in (("binary", 4, 1, 1, 1, 20),
+                                                 ("binary", 4, 1, 2, 4, 14),
                                                  ("fixed", 4, 2, 4, 4, 8),
                                                  ("fixed", 3, 1, 3, 3, 10)):
         name = (f"MVU({kind}, 2x{fan_in}, pe={pe}, simd={simd}, in_lanes={lanes}) "
@@ -170,10 +170,10 @@ def cases() -> Iterator[Case]:
         yield Case("MVU stream", name,
                    lambda timeout, a=(kind, fan_in, pe, simd, lanes), n=steps, name=name:
                    _mvu_stream(*a, name=name, steps=n, timeout=timeout))
-    for in_shape, lanes, kernel, stride, padding, steps in (((3, 3, 1), 1, 2, 1, 0, 20),
-                                                            ((3, 3, 1), 1, 3, 2, 1, 16),
-                                                            ((4, 4, 1), 1, 2, 2, 0, 16),
-                                                            ((3, 3, 2), 1, 2, 1, 1, 16)):
+    for in_shape, lanes, kernel, stride, padding, steps in (((3, 3, 1), 1, 2, 1, 0, 16),
+                                                            ((3, 3, 1), 1, 3, 2, 1, 14),
+                                                            ((4, 4, 1), 1, 2, 2, 0, 14),
+                                                            ((3, 3, 2), 1, 2, 1, 1, 14)):
         name = (f"SlidingWindow({in_shape}, lanes={lanes}, k={kernel}, s={stride}, "
                 f"p={padding}) for {steps} cycles")
         yield Case("SlidingWindow stream", name,

@@ -5,7 +5,9 @@ or the run stops: the source moved on and the list must follow), its replacement
 change matters. For each mutant the file is rewritten in place, the tests that should catch it
 run (``pytest -x``, no cache, no bytecode written), and the original is restored in a
 ``finally``; the run checks with ``git diff --quiet`` that the tree is clean after every mutant.
-A mutant is *killed* when a test fails (or the run times out, a hang being a failure too) and
+The files are rewritten in the work tree itself (the package is installed from it): run
+nothing else in this tree while the mutation run is going, or it may test a mutant. A mutant is
+*killed* when a test fails (or the run times out, a hang being a failure too) and
 *survives* when every test passes. A mutant marked ``equivalent`` is run like the others but left
 out of the score, with the reason given.
 
@@ -241,7 +243,7 @@ MUTANTS = [
     Mutant("window-writer-ignores-full", "hw/cores/sliding_window.py",
            "i.ready.eq(rows_held < self.buffer_rows)", "i.ready.eq(1)",
            "the writer overwrites a row the reader still needs",
-           (f"{FORMAL}", "-k", "window_stream_contract")),
+           (f"{FORMAL}", "-k", "window_stream_contract and 4x1")),
     Mutant("window-row-ready-early", "hw/cores/sliding_window.py",
            "rows_ready.eq(base_row + rows_held > need)", "rows_ready.eq(base_row + rows_held >= need)",
            "a window read one row before that row is written",
@@ -318,7 +320,7 @@ MUTANTS = [
            "return cls(multiplier=multiplier, offset=offset, shift=shift - base,",
            "return cls(multiplier=multiplier, offset=offset, shift=shift,",
            "per-channel shifts not reduced by the shared base (shifted twice)",
-           ("tests/hw/test_mvu_precisions.py",)),
+           ("tests/hw/test_lowering.py", "tests/hw/test_mvu_precisions.py")),
     Mutant("lowering-score-scale", "hw/compiler/outputs.py",
            "score.eq(total * self.scale + constant)", "score.eq(total + constant)",
            "an XNOR count used as the score without the factor 2",
@@ -328,7 +330,9 @@ MUTANTS = [
            '"synapse_folds": -(-lowered.fan_in // folding.simd),',
            '"synapse_folds": lowered.fan_in // folding.simd,',
            "the summary's synapse folds rounded down for a partial fold",
-           ("tests/hw/test_generate.py", "tests/hw/test_folding.py")),
+           ("tests/hw/test_generate.py", "tests/hw/test_folding.py",
+            "tests/hw/test_conv_network.py::test_conv_summary_counts_partial_folds_and_the_"
+            "window_bound")),
     Mutant("lowering-conv-kernel-order", "hw/compiler/layers/conv2d.py",
            "layer.weights.reshape(layer.out_channels, -1), layer.output)",
            "layer.weights.transpose(0, 2, 1, 3).reshape(layer.out_channels, -1), layer.output)",
@@ -337,7 +341,9 @@ MUTANTS = [
     Mutant("lowering-conv-cycles", "hw/compiler/layers/conv2d.py",
            '"cycles": max(matrix_cycles, beats),', '"cycles": matrix_cycles,',
            "a convolution fed too narrowly predicted faster than its window generator",
-           ("tests/hw/test_conv_network.py::test_window_beats_bound_a_conv_fed_too_narrowly",)),
+           ("tests/hw/test_conv_network.py::test_window_beats_bound_a_conv_fed_too_narrowly",
+            "tests/hw/test_conv_network.py::test_conv_summary_counts_partial_folds_and_the_"
+            "window_bound")),
     # --- simulation checkers -------------------------------------------------------------------
     Mutant("network-tb-compares-expected-with-itself", "sim/network_tb.py",
            "rows = np.nonzero(np.any(expected != actual[:len(expected)], axis=1))[0]",
@@ -414,7 +420,7 @@ def run_mutant(mutant: Mutant, timeout: float) -> dict:
             if result.returncode == 0:
                 verdict, killer = "survived", ""
             elif result.returncode == 1 and failed:
-                verdict, killer = "killed", failed[0]
+                verdict, killer = "killed", _short(failed[0])
             else:
                 verdict, killer = "killed", f"pytest exit {result.returncode}"
             tail = "\n".join(output.strip().splitlines()[-3:])
@@ -427,6 +433,13 @@ def run_mutant(mutant: Mutant, timeout: float) -> dict:
         raise SystemExit(f"mutant {mutant.name}: {mutant.path} was not restored")
     return {**asdict(mutant), "tests": list(mutant.tests), "verdict": verdict,
             "killed_by": killer, "seconds": round(time.monotonic() - start, 1), "tail": tail}
+
+
+def _short(test: str) -> str:
+    """Return a test id with its parameters cut to 40 printable characters."""
+    name, _, params = test.partition("[")
+    params = "".join(c if c.isprintable() and c not in "|`" else "?" for c in params.rstrip("]"))
+    return f"{name}[{params[:40]}{'...' if len(params) > 40 else ''}]" if params else name
 
 
 def _module(path: str) -> str:

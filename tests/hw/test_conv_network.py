@@ -108,3 +108,19 @@ def test_conv_and_pool_reject_foldings_that_do_not_fit(index, folding, lanes, me
     layer = artifact.layers[index]
     with pytest.raises(FoldingError, match=message):
         hardware_for(layer).check_folding(index, layer, folding, lanes)
+
+
+def test_conv_summary_counts_partial_folds_and_the_window_bound():
+    # the 6x6-pixel output conv of random_cnn: 4 output channels, fan-in 36 (3x3 x 4 channels)
+    artifact = random_cnn(np.random.default_rng(0), "binary")
+    conv = artifact.layers[1]
+    kind = hardware_for(conv)
+    lowered = kind.lower(conv)
+    # SIMD 5 does not divide 36: ceil(36 / 5) = 8 synapse folds, 4 / 2 = 2 neuron folds
+    entry = kind.summary(lowered, LayerFolding(2, 5), 4)
+    assert (entry["synapse_folds"], entry["neuron_folds"]) == (8, 2)
+    assert entry["cycles_per_pixel"] == 16 and entry["matrix_cycles"] == 36 * 16
+    # fed one element a beat, the windows (36 pixels x 36 elements) are slower than the matrix
+    entry = kind.summary(lowered, LayerFolding(4, 36), 1)
+    assert entry["matrix_cycles"] == 36 and entry["window_beats"] == 36 * 36
+    assert entry["cycles"] == 36 * 36

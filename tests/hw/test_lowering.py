@@ -53,3 +53,16 @@ def test_shapes():
     assert element_shape(sint(3)) == signed(3)
     assert signed_shape_for(-1, 0) == signed(1)
     assert signed_shape_for(-129, 127) == signed(9)
+
+
+def test_requantize_shifts_share_their_minimum_as_the_base():
+    # every channel shifts by at least 3: the hardware shifts all by 3, then 0, 2 or 1 more
+    from qnnforge.sw.artifact import RequantizeOutput
+    rule = RequantizeOutput(np.array([5, -7, 3]), np.array([3, 5, 4]), np.array([4, 16, 8]),
+                            np.array([1, 0, 2]), uint(4))
+    layer = DenseLayer("l", uint(2), sint(3), np.ones((3, 4), np.int64), rule)
+    stage = lower_layer(layer).output
+    assert stage.shift_base == 3 and stage.max_shift == 2
+    np.testing.assert_array_equal(stage.shift, [0, 2, 1])
+    np.testing.assert_array_equal(stage.multiplier, [5, -7, 3])
+    np.testing.assert_array_equal(stage.offset, [4, 16, 8])

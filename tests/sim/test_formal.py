@@ -7,14 +7,21 @@ deliberately broken cores and assert the proof fails with the counterexample err
 proof here can pass vacuously.
 """
 
+import inspect
 import random
 import re
+import sys
+import types
 
+import numpy as np
 import pytest
 from amaranth.hdl import Module, Mux, Shape, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from qnnforge.hw.compiler.layers import lower_layer
+from qnnforge.hw.cores import mvu as mvu_module
+from qnnforge.hw.cores import sliding_window as window_module
 from qnnforge.hw.cores.argmax import Argmax
 from qnnforge.hw.cores.binary_weight_dot import BinaryWeightDot
 from qnnforge.hw.cores.fixed_dot import FixedDot, FixedMultiplier
@@ -27,8 +34,12 @@ from qnnforge.hw.cores.xnor_dot import XnorDot
 from qnnforge.hw.explore.xnor_popcount import xnor_unit
 from qnnforge.hw.tools.toolchain import ToolMissingError
 from qnnforge.sim import formal
-from qnnforge.sim.formal import EquivalenceError, Specification, prove, prove_argmax_stream
+from qnnforge.sim.formal import (EquivalenceError, Specification, prove, prove_argmax_stream,
+                                 prove_stream)
+from qnnforge.sw.encoding import BIPOLAR, sint, uint
 from qnnforge.sw.errors import VerificationError
+
+from ..hw.layers import mixed_layer, random_layer
 
 SHAPES = [unsigned(bits) for bits in range(1, 5)] + [signed(bits) for bits in range(1, 5)]
 """Operand shapes: 1 to 4 bits, unsigned and signed."""
@@ -218,6 +229,117 @@ def test_argmax_stream_contract(score_shape, classes, lanes, steps):
     assert proof.steps == steps
 
 
+# Bounded proofs of the MVU and the sliding window (sim/formal.py prove_stream): every input
+# sequence of `steps` cycles from reset, payloads, valid and ready free. Depth covered: the
+# unfolded MVUs (one beat a vector) see 3 or more vectors with their outputs; the folded 1x1
+# MVU (4 input beats, 2 outputs of 4 cycles) sees its first vector out whole and the second
+# taken in while the first is computed, which is where the two banks and the stall rule
+# interact; the windows cover the first output rows of the first image (12 steps: up to 9
+# input beats, 8 output beats). bench/formal.py runs deeper bounds (full images and vectors).
+
+def _mvu(kind, pe, simd, in_lanes, fan_in=4):
+    rng = np.random.default_rng(fan_in * 10 + pe)
+    if kind == "binary":
+        layer = random_layer(rng, fan_in, 2, BIPOLAR, scores=False)
+    else:
+        layer = mixed_layer(rng, fan_in, 2, uint(2), sint(2), "scores")
+    unit = mvu_module.MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes)
+    return unit, layer
+
+
+MVU_STREAMS = [("binary", 4, 2, 4, 4, 10), ("binary", 4, 1, 1, 1, 16),
+               ("binary", 4, 1, 3, 2, 14), ("fixed", 2, 2, 2, 2, 8), ("fixed", 2, 1, 1, 1, 12)]
+
+
+@pytest.mark.parametrize("kind, fan_in, pe, simd, in_lanes, steps", MVU_STREAMS,
+                         ids=[f"{k}-2x{f}-pe{p}-simd{s}-lanes{l}" for k, f, p, s, l, _ in
+                              MVU_STREAMS])
+def test_mvu_stream_contract(kind, fan_in, pe, simd, in_lanes, steps):
+    unit, layer = _mvu(kind, pe, simd, in_lanes, fan_in)
+    name = f"MVU({kind}, 2x{fan_in}, pe={pe}, simd={simd}, in_lanes={in_lanes})"
+    proof = prove_stream(unit, formal.mvu_model(unit, layer), name=name, steps=steps)
+    _proved(proof, name)
+    assert proof.steps == steps
+
+
+def _window(in_shape, lanes, kernel, stride, padding, cls=None):
+    cls = cls or window_module.SlidingWindow
+    kernel = (kernel, min(kernel, in_shape[1] + 2 * padding))
+    return cls(unsigned(2), in_shape=in_shape, lanes=lanes, kernel=kernel,
+               stride=(stride, stride), padding=(padding,) * 4, pad_code=1)
+
+
+# the 4x1 column's line buffer holds 4 beats: 12 cycles can overrun it, stalled or not
+WINDOW_STREAMS = [((3, 3, 1), 1, 2, 1, 0), ((3, 3, 1), 1, 3, 2, 1), ((4, 4, 1), 1, 2, 2, 0),
+                  ((3, 3, 2), 1, 2, 1, 1), ((3, 3, 2), 2, 2, 1, 0), ((4, 1, 1), 1, 2, 1, 0)]
+
+
+@pytest.mark.parametrize("in_shape, lanes, kernel, stride, padding", WINDOW_STREAMS,
+                         ids=[f"{'x'.join(map(str, i))}-l{l}-k{k}-s{s}-p{p}"
+                              for i, l, k, s, p in WINDOW_STREAMS])
+def test_window_stream_contract(in_shape, lanes, kernel, stride, padding):
+    unit = _window(in_shape, lanes, kernel, stride, padding)
+    name = f"SlidingWindow({in_shape}, lanes={lanes}, k={kernel}, s={stride}, p={padding})"
+    proof = prove_stream(unit, formal.window_model(unit), name=name, steps=12)
+    _proved(proof, name)
+
+
+def test_window_model_follows_the_reference_order():
+    # 3x3 image of one channel, kernel 2, stride 1, padding 1 on every side: the first window
+    # is (pad, pad, pad, pixel 0), the second (pad, pad, 0, 1); beats are pixels here
+    model = formal.window_model(_window((3, 3, 1), 1, 2, 1, 1))
+    assert model.in_beats == 9 and model.out_beats == 16 * 4
+    assert model.needs[:8] == (-1, -1, -1, 0, -1, -1, 0, 1)
+    assert model.needs[-4:] == (8, -1, -1, -1)
+
+
+def _mutated(module, old, new):
+    """Return a copy of ``module`` with the source snippet ``old`` (found once) replaced."""
+    source = inspect.getsource(module)
+    assert source.count(old) == 1, old
+    copy = types.ModuleType(module.__name__ + "_mutant")
+    copy.__package__ = module.__package__
+    sys.modules[copy.__name__] = copy
+    exec(compile(source.replace(old, new), copy.__name__, "exec"), copy.__dict__)
+    return copy
+
+
+def test_canary_mvu_with_the_broken_backpressure_rule_fails_full_rate():
+    # the issue's mutant: advance only on an empty output register halves the throughput
+    broken = _mutated(mvu_module, "advance.eq(~o.valid | o.ready)", "advance.eq(~o.valid)")
+    rng = np.random.default_rng(0)
+    layer = random_layer(rng, 4, 2, BIPOLAR, scores=False)
+    unit = broken.MatrixVectorUnit(lower_layer(layer), pe=1, simd=4, in_lanes=4)
+    with pytest.raises(EquivalenceError, match=(
+            r"^broken MVU breaks its stream contract at step \d+: with the sink ready and the "
+            r"item taken in whole, its beats follow each other one per interval$")):
+        prove_stream(unit, formal.mvu_model(unit, layer), name="broken MVU", steps=8)
+
+
+def test_canary_window_that_drops_a_beat_under_stall_fails():
+    # the read port keeps reading while the output is stalled: the word stage 1 holds is
+    # replaced by the next one, so a beat is lost (and another doubled) under valid & ~ready
+    broken = _mutated(window_module, "port.en.eq(advance),", "port.en.eq(1),")
+    unit = _window((3, 3, 1), 1, 2, 1, 0, cls=broken.SlidingWindow)
+    with pytest.raises(EquivalenceError, match=(
+            r"^dropping window breaks its stream contract at step \d+: an offered beat is the "
+            r"next one the reference gives for the items taken in, and every input it depends "
+            r"on has been taken$")):
+        prove_stream(unit, formal.window_model(unit), name="dropping window", steps=12)
+
+
+def test_canary_stream_model_that_expects_other_data_fails():
+    unit, layer = _mvu("binary", 2, 4, 4)
+    model = formal.mvu_model(unit, layer)
+    wrong = formal.StreamModel(**{**model.__dict__, "expected":
+                                  lambda m, beats, k: model.expected(m, beats, k) ^ 1})
+    with pytest.raises(EquivalenceError, match=(
+            r"^MVU against a wrong model breaks its stream contract at step \d+: an offered "
+            r"beat is the next one the reference gives for the items taken in, and every input "
+            r"it depends on has been taken$")):
+        prove_stream(unit, wrong, name="MVU against a wrong model", steps=6)
+
+
 # --- Canaries: a broken core must fail its proof, naming the counterexample ---------------------
 
 class _StrictThreshold(Threshold):
@@ -365,6 +487,14 @@ def test_latency_must_be_a_non_negative_integer(latency):
     with pytest.raises(ValueError, match=rf"^latency must be a non-negative integer, "
                                          rf"not {re.escape(repr(latency))}$"):
         prove(Popcount(2), formal.popcount_spec, name="Popcount(2)", latency=latency)
+
+
+@pytest.mark.parametrize("steps", [1, 2.5, False])
+def test_stream_steps_must_be_at_least_two(steps):
+    unit, layer = _mvu("binary", 2, 4, 4)
+    with pytest.raises(ValueError, match=rf"^steps must be an integer of at least 2, "
+                                         rf"not {re.escape(repr(steps))}$"):
+        prove_stream(unit, formal.mvu_model(unit, layer), name="MVU", steps=steps)
 
 
 @pytest.mark.parametrize("steps", [1, 2.5, False])

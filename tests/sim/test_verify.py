@@ -53,3 +53,27 @@ def test_reference_vectors_hold_values_of_every_layer(network):
 def test_simulation_failures_are_verification_errors():
     assert issubclass(SimulationFailed, VerificationError)
     assert not issubclass(SimulationFailed, AssertionError)
+
+
+# --- Canaries of the network testbench's checker (sim/network_tb.first_mismatch) ---------------
+
+def test_checker_accepts_equal_outputs_and_extra_rows():
+    from qnnforge.sim.network_tb import first_mismatch
+    expected = np.array([[1, -1, 1], [-1, -1, 1]])
+    assert first_mismatch("fc0", expected, expected.copy()) is None
+    assert first_mismatch("fc0", expected, np.vstack([expected, [[0, 0, 0]]])) is None
+
+
+@pytest.mark.parametrize("actual, message", [
+    ([[1, -1, 1], [-1, 1, 1], [5, 5, 5]],
+     "sample 1, layer fc0, element 1: expected -1, got 1 (2 samples differ)"),
+    ([[0, -1, 1], [-1, -1, 0], [0, 0, 0]],
+     "sample 0, layer fc0, element 0: expected 1, got 0 (2 samples differ)"),
+    ([[1, -1, 1], [-1, -1, 1], [0, 0, 1]],
+     "sample 2, layer fc0, element 2: expected 0, got 1 (1 samples differ)"),
+    ([[1, -1, 1]], "fc0: only 1 of 3 outputs arrived"),
+])
+def test_canary_checker_names_the_first_wrong_sample(actual, message):
+    from qnnforge.sim.network_tb import first_mismatch
+    expected = np.array([[1, -1, 1], [-1, -1, 1], [0, 0, 0]])
+    assert first_mismatch("fc0", expected, np.array(actual)) == message

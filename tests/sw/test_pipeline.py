@@ -5,6 +5,7 @@ Until the fold into one model class, the binary preset trained either ``Binarize
 :class:`BinarizedOracle` keeps the former's layout, built from the same parts, as the oracle.
 """
 
+import copy
 from contextlib import nullcontext
 
 import numpy as np
@@ -17,11 +18,11 @@ from qnnforge.sw.artifact import Artifact, DenseLayer, ScoreOutput, ThresholdAct
 from qnnforge.sw.config import TrainConfig
 from qnnforge.sw.encoding import BIPOLAR
 from qnnforge.sw.errors import QnnforgeError, VerificationError
-from qnnforge.sw.export import export_artifact, fold_threshold, quantized_predict
+from qnnforge.sw.export import export_artifact, quantized_predict
 from qnnforge.sw.model import QuantDense, ScoreHead, ThresholdBatchNorm
 from qnnforge.sw import pipeline
 from qnnforge.sw.pipeline import ReferenceMismatchError, check_reference, train_and_export
-from qnnforge.sw.quantizers import SignActivation
+from qnnforge.sw.quantizers import SignActivation, bipolar_sign
 from qnnforge.sw.train import digits_input_quantizer, train_model, train_quantized
 
 from .conftest import assert_same_artifact, tiny_artifact
@@ -57,14 +58,40 @@ class BinarizedOracle(nn.Module):
             dense.clip_latent()
 
 
+def brute_force_threshold(norm: ThresholdBatchNorm, bound: int) -> ThresholdActivation:
+    """Return the threshold rule that fires where the model's norm and sign fire, by trying
+    every accumulator in ``-bound .. bound`` in float64 (not the exporter's ``fold_threshold``):
+    the smallest firing one (direction +1), or minus the largest (direction -1), and
+    ``bound + 1`` for a channel that never fires."""
+    exact = _float64_copy(norm)
+    a = torch.arange(-bound, bound + 1, dtype=torch.float64)[:, None].repeat(1, len(norm.weight))
+    with torch.no_grad():
+        fires = (bipolar_sign(exact(a)) == 1).numpy()
+    # the model's sign of gamma / sqrt(var + eps): the direction the exporter must choose
+    directions = np.where(norm.weight.detach().double().numpy() < 0, -1, 1)
+    accumulators = np.arange(-bound, bound + 1)
+    thresholds = []
+    for c, direction in enumerate(directions):
+        firing = accumulators[fires[:, c]]
+        if not len(firing):
+            thresholds.append(bound + 1)
+        else:
+            thresholds.append(int(firing.min()) if direction > 0 else -int(firing.max()))
+    return ThresholdActivation(np.array(thresholds, dtype=np.int64), directions.astype(np.int64))
+
+
+def _float64_copy(norm: ThresholdBatchNorm) -> ThresholdBatchNorm:
+    return copy.deepcopy(norm).to(torch.float64).eval()
+
+
 def oracle_artifact(model: BinarizedOracle, quantizer, name: str) -> Artifact:
-    """The removed binary exporter: sign weights, folded thresholds, rounded score bias."""
+    """The removed binary exporter: sign weights, brute-force thresholds, rounded score bias."""
     layers, encoding = [], quantizer.encoding
     for index, dense in enumerate(model.dense):
         weights = np.where(dense.weight.detach().numpy() >= 0, 1, -1)
         bound = dense.in_features * encoding.max_abs
         if index < len(model.norms):
-            output = ThresholdActivation(*fold_threshold(model.norms[index], bound))
+            output = brute_force_threshold(model.norms[index], bound)
         else:
             output = ScoreOutput(np.round(model.head.bias.detach().double().numpy()).astype(int))
         layers.append(DenseLayer(f"fc{index}", encoding, BIPOLAR, weights, output))

@@ -142,3 +142,56 @@ def test_run_rejects_bad_inputs(x, error, message):
 def test_predict_rejects_out_of_range_raw_features():
     with pytest.raises(ValueError, match=r"^raw features must lie in 0\.\.16, not 0\.\.20$"):
         predict(tiny_artifact(), np.array([[0, 20, 0, 0]]))
+
+
+# --- Boundary values drawn on purpose (each found by a surviving mutant of bench/mutants.py) ---
+
+def test_windows_use_the_vertical_stride_down_and_the_horizontal_one_across():
+    from qnnforge.sw.reference import windows
+    # a 4x5 image of its own pixel numbers, kernel 2x2, stride 2 down and 1 across:
+    # 2 windows down (rows 0-1, 2-3) and 4 across (columns 0-1, 1-2, 2-3, 3-4)
+    image = np.arange(20).reshape(1, 4, 5, 1)
+    out = windows(image, (2, 2), (2, 1))
+    assert out.shape == (1, 2, 4, 2, 2, 1)
+    np.testing.assert_array_equal(out[0, 1, 3, :, :, 0], [[13, 14], [18, 19]])
+    np.testing.assert_array_equal(out[0, 0, 1, :, :, 0], [[1, 2], [6, 7]])
+    # and the other way round: 1 down, 3 across
+    out = windows(image, (2, 2), (1, 3))
+    assert out.shape == (1, 3, 2, 2, 2, 1)
+    np.testing.assert_array_equal(out[0, 2, 1, :, :, 0], [[13, 14], [18, 19]])
+
+
+def test_multithreshold_counts_a_level_met_with_equality():
+    from qnnforge.sw.reference import multithreshold
+    thresholds = np.array([[-2, 0, 3], [-2, 0, 3]])
+    # acc equal to each threshold passes that level (>=), in both directions
+    acc = np.array([[-2, 2], [0, 0], [3, -3], [-3, 3]])
+    np.testing.assert_array_equal(multithreshold(acc, thresholds, np.array([1, -1])),
+                                  [[1, 1], [2, 2], [3, 3], [0, 0]])
+
+
+def _rule(multiplier, shift, offset, zero_point, bits=4):
+    from qnnforge.sw.artifact import RequantizeOutput
+    from qnnforge.sw.encoding import uint
+    return RequantizeOutput(np.array(multiplier), np.array(shift), np.array(offset),
+                            np.array(zero_point), uint(bits))
+
+
+def test_requantize_by_hand_with_ties_zero_point_and_saturation():
+    from qnnforge.sw.reference import requantize
+    # y = clamp(((acc * m + offset) >> shift) + zp, 0, 15); offset 2 = 2**(3-1) rounds half up
+    rule = _rule([3, 3, 1, 1], [3, 3, 0, 0], [4, 4, 0, 0], [5, 0, 0, 0])
+    acc = np.array([[4, 4, 15, 16],     # (12+4)>>3 = 2, +5 = 7; 2; 15 (the top); 16 -> 15
+                    [-8, 1, -1, 0],     # (-24+4)>>3 = -3 (floor), +5 = 2; (3+4)>>3 = 0; -1 -> 0
+                    [20, -20, 14, 0]])  # (60+4)>>3 = 8, +5 = 13; -7 -> 0; 14; 0
+    np.testing.assert_array_equal(requantize(acc, rule), [[7, 2, 15, 15], [2, 0, 0, 0],
+                                                          [13, 0, 14, 0]])
+
+
+def test_requantize_rounds_ties_up_and_floors_below():
+    from qnnforge.sw.reference import requantize
+    # multiplier 1, shift 2, offset 2: acc/4 rounded half up; zero point 8 keeps it in 0..15
+    rule = _rule([1], [2], [2], [8])
+    acc = np.array([[2], [1], [-2], [-3], [6], [-6]])
+    # (2+2)>>2 = 1; (1+2)>>2 = 0; (-2+2)>>2 = 0; (-3+2)>>2 = -1; (6+2)>>2 = 2; (-6+2)>>2 = -1
+    np.testing.assert_array_equal(requantize(acc, rule)[:, 0], [9, 8, 8, 7, 10, 7])

@@ -23,7 +23,7 @@ def brevitas_mlps(tmp_path_factory, digits) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("brevitas")
     paths = {}
     for seed, kind in enumerate(("binary", "ternary", "int4")):
-        model = mlp(kind)
+        model = mlp(kind, seed)
         train(model, digits, epochs=3, seed=seed)
         paths[kind] = export(model, (1, 64), out / f"mlp_{kind}.onnx")
     return paths
@@ -32,7 +32,7 @@ def brevitas_mlps(tmp_path_factory, digits) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def brevitas_cnn(tmp_path_factory, digits) -> Path:
     """The binary CNN, trained for a few epochs and exported with NCHW input (1, 1, 8, 8)."""
-    model = cnn()
+    model = cnn(5)
     train(model, digits, epochs=8, seed=5)
     return export(model, (1, 1, 8, 8), tmp_path_factory.mktemp("brevitas") / "cnn.onnx")
 

@@ -48,10 +48,10 @@ RANDOM_INPUTS = 1000
 
 MODELS = {
     # name: (build the torch model, ONNX input shape, digits inputs?)
-    "mlp-binary": (lambda split: _trained(mlp("binary"), split, 3, 0), (1, 64), True),
-    "mlp-ternary": (lambda split: _trained(mlp("ternary"), split, 3, 1), (1, 64), True),
-    "mlp-int4": (lambda split: _trained(mlp("int4"), split, 3, 2), (1, 64), True),
-    "cnn-binary": (lambda split: _trained(cnn(), split, 8, 5), (1, 1, 8, 8), True),
+    "mlp-binary": (lambda split: _trained(mlp("binary", 0), split, 3, 0), (1, 64), True),
+    "mlp-ternary": (lambda split: _trained(mlp("ternary", 1), split, 3, 1), (1, 64), True),
+    "mlp-int4": (lambda split: _trained(mlp("int4", 2), split, 3, 2), (1, 64), True),
+    "cnn-binary": (lambda split: _trained(cnn(5), split, 8, 5), (1, 1, 8, 8), True),
     "tfc-w1a1": (lambda split: bnn_pynq("tfc_1w1a", 0), (1, 1, 28, 28), False),
     "sfc-w1a1": (lambda split: bnn_pynq("sfc_1w1a", 0), (1, 1, 28, 28), False),
     "cnv-w1a1": (lambda split: bnn_pynq("cnv_1w1a", 0), (1, 3, 32, 32), False),

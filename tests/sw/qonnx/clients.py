@@ -135,11 +135,13 @@ def train(model, split, epochs: int, seed: int) -> None:
     model.eval()
 
 
-def mlp(kind: str):
+def mlp(kind: str, seed: int):
     """Return a Brevitas MLP 64 -> 64 -> 10 of the given precision (``binary``, ``ternary``,
-    ``int4``), reading raw pixels 0..16."""
+    ``int4``), reading raw pixels 0..16, initialized from ``seed``."""
     import brevitas.nn as qnn
     import torch
+
+    torch.manual_seed(seed)  # the same model whatever ran before in this process
     from brevitas.quant import (Int8ActPerTensorFloat, Int8WeightPerTensorFloat,
                                 Uint8ActPerTensorFloat)
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
@@ -183,11 +185,14 @@ def export(model, shape, path: Path) -> Path:
     return path
 
 
-def cnn():
+def cnn(seed: int):
     """Return a binary Brevitas CNN reading 8x8 raw pixels (NCHW): conv 3x3 16 (no padding),
-    batch-norm, bipolar activation, 2x2 max-pool, then a dense score layer."""
+    batch-norm, bipolar activation, 2x2 max-pool, then a dense score layer (initialized from
+    ``seed``)."""
     import brevitas.nn as qnn
     import torch
+
+    torch.manual_seed(seed)
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant, CommonWeightQuant
 
     class CNN(torch.nn.Module):

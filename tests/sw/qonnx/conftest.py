@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from qnnforge.sw.data import load_digits_split
 
@@ -24,8 +23,7 @@ def brevitas_mlps(tmp_path_factory, digits) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("brevitas")
     paths = {}
     for seed, kind in enumerate(("binary", "ternary", "int4")):
-        torch.manual_seed(seed)  # the initial weights too, so a run does not depend on order
-        model = mlp(kind)
+        model = mlp(kind, seed)
         train(model, digits, epochs=3, seed=seed)
         paths[kind] = export(model, (1, 64), out / f"mlp_{kind}.onnx")
     return paths
@@ -34,8 +32,7 @@ def brevitas_mlps(tmp_path_factory, digits) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def brevitas_cnn(tmp_path_factory, digits) -> Path:
     """The binary CNN, trained for a few epochs and exported with NCHW input (1, 1, 8, 8)."""
-    torch.manual_seed(5)
-    model = cnn()
+    model = cnn(5)
     train(model, digits, epochs=8, seed=5)
     return export(model, (1, 1, 8, 8), tmp_path_factory.mktemp("brevitas") / "cnn.onnx")
 

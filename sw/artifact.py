@@ -36,10 +36,11 @@ __all__ = [
 ]
 
 FORMAT = "qnnforge.artifact"
-SCHEMA_VERSION = 3
-SUPPORTED_VERSIONS = (1, 2, 3)
-"""Versions 1 (bipolar weights, threshold and score outputs) and 2 (every precision, dense
-layers) still load; saving writes 3 (convolution and max-pool layers, image inputs)."""
+SCHEMA_VERSION = 4
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
+"""Versions 1 (bipolar weights, threshold and score outputs), 2 (every precision, dense
+layers) and 3 (convolution and max-pool layers, image inputs) still load; saving writes 4
+(``ttq`` and ``codebook`` weight encodings, whose tables the encoding carries)."""
 INPUT_LIMIT = (1 << 31) - 1
 """Largest magnitude of the input rule's raw range and multiplier (keeps the rule exact)."""
 

@@ -85,8 +85,9 @@ def _delete(path):
 
 
 MANIFEST_ERRORS = [
-    (_set(["schema_version"], 4),
-     r"^schema_version: version 4 is not supported \(this qnnforge reads versions 1, 2, 3\)$"),
+    (_set(["schema_version"], 5),
+     r"^schema_version: version 5 is not supported \(this qnnforge reads versions 1, 2, 3, "
+     r"4\)$"),
     (_set(["schema_version"], "1"), r"^schema_version: must be an integer, not '1'$"),
     (_set(["format"], "onnx"), r"^format: must be 'qnnforge\.artifact', not 'onnx'$"),
     (_delete(["format"]), r"^format: missing field$"),
@@ -241,7 +242,7 @@ def test_load_rejects_a_scores_layer_before_the_last(saved):
 @pytest.mark.parametrize("old, new, message", [
     ('"raw_min": 0', '"raw_min": NaN',
      r"^input\.raw_min: NaN is not allowed \(values must be integers\)$"),
-    ('"schema_version": 3', '"schema_version": Infinity',
+    ('"schema_version": 4', '"schema_version": Infinity',
      r"^schema_version: Infinity is not allowed \(values must be integers\)$"),
     ('"seed": 7', '"seed": -Infinity',
      r"^metadata\.seed: -Infinity is not allowed \(values must be integers\)$"),

@@ -38,7 +38,7 @@ def test_round_trip_keeps_every_integer(tmp_path):
     artifact = mixed_artifact()
     artifact.save(tmp_path / "model")
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
-    assert manifest["schema_version"] == 3
+    assert manifest["schema_version"] == 4
     assert manifest["layers"][0]["output"] == {
         "kind": "requantize", "encoding": {"kind": "uint", "bits": 8},
         "multiplier": "fc0.multiplier", "shift": "fc0.shift", "offset": "fc0.offset",

@@ -1,0 +1,119 @@
+"""Dot product of fixed-point activations with codebook weights: a table lookup and a multiplier
+per lane.
+
+Deep Compression's clustered weights share a per-layer table of ``2**b`` (or fewer) integer
+values; the weight memory holds ``b``-bit indices. Each lane looks its index up in a constant
+table (a ``2**b``-way multiplexer of constants: a few LUTs per value bit, no memory) and
+multiplies the value with its activation, with an inferred DSP block or a LUT-only shift-add
+multiplier (:func:`~.fixed_dot.product`). Indices past the table's end read as its last value
+(as :meth:`~qnnforge.sw.encoding.Encoding.from_code` does).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Shape, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from ...sw.encoding import signed_bits
+from .fixed_dot import product
+from .params import positive_int
+from .popcount import adder_tree
+from .ternary_dot import shape_max_abs
+
+__all__ = ["CodebookDot", "check_table"]
+
+
+def check_table(values, bits: int) -> tuple[int, ...]:
+    """Return ``values`` as a tuple of 1..``2**bits`` integers.
+
+    Raises
+    ------
+    TypeError
+        If ``bits`` is not a positive integer or a value not an integer.
+    ValueError
+        If there are no values or more than ``2**bits``.
+    """
+    positive_int("codebook bits", bits)
+    values = tuple(values)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"codebook values must be integers, not {list(values)!r}")
+    if not 1 <= len(values) <= 1 << bits:
+        raise ValueError(f"a codebook of {bits} bits needs 1..{1 << bits} values, not "
+                         f"{len(values)}")
+    return values
+
+
+class CodebookDot(wiring.Component):
+    """Combinational dot product of ``lanes`` fixed-point activations with codebook weights.
+
+    Parameters
+    ----------
+    lanes : int
+        Number of lanes (SIMD).
+    x_shape : Shape
+        Shape of one activation (``unsigned(k)`` or ``signed(k)``).
+    bits : int
+        Index width ``b``.
+    values : sequence of int
+        The table: index ``j`` is worth ``values[j]`` (1..``2**b`` entries).
+    dsp : bool
+        Multiply with inferred DSP blocks (``True``) or LUT-only shift-add multipliers.
+
+    Attributes
+    ----------
+    x : In(ArrayLayout(x_shape, lanes))
+        Activations.
+    w : In(ArrayLayout(unsigned(bits), lanes))
+        Weight indices.
+    sum : Out(signed)
+        ``sum(values[w[i]] * x[i])``, wide enough for ``lanes * max|x| * max|value|``.
+
+    Raises
+    ------
+    TypeError
+        If ``lanes`` or ``bits`` is not a positive integer or a value not an integer.
+    ValueError
+        If the table has no values or more than ``2**bits``.
+    """
+
+    def __init__(self, lanes: int, x_shape, bits: int, values, *, dsp: bool = True):
+        self._lanes = positive_int("CodebookDot lanes", lanes)
+        self._values = check_table(values, bits)
+        self._bits = bits
+        self._dsp = bool(dsp)
+        x_shape = Shape.cast(x_shape)
+        self._value_shape = signed(signed_bits(min(0, *self._values), max(0, *self._values)))
+        bound = lanes * shape_max_abs(x_shape) * max(abs(v) for v in self._values)
+        super().__init__({
+            "x": In(data.ArrayLayout(x_shape, lanes)),
+            "w": In(data.ArrayLayout(unsigned(bits), lanes)),
+            "sum": Out(signed(bits_for(bound) + 1)),
+        })
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return self._values
+
+    @property
+    def value_shape(self) -> Shape:
+        """Shape of a looked-up value (the multiplier's weight operand)."""
+        return self._value_shape
+
+    def elaborate(self, platform):
+        m = Module()
+        terms = []
+        for i in range(self._lanes):
+            value = Signal(self._value_shape, name=f"value{i}")
+            with m.Switch(self.w[i]):
+                for index in range(1 << self._bits):
+                    with m.Case(index):
+                        m.d.comb += value.eq(self._values[min(index, len(self._values) - 1)])
+            terms.append(product(self.x[i], value, self._dsp))
+        m.d.comb += self.sum.eq(adder_tree(terms))
+        return m

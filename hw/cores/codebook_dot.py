@@ -3,7 +3,8 @@ per lane.
 
 Deep Compression's clustered weights share a per-layer table of ``2**b`` (or fewer) integer
 values; the weight memory holds ``b``-bit indices. Each lane looks its index up in a constant
-table (a ``2**b``-way multiplexer of constants: a few LUTs per value bit, no memory) and
+table (a tree of ``2**b - 1`` multiplexers of constants, which synthesis folds into one
+``b``-input LUT per value bit, no memory) and
 multiplies the value with its activation, with an inferred DSP block or a LUT-only shift-add
 multiplier (:func:`~.fixed_dot.product`). Indices past the table's end read as its last value
 (as :meth:`~qnnforge.sw.encoding.Encoding.from_code` does).
@@ -11,7 +12,7 @@ multiplier (:func:`~.fixed_dot.product`). Indices past the table's end read as i
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
@@ -43,6 +44,15 @@ def check_table(values, bits: int) -> tuple[int, ...]:
         raise ValueError(f"a codebook of {bits} bits needs 1..{1 << bits} values, not "
                          f"{len(values)}")
     return values
+
+
+def _lookup(index: Value, table: list[int]) -> Value:
+    """Return ``table[index]`` as a tree of multiplexers over the index bits, least significant
+    first (not a ``Switch``, which Yosys would turn into a ROM: a memory, maybe a block RAM)."""
+    level: list = [Const(v) for v in table]
+    for bit in range(len(index)):
+        level = [Mux(index[bit], level[k + 1], level[k]) for k in range(0, len(level), 2)]
+    return level[0]
 
 
 class CodebookDot(wiring.Component):
@@ -108,12 +118,11 @@ class CodebookDot(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         terms = []
+        table = [self._values[min(index, len(self._values) - 1)]
+                 for index in range(1 << self._bits)]
         for i in range(self._lanes):
             value = Signal(self._value_shape, name=f"value{i}")
-            with m.Switch(self.w[i]):
-                for index in range(1 << self._bits):
-                    with m.Case(index):
-                        m.d.comb += value.eq(self._values[min(index, len(self._values) - 1)])
+            m.d.comb += value.eq(_lookup(self.w[i], table))
             terms.append(product(self.x[i], value, self._dsp))
         m.d.comb += self.sum.eq(adder_tree(terms))
         return m

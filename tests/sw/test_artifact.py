@@ -40,7 +40,7 @@ def test_save_load_round_trip(tmp_path):
 def test_manifest_spells_out_the_network(saved):
     manifest = saved.manifest()
     assert (manifest["format"], manifest["schema_version"], manifest["name"]) == (
-        "qnnforge.artifact", 3, "tiny")
+        "qnnforge.artifact", 4, "tiny")
     assert manifest["input"] == {"shape": [4], "encoding": {"kind": "uint", "bits": 4},
                                  "raw_min": 0, "raw_max": 16, "multiplier": 15, "shift": 4}
     assert [layer["accumulator_bound"] for layer in manifest["layers"]] == [60, 3]

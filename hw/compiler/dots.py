@@ -40,8 +40,8 @@ from amaranth.utils import bits_for
 from ...sw.encoding import BIPOLAR, TERNARY, Encoding
 from ...sw.errors import QnnforgeError
 from ..cores.binary_weight_dot import BinaryWeightDot
-from ..cores.codebook_dot import CodebookDot
-from ..cores.fixed_dot import FixedDot
+from ..cores.codebook_dot import CodebookDot, CodebookLane
+from ..cores.fixed_dot import FixedDot, FixedMultiplier
 from ..cores.ternary_dot import TernaryDot
 from ..cores.ttq_dot import TTQDot
 from ..cores.xnor_dot import XnorDot
@@ -111,6 +111,17 @@ class DotKind(ABC):
     def build(self, simd: int, input_shape: Shape, weight_shape: Shape,
               options: HardwareOptions) -> tuple[wiring.Component, Value]:
         """Return a unit of ``simd`` lanes (ports ``x``, ``w``) and its per-cycle result."""
+
+    def lane(self, input_shape: Shape, weight_shape: Shape, dsp: bool) -> wiring.Component:
+        """Return one lane of a kind that :attr:`multiplies` (ports ``x``, ``w``, ``product``),
+        which the cost explorer instantiates per lane.
+
+        Raises
+        ------
+        ValueError
+            If this kind has no multiplier per lane.
+        """
+        raise ValueError(f"the {self.name} dot kind has no multiplier per lane")
 
 
 class Xnor(DotKind):
@@ -187,6 +198,9 @@ class Fixed(DotKind):
         unit = FixedDot(simd, input_shape, weight_shape, dsp=options.dsp)
         return unit, unit.sum
 
+    def lane(self, input_shape, weight_shape, dsp):
+        return FixedMultiplier(input_shape, weight_shape, dsp=dsp)
+
 
 class _TableKind(DotKind):
     """A kind whose unit needs the weight encoding's table; :meth:`bind` gives it the table."""
@@ -249,6 +263,10 @@ class Codebook(_TableKind):
         encoding = self.weight_encoding
         unit = CodebookDot(simd, input_shape, encoding.bits, encoding.values, dsp=options.dsp)
         return unit, unit.sum
+
+    def lane(self, input_shape, weight_shape, dsp):
+        encoding = self.weight_encoding
+        return CodebookLane(input_shape, encoding.bits, encoding.values, dsp=dsp)
 
 
 DOT_KINDS: tuple[DotKind, ...] = (Xnor(), BinaryWeight(), Ternary(), Fixed(), TTQ(), Codebook())

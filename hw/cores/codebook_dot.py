@@ -23,7 +23,7 @@ from .params import positive_int
 from .popcount import adder_tree
 from .ternary_dot import shape_max_abs
 
-__all__ = ["CodebookDot", "check_table"]
+__all__ = ["CodebookLane", "CodebookDot", "check_table"]
 
 
 def check_table(values, bits: int) -> tuple[int, ...]:
@@ -53,6 +53,63 @@ def _lookup(index: Value, table: list[int]) -> Value:
     for bit in range(len(index)):
         level = [Mux(index[bit], level[k + 1], level[k]) for k in range(0, len(level), 2)]
     return level[0]
+
+
+class CodebookLane(wiring.Component):
+    """One codebook lane: ``product = values[w] * x`` (look-up, then multiply).
+
+    Parameters
+    ----------
+    x_shape : Shape
+        Shape of the activation.
+    bits : int
+        Index width ``b``.
+    values : sequence of int
+        The table (1..``2**b`` entries; indices past its end read as its last value).
+    dsp : bool
+        Multiply with ``*`` (a DSP block where synthesis infers one) or LUT-only shift-add.
+
+    Attributes
+    ----------
+    x : In(x_shape)
+    w : In(unsigned(bits))
+    product : Out(signed)
+        The exact product; its width holds ``max|x| * max|value|`` and a sign.
+
+    Raises
+    ------
+    TypeError
+        If ``bits`` is not a positive integer or a value not an integer.
+    ValueError
+        If the table has no values or more than ``2**bits``.
+    """
+
+    def __init__(self, x_shape, bits: int, values, *, dsp: bool = True):
+        self._values = check_table(values, bits)
+        self._bits, self._dsp = bits, bool(dsp)
+        x_shape = Shape.cast(x_shape)
+        self._value_shape = signed(signed_bits(min(0, *self._values), max(0, *self._values)))
+        self._bound = shape_max_abs(x_shape) * max(abs(v) for v in self._values)
+        super().__init__({"x": In(x_shape), "w": In(unsigned(bits)),
+                          "product": Out(signed(bits_for(self._bound) + 1))})
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return self._values
+
+    @property
+    def bound(self) -> int:
+        """Largest ``|product|``."""
+        return self._bound
+
+    def elaborate(self, platform):
+        m = Module()
+        table = [self._values[min(index, len(self._values) - 1)]
+                 for index in range(1 << self._bits)]
+        value = Signal(self._value_shape)
+        m.d.comb += [value.eq(_lookup(self.w, table)),
+                     self.product.eq(product(self.x, value, self._dsp))]
+        return m
 
 
 class CodebookDot(wiring.Component):
@@ -94,7 +151,6 @@ class CodebookDot(wiring.Component):
         self._bits = bits
         self._dsp = bool(dsp)
         x_shape = Shape.cast(x_shape)
-        self._value_shape = signed(signed_bits(min(0, *self._values), max(0, *self._values)))
         bound = lanes * shape_max_abs(x_shape) * max(abs(v) for v in self._values)
         super().__init__({
             "x": In(data.ArrayLayout(x_shape, lanes)),
@@ -110,19 +166,14 @@ class CodebookDot(wiring.Component):
     def values(self) -> tuple[int, ...]:
         return self._values
 
-    @property
-    def value_shape(self) -> Shape:
-        """Shape of a looked-up value (the multiplier's weight operand)."""
-        return self._value_shape
-
     def elaborate(self, platform):
         m = Module()
         terms = []
-        table = [self._values[min(index, len(self._values) - 1)]
-                 for index in range(1 << self._bits)]
+        x_shape = self.x.shape().elem_shape
         for i in range(self._lanes):
-            value = Signal(self._value_shape, name=f"value{i}")
-            m.d.comb += value.eq(_lookup(self.w[i], table))
-            terms.append(product(self.x[i], value, self._dsp))
+            m.submodules[f"lane{i}"] = lane = CodebookLane(x_shape, self._bits, self._values,
+                                                           dsp=self._dsp)
+            m.d.comb += [lane.x.eq(self.x[i]), lane.w.eq(self.w[i])]
+            terms.append(lane.product)
         m.d.comb += self.sum.eq(adder_tree(terms))
         return m

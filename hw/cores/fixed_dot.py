@@ -91,8 +91,14 @@ class FixedMultiplier(wiring.Component):
     def __init__(self, x_shape, w_shape, *, dsp: bool = True):
         x_shape, w_shape = Shape.cast(x_shape), Shape.cast(w_shape)
         self._dsp = bool(dsp)
+        self._bound = product_bound(x_shape, w_shape)
         super().__init__({"x": In(x_shape), "w": In(w_shape),
-                          "product": Out(signed(bits_for(product_bound(x_shape, w_shape)) + 1))})
+                          "product": Out(signed(bits_for(self._bound) + 1))})
+
+    @property
+    def bound(self) -> int:
+        """Largest ``|product|``."""
+        return self._bound
 
     def elaborate(self, platform):
         m = Module()

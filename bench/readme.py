@@ -33,9 +33,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
-PRECISIONS = ("binary", "ternary", "int4", "int8", "mixed")
+PRECISIONS = ("binary", "ternary", "ttq", "int4", "codebook4", "int8", "mixed")
 CNN_PRECISIONS = ("binary", "int4", "mixed")
-COST_PRECISIONS = ("1", "ternary", "2", "4", "8", "16", "32")
+COST_PRECISIONS = ("1", "ternary", "2", "4", "8", "16", "32",
+                   *(f"8x{name}" for bits in (2, 3, 4, 5) for name in (f"cb{bits}", bits)))
+COST_LABELS = {"1": "1 (XNOR)", **{f"8xcb{bits}": f"8 x codebook{bits} (8-bit values)"
+                                   for bits in (2, 3, 4, 5)},
+               **{f"8x{bits}": f"8 x {bits}" for bits in (2, 3, 4, 5)}}
+"""Row names of the cost table: ``AxW`` rows have 8-bit activations and ``W`` weights."""
 COST_FABRICS = ("xc7", "ice40", "ecp5")
 POPCOUNTS = (("adder_tree", "adder tree (`sum()` of XNOR bits)"),
              ("pipelined", "pipelined adder tree (every 2 levels)"),
@@ -130,7 +135,7 @@ def cost_section(cost: dict, lanes: int = 256) -> str:
             cells.append("–" if record is None else f"{record['lut_per_lane']:.2f}")
         xc7 = _best(records, "xc7", precision, lanes)
         ratio = "–" if xc7 is None or base is None else f"{xc7['lut'] / base['lut']:.0f}x"
-        name = "1 (XNOR)" if precision == "1" else precision
+        name = COST_LABELS.get(precision, precision)
         table.append(f"| {name} | {' | '.join(cells)} | {ratio} |")
     macs = {r["precision"]: r for r in records if r["kind"] == "mac" and r["fabric"] == "xc7"
             and not r["dsp_inference"] and "lut" in r}

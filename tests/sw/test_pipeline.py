@@ -56,6 +56,9 @@ class BinarizedOracle(nn.Module):
         for dense in self.dense:
             dense.clip_latent()
 
+    def after_step(self, step, steps):  # what train_model calls after every optimizer step
+        self.clip_latent()
+
 
 def oracle_artifact(model: BinarizedOracle, quantizer, name: str) -> Artifact:
     """The removed binary exporter: sign weights, folded thresholds, rounded score bias."""

@@ -8,6 +8,9 @@ table (a tree of ``2**b - 1`` multiplexers of constants, which synthesis folds i
 multiplies the value with its activation, with an inferred DSP block or a LUT-only shift-add
 multiplier (:func:`~.fixed_dot.product`). Indices past the table's end read as its last value
 (as :meth:`~qnnforge.sw.encoding.Encoding.from_code` does).
+
+:class:`CodebookSumDot` computes the same sum with no multiplier per lane: one sum of activations
+per table entry, each multiplied once by its constant.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from ...sw.encoding import signed_bits
-from .fixed_dot import product
+from .fixed_dot import constant_product, product
 from .params import positive_int
 from .popcount import adder_tree
 from .ternary_dot import shape_max_abs
 
-__all__ = ["CodebookLane", "CodebookDot", "check_table"]
+__all__ = ["CodebookLane", "CodebookDot", "CodebookSumDot", "check_table"]
 
 
 def check_table(values, bits: int) -> tuple[int, ...]:
@@ -175,5 +178,57 @@ class CodebookDot(wiring.Component):
                                                            dsp=self._dsp)
             m.d.comb += [lane.x.eq(self.x[i]), lane.w.eq(self.w[i])]
             terms.append(lane.product)
+        m.d.comb += self.sum.eq(adder_tree(terms))
+        return m
+
+
+class CodebookSumDot(wiring.Component):
+    """Codebook dot product without a multiplier per lane: one sum per table entry.
+
+    ``sum(values[w[i]] * x[i]) = sum_k values[k] * S_k`` with ``S_k`` the sum of the activations
+    whose index is ``k``: each lane adds its activation into the sum its index selects (one
+    masked adder tree per entry, none for a value 0), and each sum is multiplied once by its
+    constant (:func:`~.fixed_dot.constant_product`). For a small table this trades ``2**b`` adds
+    per lane for the lane's multiplier; the cost explorer measures where it pays
+    (architecture ``entry_sums``).
+
+    Parameters and attributes are those of :class:`CodebookDot` (without ``dsp``: nothing here
+    multiplies).
+    """
+
+    def __init__(self, lanes: int, x_shape, bits: int, values):
+        self._lanes = positive_int("CodebookSumDot lanes", lanes)
+        self._values = check_table(values, bits)
+        self._bits = bits
+        x_shape = Shape.cast(x_shape)
+        bound = lanes * shape_max_abs(x_shape) * max(abs(v) for v in self._values)
+        super().__init__({
+            "x": In(data.ArrayLayout(x_shape, lanes)),
+            "w": In(data.ArrayLayout(unsigned(bits), lanes)),
+            "sum": Out(signed(bits_for(bound) + 1)),
+        })
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return self._values
+
+    def elaborate(self, platform):
+        m = Module()
+        last = len(self._values) - 1
+        terms = []
+        for k, value in enumerate(self._values):
+            if value == 0:
+                continue
+            # indices past the table read as its last value
+            selected = [Mux(self.w[i] >= k if k == last else self.w[i] == k, self.x[i], 0)
+                        for i in range(self._lanes)]
+            total = Signal(signed(bits_for(self._lanes * shape_max_abs(self.x.shape().elem_shape))
+                                  + 1), name=f"entry{k}")
+            m.d.comb += total.eq(adder_tree(selected))
+            terms.append(constant_product(total, value))
         m.d.comb += self.sum.eq(adder_tree(terms))
         return m

@@ -40,6 +40,8 @@ from pathlib import Path
 from amaranth.lib import wiring
 
 from ...sw.encoding import BIPOLAR, Encoding
+from ..compiler.lowering import element_shape
+from ..cores.codebook_dot import CodebookSumDot
 from ..tools.fabrics import FABRICS, get_fabric
 from ..tools.files import write_atomic
 from ..tools.synth import SynthesisError, counting_scheme, synthesize
@@ -60,11 +62,13 @@ CODEBOOK_COMPARISON = tuple(f"8x{name}" for bits in (2, 3, 4, 5) for name in (f"
 :data:`DEFAULT_PRECISIONS`), all with 8-bit activations."""
 DEFAULT_LANES = (16, 64, 256)
 DEFAULT_CACHE = Path("build/cost-cache")
-ARCHITECTURES = (*POPCOUNT_ARCHITECTURES, "shift_add")
-"""Dot-product architectures: the popcounts of bipolar operands, and ``"shift_add"``, the
-LUT-only multiplier of fixed-point operands that ``--no-dsp`` builds (``"adder_tree"`` stands
-for the default unit of every other operand pair)."""
-DEFAULT_ARCHITECTURES = POPCOUNT_ARCHITECTURES
+ARCHITECTURES = (*POPCOUNT_ARCHITECTURES, "shift_add", "entry_sums")
+"""Dot-product architectures: the popcounts of bipolar operands, ``"shift_add"``, the
+LUT-only multiplier of fixed-point operands that ``--no-dsp`` builds, and ``"entry_sums"``, a
+codebook dot product as one sum per table entry
+(:class:`~qnnforge.hw.cores.codebook_dot.CodebookSumDot`) instead of a lookup and a multiplier
+per lane (``"adder_tree"`` stands for the default unit of every other operand pair)."""
+DEFAULT_ARCHITECTURES = (*POPCOUNT_ARCHITECTURES, "entry_sums")
 MAC_TERMS = 1024
 """Products a MAC's accumulator is sized for."""
 SCHEMA = "qnnforge-cost/1"
@@ -87,8 +91,9 @@ class Job:
         DSP inference allowed.
     architecture : str
         One of :data:`ARCHITECTURES` for dot products (a popcount for bipolar operands,
-        ``"adder_tree"`` or ``"shift_add"`` for fixed point, ``"adder_tree"`` otherwise),
-        ``"mac"`` for MACs.
+        ``"adder_tree"`` or ``"shift_add"`` for fixed point, ``"adder_tree"`` (lookup and
+        multiplier per lane) or ``"entry_sums"`` for codebook weights, ``"adder_tree"``
+        otherwise), ``"mac"`` for MACs.
     """
 
     activations: Encoding
@@ -123,7 +128,8 @@ class Job:
 
     @property
     def has_multiplier(self) -> bool:
-        return dot_kind(self.activations, self.weights).multiplies
+        return (dot_kind(self.activations, self.weights).multiplies
+                and self.architecture != "entry_sums")
 
 
 def _architectures(activations: Encoding, weights: Encoding, dsp: bool,
@@ -132,6 +138,8 @@ def _architectures(activations: Encoding, weights: Encoding, dsp: bool,
     kind = dot_kind(activations, weights)
     if kind.counts:
         return [a for a in wanted if a in POPCOUNT_ARCHITECTURES]
+    if kind.name == "codebook" and "entry_sums" in wanted:
+        return ["adder_tree", "entry_sums"]
     if kind.multiplies and not dsp and "shift_add" in wanted:
         return ["adder_tree", "shift_add"]
     return ["adder_tree"]
@@ -199,6 +207,8 @@ def _unit(activations: Encoding, weights: Encoding, lanes: int, architecture: st
     if kind.counts:
         return xnor_unit(lanes, architecture, lut_inputs=lut_inputs,
                          weights=constant_weights(lanes) if architecture == "constant" else None)
+    if architecture == "entry_sums":
+        return CodebookSumDot(lanes, element_shape(activations), weights.bits, weights.values)
     if kind.multiplies:
         return None
     unit, _ = dot_unit(activations, weights, lanes)

@@ -63,8 +63,9 @@ def register(subparsers) -> None:
                         help="DSP inference (default: %(default)s)")
     parser.add_argument("--architectures", type=_list(_choice(ARCHITECTURES)),
                         default=list(DEFAULT_ARCHITECTURES),
-                        help="popcount architectures of 1-bit dot products, and shift_add for "
-                             "the LUT-only multiplier of --no-dsp (default: "
+                        help="popcount architectures of 1-bit dot products, shift_add for "
+                             "the LUT-only multiplier of --no-dsp, and entry_sums for codebook "
+                             "dot products as one sum per table entry (default: "
                              f"{','.join(DEFAULT_ARCHITECTURES)})")
     parser.add_argument("--json", type=Path, default=Path("build/cost/cost.json"),
                         help="JSON output (default: %(default)s)")

@@ -8,9 +8,10 @@ import pytest
 from amaranth.sim import Simulator
 
 from qnnforge.cli import main
-from qnnforge.hw.explore.cost import (CODEBOOK_COMPARISON, Job, design_verilog, merge_records,
-                                     plot_series, run_sweep, sweep_jobs, write_csv, write_json,
-                                     write_plot)
+from qnnforge.hw.cores.codebook_dot import CodebookSumDot
+from qnnforge.hw.explore.cost import (CODEBOOK_COMPARISON, Job, design_unit, design_verilog,
+                                     merge_records, plot_series, run_sweep, sweep_jobs, write_csv,
+                                     write_json, write_plot)
 from qnnforge.hw.explore.designs import (Mac, accumulator_shape, codebook_table, dot_unit,
                                         parse_pair, parse_precision)
 from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
@@ -99,14 +100,32 @@ def test_parse_pair_and_the_codebook_tables():
 
 def test_codebook_rows_pair_each_table_with_fixed_point_lanes():
     jobs = sweep_jobs(CODEBOOK_COMPARISON, [16], ["xc7"], [False])
-    assert [job.precision for job in jobs if job.kind == "dot"] == [
-        "8xcb2", "8x2", "8xcb3", "8x3", "8xcb4", "8x4", "8xcb5", "8x5"]
+    assert [(job.precision, job.architecture) for job in jobs if job.kind == "dot"] == [
+        (name, architecture) for bits in (2, 3, 4, 5)
+        for name, architecture in ((f"8xcb{bits}", "adder_tree"), (f"8xcb{bits}", "entry_sums"),
+                                   (f"8x{bits}", "adder_tree"))]
     codebook_job = jobs[1]
     assert codebook_job.has_multiplier and codebook_job.weights == parse_precision("cb2")
     design = design_verilog(codebook_job)
     # one lane module (look-up and product), instantiated per lane
     assert not design.flatten and design.verilog.count("module cost_dot_8xcb2_16_adder_tree_lane") == 1
     assert design.verilog.count("cost_dot_8xcb2_16_adder_tree_lane lane") == 16
+
+
+def test_codebook_entry_sums_are_a_second_architecture():
+    jobs = sweep_jobs(["8xcb3"], [16], ["xc7"], [False, True], ["entry_sums"])
+    dots = [job for job in jobs if job.kind == "dot"]
+    assert [(job.dsp, job.architecture) for job in dots] == [
+        (False, "adder_tree"), (False, "entry_sums"), (True, "adder_tree"), (True, "entry_sums")]
+    sums = dots[1]
+    assert not sums.has_multiplier and dots[0].has_multiplier
+    unit = design_unit(sums)
+    assert type(unit) is CodebookSumDot and unit.values == parse_precision("cb3").values
+    assert design_verilog(sums).flatten
+    # fixed-point pairs have no entry sums
+    assert [job.architecture for job in sweep_jobs(["8x3"], [16], ["xc7"], [False],
+                                                   ["entry_sums"]) if job.kind == "dot"] == [
+        "adder_tree"]
 
 
 def test_a_codebook_lane_looks_up_and_multiplies():
@@ -155,7 +174,7 @@ def test_sweep_jobs_validates():
     with pytest.raises(ValueError, match=r"^lanes must be integers of at least 2, not 1$"):
         sweep_jobs(["1"], [1], ["xc7"])
     with pytest.raises(ValueError, match=r"^architecture must be one of adder_tree, pipelined, "
-                                         r"compressor, constant, shift_add, not 'dadda'$"):
+                                         r"compressor, constant, shift_add, entry_sums, not 'dadda'$"):
         sweep_jobs(["1"], [16], ["xc7"], architectures=["dadda"])
 
 

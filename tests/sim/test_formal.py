@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from qnnforge.hw.cores.argmax import Argmax
 from qnnforge.hw.cores.binary_weight_dot import BinaryWeightDot
-from qnnforge.hw.cores.codebook_dot import CodebookDot
+from qnnforge.hw.cores.codebook_dot import CodebookDot, CodebookSumDot
 from qnnforge.hw.cores.fixed_dot import FixedDot, FixedMultiplier
 from qnnforge.hw.cores.multithreshold import MultiThreshold
 from qnnforge.hw.cores.popcount import Popcount
@@ -175,6 +175,14 @@ CODEBOOK_GRID = [(1, unsigned(4), 2, (-127, -3, 0, 90)), (2, signed(3), 3, (-8, 
 def test_codebook_dot(lanes, x_shape, bits, values, dsp):
     name = f"CodebookDot({lanes}, {x_shape}, {bits}, {values}, dsp={dsp})"
     core = CodebookDot(lanes, x_shape, bits, values, dsp=dsp)
+    _proved(prove(core, formal.codebook_dot_spec(values), name=name), name)
+
+
+@pytest.mark.parametrize("lanes, x_shape, bits, values", CODEBOOK_GRID,
+                         ids=[f"{l}-{_name(s)}-{b}-{len(v)}" for l, s, b, v in CODEBOOK_GRID])
+def test_codebook_sum_dot(lanes, x_shape, bits, values):
+    name = f"CodebookSumDot({lanes}, {x_shape}, {bits}, {values})"
+    core = CodebookSumDot(lanes, x_shape, bits, values)
     _proved(prove(core, formal.codebook_dot_spec(values), name=name), name)
 
 

@@ -136,6 +136,8 @@ def cost_section(cost: dict, lanes: int = 256) -> str:
         for fabric in COST_FABRICS:
             record = _best(records, fabric, precision, lanes, architecture)
             cells.append("–" if record is None else f"{record['lut_per_lane']:.2f}")
+        if all(cell == "–" for cell in cells) and architecture is not None:
+            continue  # an architecture not measured at this precision
         xc7 = _best(records, "xc7", precision, lanes, architecture)
         ratio = "–" if xc7 is None or base is None else f"{xc7['lut'] / base['lut']:.0f}x"
         table.append(f"| {name} | {' | '.join(cells)} | {ratio} |")

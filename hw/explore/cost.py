@@ -68,7 +68,7 @@ LUT-only multiplier of fixed-point operands that ``--no-dsp`` builds, and ``"ent
 codebook dot product as one sum per table entry
 (:class:`~qnnforge.hw.cores.codebook_dot.CodebookSumDot`) instead of a lookup and a multiplier
 per lane (``"adder_tree"`` stands for the default unit of every other operand pair)."""
-DEFAULT_ARCHITECTURES = (*POPCOUNT_ARCHITECTURES, "entry_sums")
+DEFAULT_ARCHITECTURES = POPCOUNT_ARCHITECTURES
 MAC_TERMS = 1024
 """Products a MAC's accumulator is sized for."""
 SCHEMA = "qnnforge-cost/1"

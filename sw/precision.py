@@ -93,7 +93,8 @@ PRECISIONS = {
                           uint(2)),
     **{f"codebook{bits}": LayerPrecision(
         f"codebook{bits}",
-        codebook(bits, (-(1 << (CODEBOOK_VALUE_BITS - 1)) + 1, (1 << (CODEBOOK_VALUE_BITS - 1)) - 1)),
+        codebook(bits, (-(1 << (CODEBOOK_VALUE_BITS - 1)) + 1,
+                        (1 << (CODEBOOK_VALUE_BITS - 1)) - 1)),
         uint(min(bits, MAX_THRESHOLD_BITS)))
        for bits in CODEBOOK_BITS},
 }

@@ -12,7 +12,8 @@ from ..encoding import TABLE_KINDS, Encoding
 from ..manifest import fail, read_array, read_encoding, read_field
 from ..outputs import OutputRule, output_rule_from_manifest
 
-__all__ = ["DenseLayer", "accumulator_bound", "check_weights", "check_weight_version", "weight_and_output_arrays",
+__all__ = ["DenseLayer", "accumulator_bound", "check_weights", "check_weight_version",
+           "weight_and_output_arrays",
            "MAX_WEIGHT_BITS"]
 
 MAX_WEIGHT_BITS = {"bipolar": 1, "ternary": 2, "int": 16, "uint": 16, "ttq": 2, "codebook": 8}

@@ -106,7 +106,8 @@ def test_codebook_rows_pair_each_table_with_fixed_point_lanes():
     assert codebook_job.has_multiplier and codebook_job.weights == parse_precision("cb2")
     design = design_verilog(codebook_job)
     # one lane module (look-up and product), instantiated per lane
-    assert not design.flatten and design.verilog.count("module cost_dot_8xcb2_16_adder_tree_lane") == 1
+    assert not design.flatten
+    assert design.verilog.count("module cost_dot_8xcb2_16_adder_tree_lane") == 1
     assert design.verilog.count("cost_dot_8xcb2_16_adder_tree_lane lane") == 16
 
 
@@ -172,7 +173,8 @@ def test_sweep_jobs_validates():
     with pytest.raises(ValueError, match=r"^lanes must be integers of at least 2, not 1$"):
         sweep_jobs(["1"], [1], ["xc7"])
     with pytest.raises(ValueError, match=r"^architecture must be one of adder_tree, pipelined, "
-                                         r"compressor, constant, shift_add, entry_sums, not 'dadda'$"):
+                                         r"compressor, constant, shift_add, entry_sums, "
+                                         r"not 'dadda'$"):
         sweep_jobs(["1"], [16], ["xc7"], architectures=["dadda"])
 
 

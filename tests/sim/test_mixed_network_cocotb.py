@@ -1,8 +1,8 @@
 """A random mixed-precision network in Verilator, every layer checked against the reference.
 
-One network uses every dot kind of fixed weights and output rule at once: int8 weights with a requantizer,
-ternary weights with multi-thresholds, binary weights with a bipolar threshold and an XNOR score
-layer. Folds that do not divide the layers, LUT-only multipliers, random stalls and
+One network uses every dot kind of fixed weights and output rule at once: int8 weights with a
+requantizer, ternary weights with multi-thresholds, binary weights with a bipolar threshold and
+an XNOR score layer. Folds that do not divide the layers, LUT-only multipliers, random stalls and
 backpressure; the network_tb monitors compare each layer's output stream with the reference. A
 second network holds the dot kinds of learned tables: TTQ and codebook weights.
 """

@@ -57,7 +57,7 @@ mutants: bootstrap
 	$(PY) bench/mutants.py
 
 # the demo of every precision preset, its report kept in bench/results/, then the README's tables
-FIGURE_PRECISIONS := binary ternary int4 int8 mixed
+FIGURE_PRECISIONS := binary ternary ttq int4 codebook4 int8 mixed
 CNN_PRECISIONS := binary int4 mixed
 figures: bootstrap
 	for precision in $(FIGURE_PRECISIONS); do \

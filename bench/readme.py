@@ -34,9 +34,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
-PRECISIONS = ("binary", "ternary", "int4", "int8", "mixed")
+PRECISIONS = ("binary", "ternary", "ttq", "int4", "codebook4", "int8", "mixed")
 CNN_PRECISIONS = ("binary", "int4", "mixed")
-COST_PRECISIONS = ("1", "ternary", "2", "4", "8", "16", "32")
+COST_ROWS = (*((p, None, "1 (XNOR)" if p == "1" else p)
+                for p in ("1", "ternary", "2", "4", "8", "16", "32")),
+             *(row for bits in (2, 3, 4, 5) for row in (
+                 (f"8xcb{bits}", "adder_tree", f"8 x codebook{bits}: lookup + multiply"),
+                 (f"8xcb{bits}", "entry_sums", f"8 x codebook{bits}: sum per entry"),
+                 (f"8x{bits}", None, f"8 x {bits}"))))
+"""The cost table's rows: (precision, architecture or None for the cheapest, label). ``AxW`` rows
+have 8-bit activations and ``W`` weights: a codebook's two architectures beside the fixed-point
+weights of as many bits (``8`` is the codebook's values as weights)."""
 COST_FABRICS = ("xc7", "ice40", "ecp5")
 POPCOUNTS = (("adder_tree", "adder tree (`sum()` of XNOR bits)"),
              ("pipelined", "pipelined adder tree (every 2 levels)"),
@@ -124,14 +132,15 @@ def cost_section(cost: dict, lanes: int = 256) -> str:
     table = [f"| precision | {' | '.join(f'{f} LUT/lane' for f in COST_FABRICS)} | "
              f"xc7 vs 1-bit |", "|---|" + "---|" * (len(COST_FABRICS) + 1)]
     base = _best(records, "xc7", "1", lanes)
-    for precision in COST_PRECISIONS:
+    for precision, architecture, name in COST_ROWS:
         cells = []
         for fabric in COST_FABRICS:
-            record = _best(records, fabric, precision, lanes)
+            record = _best(records, fabric, precision, lanes, architecture)
             cells.append("–" if record is None else f"{record['lut_per_lane']:.2f}")
-        xc7 = _best(records, "xc7", precision, lanes)
+        if all(cell == "–" for cell in cells) and architecture is not None:
+            continue  # an architecture not measured at this precision
+        xc7 = _best(records, "xc7", precision, lanes, architecture)
         ratio = "–" if xc7 is None or base is None else f"{xc7['lut'] / base['lut']:.0f}x"
-        name = "1 (XNOR)" if precision == "1" else precision
         table.append(f"| {name} | {' | '.join(cells)} | {ratio} |")
     macs = {r["precision"]: r for r in records if r["kind"] == "mac" and r["fabric"] == "xc7"
             and not r["dsp_inference"] and "lut" in r}

@@ -61,7 +61,8 @@ from ..sw.errors import VerificationError
 __all__ = ["Specification", "Proof", "EquivalenceError", "ProofTimeout", "prove",
            "ARGMAX_CHECKS", "prove_argmax_stream", "STREAM_CHECKS", "StreamModel",
            "mvu_model", "window_model", "prove_stream", "popcount_spec", "xnor_dot_spec",
-           "constant_xnor_spec", "binary_weight_dot_spec", "ternary_dot_spec",
+           "constant_xnor_spec", "binary_weight_dot_spec", "ternary_dot_spec", "ttq_dot_spec",
+           "codebook_dot_spec",
            "fixed_multiplier_spec", "fixed_dot_spec", "threshold_spec", "multithreshold_spec",
            "requantizer_spec"]
 
@@ -815,6 +816,32 @@ def ternary_dot_spec(ports: Mapping[str, Value]) -> Specification:
     x, w = ports["x"], ports["w"]
     return Specification({"sum": sum(w[i] * x[i] for i in range(len(x)))},
                          [w[i] != -2 for i in range(len(x))])
+
+
+def ttq_dot_spec(positive: int, negative: int) -> Spec:
+    """Return the specification of a TTQ dot with scales ``Wp = positive``, ``Wn = negative``:
+    ``sum = sum(v(w[i]) * x[i])`` with ``v`` mapping the codes 1, -1, 0 to ``+Wp``, ``-Wn``, 0
+    (``reference.dense`` on the weights' values); the code -2 is not a weight."""
+    def spec(ports: Mapping[str, Value]) -> Specification:
+        x, w = ports["x"], ports["w"]
+        values = [Mux(w[i] == 1, positive, Mux(w[i] == -1, -negative, 0)) for i in range(len(x))]
+        return Specification({"sum": sum(values[i] * x[i] for i in range(len(x)))},
+                             [w[i] != -2 for i in range(len(x))])
+    return spec
+
+
+def codebook_dot_spec(values: Sequence[int]) -> Spec:
+    """Return the specification of a codebook dot with table ``values``:
+    ``sum = sum(values[w[i]] * x[i])`` (``reference.dense`` on the weights' values); an index
+    past the table is not a weight."""
+    def spec(ports: Mapping[str, Value]) -> Specification:
+        x, w = ports["x"], ports["w"]
+
+        def value(code: Value) -> Value:  # one-hot: exactly one term is non-zero
+            return sum(Mux(code == index, v, 0) for index, v in enumerate(values))
+        return Specification({"sum": sum(value(w[i]) * x[i] for i in range(len(x)))},
+                             [w[i] < len(values) for i in range(len(x))])
+    return spec
 
 
 def fixed_multiplier_spec(ports: Mapping[str, Value]) -> Specification:

@@ -42,7 +42,8 @@ SCHEMA_VERSION = 4
 SUPPORTED_VERSIONS = (1, 2, 3, 4)
 """Versions 1 (bipolar weights, threshold and score outputs), 2 (every precision, dense
 layers) and 3 (convolution and max-pool layers, image inputs) still load; saving writes 4
-(input rules by kind: the integer rule and the float rule of imported QONNX models)."""
+(input rules by kind: the integer rule and the float rule of imported QONNX models; ``ttq``
+and ``codebook`` weight encodings, whose tables the encoding carries)."""
 
 
 @dataclass(frozen=True)

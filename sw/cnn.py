@@ -128,6 +128,10 @@ class QuantConv2d(nn.Module):
         """Return the weights the forward pass uses, ``(out, in, kh, kw)``."""
         return self.weight_quant(self.weight)
 
+    def weight_encoding(self) -> Encoding:
+        """Return the artifact's encoding of the weights (a learned table included)."""
+        return self.weight_quant.encoding(self.weight)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, (self.padding,) * 4, value=float(self.pad))
         return F.conv2d(x, self.quantized_weight())

@@ -33,8 +33,10 @@ The other precisions export the same way:
   formula, so ties and rounding cannot make model and artifact disagree;
 * wider activations become the requantization rule the model itself evaluates
   (:meth:`~.model.QuantNet.requantize_rule`);
-* weights are the quantizers' integer codes; their float scales are absorbed by the batch-norm
-  (hidden layers) or do not change the argmax (last layer: one positive scale per tensor).
+* weights are the quantizers' integer codes, in the encoding the quantizer names (a TTQ or
+  codebook layer's encoding carries its learned integer table); their float scales are absorbed
+  by the batch-norm (hidden layers) or do not change the argmax (last layer: one positive scale
+  per tensor).
 """
 
 from __future__ import annotations
@@ -178,13 +180,14 @@ def export_artifact(model: QuantNet, quantizer: InputQuantizer, name: str,
             layer = module.to_layer(layer_name, encoding, shape)
         else:
             precision = model.precisions[index]
-            bound = accumulator_bound(module.fan_in, encoding, precision.weights)
+            weights = module.weight_encoding()  # a learned table (ttq, codebook) included
+            bound = accumulator_bound(module.fan_in, encoding, weights)
             if index < last:
                 output = _HIDDEN_OUTPUTS[precision.output_rule](model, index, bound)
             else:
                 # Never clip: a clipped bias changes the argmax; out of range fails validation.
                 output = ScoreOutput(np.round(_float64(model.head.bias)).astype(np.int64))
-            layer = module.to_layer(layer_name, encoding, shape, precision.weights, output)
+            layer = module.to_layer(layer_name, encoding, shape, weights, output)
         layers.append(layer)
         encoding, shape = layer.output_encoding, tuple(layer.out_shape)
     return Artifact(name=name, input=quantizer, layers=tuple(layers), metadata=metadata or {})

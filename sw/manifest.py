@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .encoding import Encoding
+from .encoding import TABLE_KINDS, Encoding
 from .errors import QnnforgeError
 
 __all__ = ["MANIFEST", "ARRAYS", "ArtifactError", "fail", "read_field", "read_encoding",
@@ -59,11 +59,23 @@ def read_field(mapping: Any, key: str, path: str, kind: type | tuple[type, ...])
 
 
 def read_encoding(mapping: dict, key: str, path: str) -> Encoding:
-    """Return the :class:`Encoding` stored as ``{"kind": ..., "bits": ...}`` at ``key``."""
+    """Return the :class:`Encoding` stored as ``{"kind": ..., "bits": ...}`` at ``key``; a
+    ``ttq`` or ``codebook`` encoding also holds ``"values"``, a list of integers."""
     entry = read_field(mapping, key, path, dict)
     name = join(path, key)
+    kind = read_field(entry, "kind", name, str)
+    bits = read_field(entry, "bits", name, int)
+    values: tuple[int, ...] = ()
+    if kind in TABLE_KINDS:
+        listed = read_field(entry, "values", name, list)
+        for index, value in enumerate(listed):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise fail(f"{name}.values[{index}]", f"must be an integer, not {value!r}")
+        values = tuple(listed)
+    elif "values" in entry:
+        raise fail(f"{name}.values", f"an encoding of kind {kind!r} has no values")
     try:
-        return Encoding(read_field(entry, "kind", name, str), read_field(entry, "bits", name, int))
+        return Encoding(kind, bits, values)
     except ArtifactError:
         raise
     except (TypeError, ValueError) as error:

@@ -30,8 +30,10 @@ from .encoding import BIPOLAR, TERNARY, Encoding
 from .outputs import OutputRule
 from .fixedpoint import requantize_parameters
 from .precision import PRECISIONS, LayerPrecision
-from .quantizers import (BinaryWeightQuantizer, FixedPointWeightQuantizer, SignActivation,
-                         TernaryWeightQuantizer, UnsignedActivationQuantizer, round_ste)
+from .precision import CODEBOOK_VALUE_BITS, TTQ_SCALE_BITS
+from .quantizers import (BinaryWeightQuantizer, CodebookWeightQuantizer,
+                         FixedPointWeightQuantizer, SignActivation, TernaryWeightQuantizer,
+                         TTQWeightQuantizer, UnsignedActivationQuantizer, round_ste)
 
 __all__ = ["QuantDense", "ThresholdBatchNorm", "ScoreHead", "Stage", "QuantNet", "QuantMLP",
            "weight_quantizer", "activation_quantizer", "integer_codes"]
@@ -69,6 +71,10 @@ class QuantDense(nn.Module):
     def quantized_weight(self) -> torch.Tensor:
         """Return the weights the forward pass uses (the artifact's integers)."""
         return self.weight_quant(self.weight)
+
+    def weight_encoding(self) -> Encoding:
+        """Return the artifact's encoding of the weights (a learned table included)."""
+        return self.weight_quant.encoding(self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.quantized_weight())
@@ -128,14 +134,18 @@ class ScoreHead(nn.Module):
 def weight_quantizer(precision: LayerPrecision, stochastic: bool = False) -> nn.Module:
     """Return the weight quantizer of a layer precision.
 
-    ``stochastic`` makes fixed-point weights round stochastically in training; bipolar and
-    ternary weights have no rounding to make stochastic.
+    ``stochastic`` makes fixed-point weights round stochastically in training; bipolar,
+    ternary, TTQ and codebook weights have no rounding to make stochastic.
     """
     encoding = precision.weights
     if encoding == BIPOLAR:
         return BinaryWeightQuantizer()
     if encoding == TERNARY:
         return TernaryWeightQuantizer()
+    if encoding.kind == "ttq":
+        return TTQWeightQuantizer(scale_bits=TTQ_SCALE_BITS)
+    if encoding.kind == "codebook":
+        return CodebookWeightQuantizer(encoding.bits, value_bits=CODEBOOK_VALUE_BITS)
     return FixedPointWeightQuantizer(encoding.bits, signed=encoding.signed, stochastic=stochastic)
 
 
@@ -226,6 +236,17 @@ class QuantNet(nn.Module, ABC):
         for (module, index) in self.stages():
             if index is not None and self.precisions[index].weights == BIPOLAR:
                 module.clip_latent()
+
+    def after_step(self, step: int, steps: int) -> None:
+        """Called after optimizer step ``step`` (1-based) of ``steps``: clip the latent weights
+        (:meth:`clip_latent`) and, after half of the steps, cluster every codebook layer's
+        weights (Deep Compression: train, cluster, then fine-tune the centroids)."""
+        self.clip_latent()
+        if step == max(1, steps // 2):
+            for (module, index) in self.stages():
+                quantizer = getattr(module, "weight_quant", None)
+                if isinstance(quantizer, CodebookWeightQuantizer):
+                    quantizer.cluster(module.weight)
 
 
 class QuantMLP(QuantNet):

@@ -12,7 +12,16 @@ ternary    {-1, 0, +1}        unsigned 2-bit (3 thresholds per channel)
 int2       signed 2-bit       unsigned 2-bit (3 thresholds per channel)
 int4       signed 4-bit       unsigned 4-bit (15 thresholds per channel)
 int8       signed 8-bit       unsigned 8-bit (requantized: multiplier, shift, offset)
+ttq        {-Wn, 0, +Wp}      unsigned 2-bit (3 thresholds per channel)
+codebookB  2**B shared values unsigned ``min(B, 4)``-bit (thresholds per channel)
 =========  =================  ==========================================================
+
+``ttq`` is trained ternary quantization (learned integer scales ``Wp``, ``Wn`` per layer, at most
+:data:`TTQ_SCALE_BITS` bits); ``codebook2`` .. ``codebook5`` are Deep Compression's clustered
+weights: ``B``-bit indices into a per-layer table of integer centroids of
+:data:`CODEBOOK_VALUE_BITS` bits. Their tables are learned, so the precision's ``weights`` is a
+template with the widest table (``-Wn = -Wp``, or the two extreme centroids), which bounds the
+magnitudes; the trained layer's own table replaces it at export.
 
 Presets: each of the names above for every layer, and ``mixed`` = int8 first layer, ternary
 hidden layers, int8 last layer. Unsigned activations of up to :data:`MAX_THRESHOLD_BITS` bits
@@ -25,14 +34,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import ConfigError
-from .encoding import BIPOLAR, TERNARY, Encoding, sint, uint
+from .encoding import BIPOLAR, TERNARY, Encoding, codebook, sint, ttq, uint
 from .outputs import MultiThresholdActivation, RequantizeOutput, ThresholdActivation
 from .specs import parse_layer_specs
 
-__all__ = ["LayerPrecision", "PRECISIONS", "PRESETS", "MAX_THRESHOLD_BITS",
-           "layer_precisions", "parse_layer_precision"]
+__all__ = ["LayerPrecision", "PRECISIONS", "PRESETS", "MAX_THRESHOLD_BITS", "TTQ_SCALE_BITS",
+           "CODEBOOK_BITS", "CODEBOOK_VALUE_BITS", "layer_precisions", "parse_layer_precision"]
 
 MAX_THRESHOLD_BITS = 4
+TTQ_SCALE_BITS = 4
+"""Bits of TTQ's integer scales: the larger of ``Wp``, ``Wn`` is ``2**4 - 1``."""
+CODEBOOK_BITS = (2, 3, 4, 5)
+"""Index widths of the codebook precisions ``codebook2`` .. ``codebook5``."""
+CODEBOOK_VALUE_BITS = 8
+"""Bits of a codebook's integer centroids (signed, symmetric: -127..127)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,14 @@ PRECISIONS = {
     "int2": LayerPrecision("int2", sint(2), uint(2)),
     "int4": LayerPrecision("int4", sint(4), uint(4)),
     "int8": LayerPrecision("int8", sint(8), uint(8)),
+    "ttq": LayerPrecision("ttq", ttq((1 << TTQ_SCALE_BITS) - 1, (1 << TTQ_SCALE_BITS) - 1),
+                          uint(2)),
+    **{f"codebook{bits}": LayerPrecision(
+        f"codebook{bits}",
+        codebook(bits, (-(1 << (CODEBOOK_VALUE_BITS - 1)) + 1,
+                        (1 << (CODEBOOK_VALUE_BITS - 1)) - 1)),
+        uint(min(bits, MAX_THRESHOLD_BITS)))
+       for bits in CODEBOOK_BITS},
 }
 
 PRESETS = {

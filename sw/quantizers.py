@@ -8,16 +8,25 @@ Weight quantizers return the integer *codes*; their scale (``scale(w)``) is what
 in float, but a dense layer followed by a batch-norm (or by the score head's learned scale) never
 needs it: per-channel scale and batch-norm fold into the same integer thresholds or
 requantization multipliers, so the dot products stay exact integers.
+
+The two quantizers with a value table, :class:`TTQWeightQuantizer` (trained ternary scales) and
+:class:`CodebookWeightQuantizer` (Deep Compression's shared weights), return integer *values*
+(``+a``/``-b``, or integer centroids) and name the table they used with ``encoding()``; their
+per-layer float scale is absorbed the same way.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from .encoding import BIPOLAR, TERNARY, Encoding, codebook, sint, ttq, uint
+
 __all__ = ["bipolar_sign", "round_ste", "stochastic_round_ste", "BinaryWeightQuantizer",
            "SignActivation", "TernaryWeightQuantizer", "FixedPointWeightQuantizer",
-           "UnsignedActivationQuantizer"]
+           "UnsignedActivationQuantizer", "TTQWeightQuantizer", "CodebookWeightQuantizer",
+           "kmeans_linear"]
 
 
 class _BipolarSignSTE(torch.autograd.Function):
@@ -92,6 +101,10 @@ class BinaryWeightQuantizer(nn.Module):
     exported weights are exactly the signs and the dot product stays an integer.
     """
 
+    def encoding(self, weight: torch.Tensor | None = None) -> Encoding:
+        """Return the artifact's encoding of the codes: bipolar."""
+        return BIPOLAR
+
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return bipolar_sign(weight)
 
@@ -139,6 +152,10 @@ class TernaryWeightQuantizer(nn.Module):
         kept = (weight.abs() > self.delta(weight)).to(weight.dtype)
         dims = _reduce_dims(weight, self.per_channel)
         return (weight.abs() * kept).sum(**dims) / kept.sum(**dims).clamp(min=1)
+
+    def encoding(self, weight: torch.Tensor | None = None) -> Encoding:
+        """Return the artifact's encoding of the codes: ternary."""
+        return TERNARY
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         codes = torch.sign(weight) * (weight.abs() > self.delta(weight)).to(weight.dtype)
@@ -188,6 +205,10 @@ class FixedPointWeightQuantizer(nn.Module):
         if self.signed:
             return -(1 << (self.bits - 1)) + 1, (1 << (self.bits - 1)) - 1
         return 0, (1 << self.bits) - 1
+
+    def encoding(self, weight: torch.Tensor | None = None) -> Encoding:
+        """Return the artifact's encoding of the codes: ``bits``-bit signed or unsigned."""
+        return sint(self.bits) if self.signed else uint(self.bits)
 
     def scale(self, weight: torch.Tensor) -> torch.Tensor:
         """Return the float value of one code step."""
@@ -261,3 +282,205 @@ class UnsignedActivationQuantizer(nn.Module):
         else:
             rounded = torch.round(scaled)
         return torch.clamp(rounded, 0, self.levels)
+
+
+class _TTQ(torch.autograd.Function):
+    """TTQ's forward (integer values ``a``/``0``/``-b``) and backward (Zhu et al. 2017).
+
+    In float units the weight is ``Wp``, 0 or ``-Wn``; the integer output is that over the
+    shared scale ``s``, so the float gradient is ``grad / s``. The latent weight gets it scaled
+    by ``Wp`` (positive), 1 (zero) or ``Wn`` (negative); ``Wp`` the sum over the positive weights
+    and ``Wn`` minus the sum over the negative ones.
+    """
+
+    @staticmethod
+    def forward(ctx, weight, wp, wn, delta, a, b, s):
+        positive = weight > delta
+        negative = weight < -delta
+        ctx.save_for_backward(positive, negative, wp, wn, s)
+        return a * positive.to(weight.dtype) - b * negative.to(weight.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        positive, negative, wp, wn, s = ctx.saved_tensors
+        grad = grad / s
+        scale = torch.where(positive, wp.abs(), torch.where(negative, wn.abs(),
+                                                             torch.ones_like(grad)))
+        grad_wp = (grad * positive).sum().reshape(wp.shape)
+        grad_wn = -(grad * negative).sum().reshape(wn.shape)
+        return grad * scale, grad_wp, grad_wn, None, None, None, None
+
+
+class TTQWeightQuantizer(nn.Module):
+    """Trained ternary quantization: ``+Wp``, 0 or ``-Wn`` per weight, ``Wp``, ``Wn`` learned.
+
+    A weight is positive when ``w > delta`` and negative when ``w < -delta``, with the paper's
+    threshold ``delta = threshold * max|w|`` over the layer. The learned scales are exported
+    exactly as integers: ``s = max(Wp, Wn) / (2**scale_bits - 1)`` and ``a = round(Wp / s)``,
+    ``b = round(Wn / s)`` (each at least 1), so the larger is ``2**scale_bits - 1``; the forward
+    pass outputs ``a``, 0 and ``-b``, the values the artifact holds, and ``s`` is absorbed by the
+    batch-norm that follows (or the score head's scale).
+
+    Parameters
+    ----------
+    threshold : float
+        ``t`` in ``delta = t * max|w|``, in (0, 1); the paper's 0.05 by default.
+    scale_bits : int
+        Bits of the integer scales ``a`` and ``b``, 1..8.
+
+    Raises
+    ------
+    ValueError
+        If ``threshold`` or ``scale_bits`` is out of range.
+    """
+
+    def __init__(self, threshold: float = 0.05, scale_bits: int = 4):
+        super().__init__()
+        if not 0 < threshold < 1:
+            raise ValueError(f"TTQ threshold must lie in (0, 1), not {threshold!r}")
+        if not isinstance(scale_bits, int) or isinstance(scale_bits, bool) \
+                or not 1 <= scale_bits <= 8:
+            raise ValueError(f"TTQ scale bits must be an integer in 1..8, not {scale_bits!r}")
+        self.threshold = float(threshold)
+        self.scale_bits = scale_bits
+        self.wp = nn.Parameter(torch.tensor(1.0))
+        self.wn = nn.Parameter(torch.tensor(1.0))
+
+    @property
+    def levels(self) -> int:
+        """The larger integer scale, ``2**scale_bits - 1``."""
+        return (1 << self.scale_bits) - 1
+
+    def delta(self, weight: torch.Tensor) -> torch.Tensor:
+        """Return the magnitude at or below which a weight becomes 0."""
+        return self.threshold * weight.detach().abs().max()
+
+    def integer_scales(self) -> tuple[int, int]:
+        """Return the integer ``(a, b)`` standing for ``(Wp, Wn)``."""
+        wp, wn = float(self.wp.detach().abs()), float(self.wn.detach().abs())
+        s = max(wp, wn, 1e-12) / self.levels
+        return (min(self.levels, max(1, round(wp / s))),
+                min(self.levels, max(1, round(wn / s))))
+
+    def encoding(self, weight: torch.Tensor | None = None) -> Encoding:
+        """Return the artifact's encoding of the values the forward pass uses."""
+        a, b = self.integer_scales()
+        return ttq(b, a)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        a, b = self.integer_scales()
+        s = (torch.maximum(self.wp.detach().abs(), self.wn.detach().abs()).clamp(min=1e-12)
+             / self.levels)
+        return _TTQ.apply(weight, self.wp, self.wn, self.delta(weight), float(a), float(b),
+                          s.to(weight.dtype))
+
+
+def kmeans_linear(values: np.ndarray, clusters: int, iterations: int = 100) -> np.ndarray:
+    """Return ``clusters`` centroids of ``values`` by k-means with linear initialisation.
+
+    The centroids start evenly spaced from ``min(values)`` to ``max(values)`` (Deep
+    Compression's linear initialisation, which keeps the rare large weights represented); each
+    Lloyd iteration assigns every value to its nearest centroid (the lower one on a tie) and
+    moves each centroid to the mean of its values; a centroid with no values stays. Stops when
+    no assignment changes or after ``iterations``.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is empty or ``clusters`` is not a positive integer.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if not values.size:
+        raise ValueError("k-means needs at least one value")
+    if not isinstance(clusters, int) or isinstance(clusters, bool) or clusters < 1:
+        raise ValueError(f"clusters must be a positive integer, not {clusters!r}")
+    centroids = np.linspace(values.min(), values.max(), clusters)
+    assignment = None
+    for _ in range(iterations):
+        nearest = np.argmin(np.abs(values[:, None] - centroids[None, :]), axis=1)
+        if assignment is not None and np.array_equal(nearest, assignment):
+            break
+        assignment = nearest
+        sums = np.bincount(assignment, weights=values, minlength=clusters)
+        counts = np.bincount(assignment, minlength=clusters)
+        centroids = np.where(counts > 0, sums / np.maximum(counts, 1), centroids)
+    return centroids
+
+
+class CodebookWeightQuantizer(nn.Module):
+    """Codebook (clustered) weights: ``2**bits`` shared values per layer (Deep Compression).
+
+    Until :meth:`cluster` runs, training uses ``value_bits``-bit fixed-point weights (one
+    max-abs scale per layer) so the latent weights learn. :meth:`cluster` runs
+    :func:`kmeans_linear` on the latent weights and fixes each weight's cluster; from then on a
+    weight is its cluster's centroid and only the centroids learn, each with the sum of the
+    gradients of its weights (the gradient of an index lookup). The forward pass uses integer
+    centroids ``clamp(round(c / s))`` with ``s = max|c| / (2**(value_bits-1) - 1)`` (absorbed by
+    the batch-norm), exactly the table the artifact holds (:meth:`encoding`); equal integer
+    centroids share one table entry. An unclustered quantizer evaluated (or exported) clusters
+    its weights first.
+
+    Parameters
+    ----------
+    bits : int
+        Index width, 1..8 (``2**bits`` centroids).
+    value_bits : int
+        Width of an integer centroid (signed, symmetric), 2..16.
+
+    Raises
+    ------
+    ValueError
+        If ``bits`` or ``value_bits`` is out of range.
+    """
+
+    def __init__(self, bits: int, value_bits: int = 8):
+        super().__init__()
+        if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 8:
+            raise ValueError(f"codebook bits must be an integer in 1..8, not {bits!r}")
+        if not isinstance(value_bits, int) or isinstance(value_bits, bool) \
+                or not 2 <= value_bits <= 16:
+            raise ValueError(f"codebook value bits must be an integer in 2..16, not "
+                             f"{value_bits!r}")
+        self.bits = bits
+        self.value_bits = value_bits
+        self.centroids = nn.Parameter(torch.zeros(1 << bits))
+        self.register_buffer("assignment", torch.zeros(0, dtype=torch.long))
+        self.register_buffer("clustered", torch.tensor(False))
+
+    @property
+    def levels(self) -> int:
+        """Largest integer centroid magnitude, ``2**(value_bits-1) - 1``."""
+        return (1 << (self.value_bits - 1)) - 1
+
+    def cluster(self, weight: torch.Tensor) -> None:
+        """Replace the centroids by k-means of ``weight`` and fix every weight's cluster."""
+        with torch.no_grad():
+            values = weight.detach().to(torch.float64).cpu().numpy()
+            centroids = kmeans_linear(values, 1 << self.bits)
+            nearest = np.argmin(np.abs(values.reshape(-1, 1) - centroids[None, :]), axis=1)
+            self.centroids.copy_(torch.as_tensor(centroids, dtype=self.centroids.dtype))
+            self.assignment = torch.as_tensor(nearest.reshape(values.shape), dtype=torch.long,
+                                              device=weight.device)
+            self.clustered.fill_(True)
+
+    def integer_centroids(self) -> torch.Tensor:
+        """Return the integer centroids (float tensor) with a straight-through gradient."""
+        scale = (self.centroids.detach().abs().max() / self.levels).clamp(min=1e-12)
+        return torch.clamp(round_ste(self.centroids / scale), -self.levels, self.levels)
+
+    def encoding(self, weight: torch.Tensor | None = None) -> Encoding:
+        """Return the artifact's encoding: the sorted distinct integer centroids in use."""
+        if not bool(self.clustered):
+            self.cluster(weight)
+        with torch.no_grad():
+            table = self.integer_centroids()[self.assignment.unique()]
+        return codebook(self.bits, sorted({int(v) for v in table.to(torch.int64).tolist()}))
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        if not bool(self.clustered):
+            if self.training:
+                scale = (weight.detach().abs().max() / self.levels).clamp(min=1e-8)
+                codes = torch.clamp(torch.round(weight / scale), -self.levels, self.levels)
+                return _PassThrough.apply(weight, codes)
+            self.cluster(weight)
+        return self.integer_centroids().to(weight.dtype)[self.assignment]

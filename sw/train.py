@@ -61,7 +61,8 @@ class TrainResult:
 
 
 def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
-         after_step: Callable[[], None] | None, progress: Progress | None) -> list[float]:
+         after_step: Callable[[int, int], None] | None,
+         progress: Progress | None) -> list[float]:
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     steps = config.epochs * math.ceil(len(x) / config.batch_size)
@@ -69,6 +70,7 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig
                                                    total_steps=steps)
     loss_fn = nn.CrossEntropyLoss()
     losses = []
+    step = 0
     for epoch in range(config.epochs):
         model.train()
         order = torch.randperm(len(x), generator=generator)
@@ -82,8 +84,9 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig
             loss.backward()
             optimizer.step()
             schedule.step()
+            step += 1
             if after_step is not None:
-                after_step()
+                after_step(step, steps)
             total += loss.item() * len(batch)
         losses.append(total / len(x))
         if progress is not None:
@@ -103,7 +106,7 @@ def train_model(model: QuantNet, quantizer: InputQuantizer, split: DigitsSplit,
     """
     x_train = torch.as_tensor(quantizer.quantize(split.x_train), dtype=torch.float32)
     y_train = torch.as_tensor(split.y_train)
-    losses = _fit(model, x_train, y_train, config, model.clip_latent, progress)
+    losses = _fit(model, x_train, y_train, config, model.after_step, progress)
     predicted = quantized_predict(model, quantizer.quantize(split.x_test))
     accuracy = float(np.mean(predicted == split.y_test))
     return TrainResult(model, quantizer, accuracy, losses)

@@ -10,7 +10,12 @@ kind                inputs x weights      per lane
 :class:`BinaryWeight` fixed x bipolar     add or subtract
 :class:`Ternary`    fixed x ternary       add, subtract or skip
 :class:`Fixed`      fixed x fixed         multiply (DSP or LUT shift-add)
+:class:`TTQ`        fixed x ttq           add to ``P`` or ``N`` or skip; ``Wp*P - Wn*N``
+:class:`Codebook`   fixed x codebook      look up the value, multiply (DSP or LUT)
 ==================  ====================  ==============================================
+
+The kinds of weights with a learned table (``ttq``, ``codebook``) need the table to build their
+unit: :func:`dot_for` returns the kind bound to the weight encoding (:meth:`DotKind.bind`).
 
 An XNOR layer accumulates ``P`` instead of the signed dot product ``a = 2P - K``; its constants
 are moved into the count domain once, with exact integers (:meth:`DotKind.accumulator_bounds`):
@@ -35,14 +40,16 @@ from amaranth.utils import bits_for
 from ...sw.encoding import BIPOLAR, TERNARY, Encoding
 from ...sw.errors import QnnforgeError
 from ..cores.binary_weight_dot import BinaryWeightDot
-from ..cores.fixed_dot import FixedDot
+from ..cores.codebook_dot import CodebookDot, CodebookLane
+from ..cores.fixed_dot import FixedDot, FixedMultiplier
 from ..cores.ternary_dot import TernaryDot
+from ..cores.ttq_dot import TTQDot
 from ..cores.xnor_dot import XnorDot
 from .lowering import signed_shape_for
 from .options import HardwareOptions
 
-__all__ = ["DotKind", "Xnor", "BinaryWeight", "Ternary", "Fixed", "DOT_KINDS", "dot_for",
-           "UnsupportedPrecisionError"]
+__all__ = ["DotKind", "Xnor", "BinaryWeight", "Ternary", "Fixed", "TTQ", "Codebook", "DOT_KINDS",
+           "dot_for", "UnsupportedPrecisionError"]
 
 
 class UnsupportedPrecisionError(QnnforgeError, ValueError):
@@ -77,6 +84,11 @@ class DotKind(ABC):
     def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
         """Return whether this kind multiplies ``input_encoding`` by ``weight_encoding``."""
 
+    def bind(self, weight_encoding: Encoding) -> DotKind:
+        """Return this kind for weights of ``weight_encoding`` (itself, unless the unit needs
+        the encoding's table)."""
+        return self
+
     def accumulator_shape(self, fan_in: int, bound: int) -> Shape:
         """Return the accumulator shape over ``fan_in`` lanes whose ``|a| <= bound``."""
         return signed_shape_for(-bound, bound)
@@ -99,6 +111,17 @@ class DotKind(ABC):
     def build(self, simd: int, input_shape: Shape, weight_shape: Shape,
               options: HardwareOptions) -> tuple[wiring.Component, Value]:
         """Return a unit of ``simd`` lanes (ports ``x``, ``w``) and its per-cycle result."""
+
+    def lane(self, input_shape: Shape, weight_shape: Shape, dsp: bool) -> wiring.Component:
+        """Return one lane of a kind that :attr:`multiplies` (ports ``x``, ``w``, ``product``),
+        which the cost explorer instantiates per lane.
+
+        Raises
+        ------
+        ValueError
+            If this kind has no multiplier per lane.
+        """
+        raise ValueError(f"the {self.name} dot kind has no multiplier per lane")
 
 
 class Xnor(DotKind):
@@ -169,14 +192,84 @@ class Fixed(DotKind):
 
     @staticmethod
     def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
-        return input_encoding != BIPOLAR and weight_encoding not in (BIPOLAR, TERNARY)
+        return input_encoding != BIPOLAR and weight_encoding.kind in ("uint", "int")
 
     def build(self, simd, input_shape, weight_shape, options):
         unit = FixedDot(simd, input_shape, weight_shape, dsp=options.dsp)
         return unit, unit.sum
 
+    def lane(self, input_shape, weight_shape, dsp):
+        return FixedMultiplier(input_shape, weight_shape, dsp=dsp)
 
-DOT_KINDS: tuple[DotKind, ...] = (Xnor(), BinaryWeight(), Ternary(), Fixed())
+
+class _TableKind(DotKind):
+    """A kind whose unit needs the weight encoding's table; :meth:`bind` gives it the table."""
+
+    table_kind: ClassVar[str]
+
+    def __init__(self, weight_encoding: Encoding | None = None):
+        self._encoding = weight_encoding
+
+    @classmethod
+    def accepts(cls, input_encoding: Encoding, weight_encoding: Encoding) -> bool:
+        return input_encoding != BIPOLAR and weight_encoding.kind == cls.table_kind
+
+    def bind(self, weight_encoding: Encoding) -> DotKind:
+        return type(self)(weight_encoding)
+
+    @property
+    def weight_encoding(self) -> Encoding:
+        """The weight encoding this kind was bound to.
+
+        Raises
+        ------
+        ValueError
+            If it is the unbound kind of :data:`DOT_KINDS`.
+        """
+        if self._encoding is None:
+            raise ValueError(f"the {self.name} dot kind needs its weight table: bind it to a "
+                             f"weight encoding first")
+        return self._encoding
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other._encoding == self._encoding
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._encoding))
+
+
+class TTQ(_TableKind):
+    """Fixed point x TTQ weights: add, subtract or skip per lane into two sums ``P`` and ``N``,
+    then ``Wp * P - Wn * N`` by constant shift-add, once per PE."""
+
+    name = "ttq"
+    table_kind = "ttq"
+
+    def build(self, simd, input_shape, weight_shape, options):
+        negative, _, positive = self.weight_encoding.values
+        unit = TTQDot(simd, input_shape, positive, -negative)
+        return unit, unit.sum
+
+
+class Codebook(_TableKind):
+    """Fixed point x codebook weights: each lane looks its index up in the layer's constant
+    table and multiplies (inferred DSP or LUT shift-add)."""
+
+    name = "codebook"
+    table_kind = "codebook"
+    multiplies = True
+
+    def build(self, simd, input_shape, weight_shape, options):
+        encoding = self.weight_encoding
+        unit = CodebookDot(simd, input_shape, encoding.bits, encoding.values, dsp=options.dsp)
+        return unit, unit.sum
+
+    def lane(self, input_shape, weight_shape, dsp):
+        encoding = self.weight_encoding
+        return CodebookLane(input_shape, encoding.bits, encoding.values, dsp=dsp)
+
+
+DOT_KINDS: tuple[DotKind, ...] = (Xnor(), BinaryWeight(), Ternary(), Fixed(), TTQ(), Codebook())
 """Every dot-product kind; at most one accepts a precision pair."""
 
 
@@ -190,6 +283,6 @@ def dot_for(what: str, input_encoding: Encoding, weight_encoding: Encoding) -> D
     """
     for kind in DOT_KINDS:
         if kind.accepts(input_encoding, weight_encoding):
-            return kind
+            return kind.bind(weight_encoding)
     raise UnsupportedPrecisionError(f"{what}: {weight_encoding} weights with {input_encoding} "
                                     f"inputs have no hardware implementation")

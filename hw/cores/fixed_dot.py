@@ -9,7 +9,7 @@ Both give the exact two's complement product.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Value, signed
+from amaranth.hdl import Const, Module, Mux, Shape, Value, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
@@ -17,7 +17,8 @@ from amaranth.utils import bits_for
 from .popcount import adder_tree
 from .ternary_dot import shape_max_abs
 
-__all__ = ["product", "product_bound", "FixedMultiplier", "FixedDot"]
+__all__ = ["product", "constant_product", "signed_digits", "product_bound", "FixedMultiplier",
+           "FixedDot"]
 
 
 def product(x: Value, w: Value, dsp: bool = True) -> Value:
@@ -30,6 +31,32 @@ def product(x: Value, w: Value, dsp: bool = True) -> Value:
     if w.shape().signed:
         return adder_tree(partials[:-1]) - partials[-1] if width > 1 else -partials[-1]
     return adder_tree(partials)
+
+
+def signed_digits(constant: int) -> list[int]:
+    """Return the non-adjacent form of ``constant``: digits in {-1, 0, +1}, least significant
+    first, no two adjacent ones non-zero, ``sum(d * 2**i) == constant`` (the fewest non-zero
+    digits of any signed-digit form, so the fewest adders of a constant multiplication)."""
+    if not isinstance(constant, int) or isinstance(constant, bool):
+        raise TypeError(f"constant must be an integer, not {constant!r}")
+    digits = []
+    while constant:
+        digit = 2 - (constant & 3) if constant & 1 else 0
+        digits.append(digit)
+        constant = (constant - digit) >> 1
+    return digits
+
+
+def constant_product(x: Value, constant: int) -> Value:
+    """Return the exact ``x * constant`` as shifted copies of ``x`` added and subtracted (one
+    per non-zero digit of :func:`signed_digits`): no multiplier."""
+    x = Value.cast(x)
+    digits = signed_digits(constant)
+    added = [x << i for i, d in enumerate(digits) if d > 0]
+    subtracted = [x << i for i, d in enumerate(digits) if d < 0]
+    if not subtracted:
+        return adder_tree(added) if added else Const(0, 1)
+    return (adder_tree(added) if added else 0) - adder_tree(subtracted)
 
 
 def product_bound(x_shape, w_shape) -> int:
@@ -64,8 +91,14 @@ class FixedMultiplier(wiring.Component):
     def __init__(self, x_shape, w_shape, *, dsp: bool = True):
         x_shape, w_shape = Shape.cast(x_shape), Shape.cast(w_shape)
         self._dsp = bool(dsp)
+        self._bound = product_bound(x_shape, w_shape)
         super().__init__({"x": In(x_shape), "w": In(w_shape),
-                          "product": Out(signed(bits_for(product_bound(x_shape, w_shape)) + 1))})
+                          "product": Out(signed(bits_for(self._bound) + 1))})
+
+    @property
+    def bound(self) -> int:
+        """Largest ``|product|``."""
+        return self._bound
 
     def elaborate(self, platform):
         m = Module()

@@ -14,7 +14,12 @@ Designs without a multiplier (bipolar, ternary) do not depend on the DSP flag an
 synthesized once for both.
 
 Results are plain dicts (one record per job, see :func:`run_sweep`) written as JSON and CSV by
-:func:`write_json` / :func:`write_csv` and plotted by :func:`write_plot`.
+:func:`write_json` / :func:`write_csv` and plotted by :func:`write_plot`; :func:`merge_records`
+adds the records of a partial sweep to earlier ones (``qnnforge cost --merge``).
+
+A precision may name unlike operands, ``AxW``: ``8xcb4`` is 8-bit activations with a 4-bit
+codebook of 8-bit values, to compare per lane with ``8x4`` (the same 4 bits of weight memory as
+fixed point) and ``8`` (the codebook's values as fixed-point weights).
 """
 
 from __future__ import annotations
@@ -35,27 +40,34 @@ from pathlib import Path
 from amaranth.lib import wiring
 
 from ...sw.encoding import BIPOLAR, Encoding
+from ..compiler.lowering import element_shape
+from ..cores.codebook_dot import CodebookSumDot
 from ..tools.fabrics import FABRICS, get_fabric
 from ..tools.files import write_atomic, write_bytes_atomic
 from ..tools.synth import SynthesisError, counting_scheme, synthesize
 from ..tools.toolchain import ToolMissingError, tool_version
-from .designs import (Design, Mac, dot_kind, dot_unit, lane_dot_verilog, parse_precision,
-                      precision_name)
+from .designs import (Design, Mac, dot_kind, dot_unit, lane_dot_verilog, parse_pair,
+                      parse_precision, precision_name)
 from .xnor_popcount import ARCHITECTURES as POPCOUNT_ARCHITECTURES
 from .xnor_popcount import constant_weights, latency, xnor_unit
 
 __all__ = ["DEFAULT_PRECISIONS", "DEFAULT_LANES", "DEFAULT_CACHE", "ARCHITECTURES",
            "DEFAULT_ARCHITECTURES", "Job", "sweep_jobs", "design_unit", "design_verilog",
-           "run_sweep", "tool_versions", "write_results", "write_json", "write_csv", "write_plot",
-           "constant_weights"]
+           "run_sweep", "merge_records", "tool_versions", "write_results", "write_json",
+           "write_csv", "write_plot", "constant_weights", "CODEBOOK_COMPARISON"]
 
 DEFAULT_PRECISIONS = ("1", "ternary", "2", "4", "8", "16", "32")
+CODEBOOK_COMPARISON = tuple(f"8x{name}" for bits in (2, 3, 4, 5) for name in (f"cb{bits}", bits))
+"""The codebook rows: a ``b``-bit codebook lane beside a ``b``-bit fixed-point lane (``8`` is in
+:data:`DEFAULT_PRECISIONS`), all with 8-bit activations."""
 DEFAULT_LANES = (16, 64, 256)
 DEFAULT_CACHE = Path("build/cost-cache")
-ARCHITECTURES = (*POPCOUNT_ARCHITECTURES, "shift_add")
-"""Dot-product architectures: the popcounts of bipolar operands, and ``"shift_add"``, the
-LUT-only multiplier of fixed-point operands that ``--no-dsp`` builds (``"adder_tree"`` stands
-for the default unit of every other operand pair)."""
+ARCHITECTURES = (*POPCOUNT_ARCHITECTURES, "shift_add", "entry_sums")
+"""Dot-product architectures: the popcounts of bipolar operands, ``"shift_add"``, the
+LUT-only multiplier of fixed-point operands that ``--no-dsp`` builds, and ``"entry_sums"``, a
+codebook dot product as one sum per table entry
+(:class:`~qnnforge.hw.cores.codebook_dot.CodebookSumDot`) instead of a lookup and a multiplier
+per lane (``"adder_tree"`` stands for the default unit of every other operand pair)."""
 DEFAULT_ARCHITECTURES = POPCOUNT_ARCHITECTURES
 MAC_TERMS = 1024
 """Products a MAC's accumulator is sized for."""
@@ -79,8 +91,9 @@ class Job:
         DSP inference allowed.
     architecture : str
         One of :data:`ARCHITECTURES` for dot products (a popcount for bipolar operands,
-        ``"adder_tree"`` or ``"shift_add"`` for fixed point, ``"adder_tree"`` otherwise),
-        ``"mac"`` for MACs.
+        ``"adder_tree"`` or ``"shift_add"`` for fixed point, ``"adder_tree"`` (lookup and
+        multiplier per lane) or ``"entry_sums"`` for codebook weights, ``"adder_tree"``
+        otherwise), ``"mac"`` for MACs.
     """
 
     activations: Encoding
@@ -115,7 +128,8 @@ class Job:
 
     @property
     def has_multiplier(self) -> bool:
-        return dot_kind(self.activations, self.weights).multiplies
+        return (dot_kind(self.activations, self.weights).multiplies
+                and self.architecture != "entry_sums")
 
 
 def _architectures(activations: Encoding, weights: Encoding, dsp: bool,
@@ -124,26 +138,31 @@ def _architectures(activations: Encoding, weights: Encoding, dsp: bool,
     kind = dot_kind(activations, weights)
     if kind.counts:
         return [a for a in wanted if a in POPCOUNT_ARCHITECTURES]
+    if kind.name == "codebook" and "entry_sums" in wanted:
+        return ["adder_tree", "entry_sums"]
     if kind.multiplies and not dsp and "shift_add" in wanted:
         return ["adder_tree", "shift_add"]
     return ["adder_tree"]
 
 
-def sweep_jobs(precisions: Iterable[str | Encoding] = DEFAULT_PRECISIONS,
+def sweep_jobs(precisions: Iterable[str | Encoding | tuple[Encoding, Encoding]] =
+               DEFAULT_PRECISIONS,
                lanes: Iterable[int] = DEFAULT_LANES, fabrics: Iterable[str] = tuple(FABRICS),
                dsp: Iterable[bool] = (False, True),
                architectures: Iterable[str] = DEFAULT_ARCHITECTURES) -> list[Job]:
     """Return the jobs of a sweep: a MAC and every dot product per precision, fabric, DSP flag.
 
-    A precision is an :class:`~qnnforge.sw.encoding.Encoding` of both operands, or its
-    command-line name (:func:`~qnnforge.hw.explore.designs.parse_precision`).
+    A precision is an :class:`~qnnforge.sw.encoding.Encoding` of both operands, a pair
+    ``(activations, weights)``, or its command-line name
+    (:func:`~qnnforge.hw.explore.designs.parse_pair`: ``8``, ``8xcb4``).
 
     Raises
     ------
     ValueError
         If a precision, lane count, fabric or architecture is invalid.
     """
-    encodings = [p if isinstance(p, Encoding) else parse_precision(p) for p in precisions]
+    pairs = [(p, p) if isinstance(p, Encoding) else tuple(p) if isinstance(p, tuple)
+             else parse_pair(p) for p in precisions]
     lanes = list(lanes)
     for count in lanes:
         if not isinstance(count, int) or isinstance(count, bool) or count < 2:
@@ -157,12 +176,13 @@ def sweep_jobs(precisions: Iterable[str | Encoding] = DEFAULT_PRECISIONS,
     jobs = []
     for fabric in fabrics:
         for flag in dsp:
-            for encoding in encodings:
-                jobs.append(Job(encoding, encoding, 1, fabric, flag, "mac"))
+            for activations, weights in pairs:
+                jobs.append(Job(activations, weights, 1, fabric, flag, "mac"))
                 for count in lanes:
-                    for architecture in _architectures(encoding, encoding, flag,
+                    for architecture in _architectures(activations, weights, flag,
                                                        architectures):
-                        jobs.append(Job(encoding, encoding, count, fabric, flag, architecture))
+                        jobs.append(Job(activations, weights, count, fabric, flag,
+                                        architecture))
     return jobs
 
 
@@ -187,6 +207,8 @@ def _unit(activations: Encoding, weights: Encoding, lanes: int, architecture: st
     if kind.counts:
         return xnor_unit(lanes, architecture, lut_inputs=lut_inputs,
                          weights=constant_weights(lanes) if architecture == "constant" else None)
+    if architecture == "entry_sums":
+        return CodebookSumDot(lanes, element_shape(activations), weights.bits, weights.values)
     if kind.multiplies:
         return None
     unit, _ = dot_unit(activations, weights, lanes)
@@ -321,6 +343,25 @@ def _add_ratios(records: list[dict]) -> None:
         group = (record["kind"], record["lanes"], record["fabric"], record["dsp_inference"])
         if "lut" in record and base.get(group):
             record["ratio_to_1bit"] = round(record["lut_per_lane"] / base[group], 2)
+
+
+def _job_key(record: dict) -> tuple:
+    return tuple(record[k] for k in ("kind", "precision", "lanes", "fabric", "dsp_inference",
+                                     "architecture"))
+
+
+def merge_records(earlier: list[dict], records: list[dict]) -> list[dict]:
+    """Return ``earlier`` with ``records`` merged in: a record replaces the earlier one of the
+    same job (kind, precision, lanes, fabric, DSP flag, architecture), the others are appended;
+    the ratios to 1-bit are computed again over the whole list."""
+    merged = {_job_key(record): record for record in earlier}
+    for record in records:
+        merged[_job_key(record)] = record
+    result = [dict(record) for record in merged.values()]
+    for record in result:
+        record.pop("ratio_to_1bit", None)
+    _add_ratios(result)
+    return result
 
 
 def tool_versions() -> dict:

@@ -41,7 +41,7 @@ def _choice(choices):
 def register(subparsers) -> None:
     from ..hw.explore.cost import (ARCHITECTURES, DEFAULT_ARCHITECTURES, DEFAULT_CACHE,
                                    DEFAULT_LANES, DEFAULT_PRECISIONS)
-    from ..hw.explore.designs import parse_precision
+    from ..hw.explore.designs import parse_pair, parse_precision
     from ..hw.tools.fabrics import FABRICS
 
     parser = subparsers.add_parser(
@@ -52,10 +52,11 @@ def register(subparsers) -> None:
                     "ratio to 1-bit.")
     parser.add_argument("--fabric", type=_list(_choice(tuple(FABRICS))), default=list(FABRICS),
                         help=f"comma-separated fabrics (default: {','.join(FABRICS)})")
-    parser.add_argument("--bits", type=_list(parse_precision),
-                        default=[parse_precision(p) for p in DEFAULT_PRECISIONS],
+    parser.add_argument("--bits", type=_list(parse_pair),
+                        default=[(e, e) for e in map(parse_precision, DEFAULT_PRECISIONS)],
                         help="comma-separated precisions of both operands: 1 (bipolar), "
-                             "ternary, 2..32 (signed), u1..u32 (unsigned) "
+                             "ternary, 2..32 (signed), u1..u32 (unsigned), cb1..cb7 (codebook "
+                             "weights); or pairs ACTIVATIONSxWEIGHTS, e.g. 8xcb4 "
                              f"(default: {','.join(DEFAULT_PRECISIONS)})")
     parser.add_argument("--lanes", type=_list(int), default=list(DEFAULT_LANES),
                         help="comma-separated dot-product lanes (default: "
@@ -64,11 +65,15 @@ def register(subparsers) -> None:
                         help="DSP inference (default: %(default)s)")
     parser.add_argument("--architectures", type=_list(_choice(ARCHITECTURES)),
                         default=list(DEFAULT_ARCHITECTURES),
-                        help="popcount architectures of 1-bit dot products, and shift_add for "
-                             "the LUT-only multiplier of --no-dsp (default: "
+                        help="popcount architectures of 1-bit dot products, shift_add for "
+                             "the LUT-only multiplier of --no-dsp, and entry_sums for codebook "
+                             "dot products as one sum per table entry (default: "
                              f"{','.join(DEFAULT_ARCHITECTURES)})")
     parser.add_argument("--json", type=Path, default=Path("build/cost/cost.json"),
                         help="JSON output (default: %(default)s)")
+    parser.add_argument("--merge", action="store_true",
+                        help="merge the records into the existing --json file (replacing those "
+                             "of the same jobs) instead of overwriting it")
     parser.add_argument("--csv", type=Path, default=None,
                         help="CSV output (default: next to the JSON)")
     parser.add_argument("--plot", type=Path, default=None,
@@ -120,7 +125,9 @@ def print_wide(table: Table) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..hw.explore.cost import run_sweep, sweep_jobs, write_results
+    import json
+
+    from ..hw.explore.cost import merge_records, run_sweep, sweep_jobs, write_results
     from ..hw.explore.timing import add_fmax, timed_units
     from ..sw.files import output_lock
 
@@ -139,9 +146,11 @@ def run(args: argparse.Namespace) -> int:
                                               total=len(timed_units(records)))
                 add_fmax(records, lambda: progress.advance(fmax_task))
         print_wide(cost_table(records))
+        failed = [r for r in records if "error" in r]
+        if args.merge and args.json.exists():
+            records = merge_records(json.loads(args.json.read_text())["records"], records)
         paths = write_results(records, args.json, args.csv, args.plot)
     console.print(f"wrote {', '.join(map(str, paths[:-1]))} and {paths[-1]}")
-    failed = [r for r in records if "error" in r]
     for record in failed:
         console.print(f"[red]yosys failed[/red] on {record['precision']}-bit, {record['lanes']} "
                       f"lanes, {record['fabric']} (log: {record['log']}):\n{record['error']}",

@@ -20,7 +20,8 @@ from .. import reference
 from ..encoding import Encoding
 from ..manifest import fail, join, read_array, read_encoding, read_field
 from ..outputs import OutputRule, output_rule_from_manifest
-from .dense import accumulator_bound, check_weights, weight_and_output_arrays
+from .dense import (accumulator_bound, check_weight_version, check_weights,
+                    weight_and_output_arrays)
 from .geometry import check_ints, output_shape, read_ints
 
 __all__ = ["Conv2dLayer"]
@@ -169,8 +170,10 @@ class Conv2dLayer:
                              (out_channels, kernel[0], kernel[1], in_shape[2]))
         output = output_rule_from_manifest(read_field(entry, "output", path, dict), arrays,
                                            join(path, "output"), out_channels, version)
+        weight_encoding = read_encoding(entry, "weight_encoding", path)
+        check_weight_version(weight_encoding, version, path)
         return cls(name=name, input_encoding=read_encoding(entry, "input_encoding", path),
-                   weight_encoding=read_encoding(entry, "weight_encoding", path),
+                   weight_encoding=weight_encoding,
                    in_shape=in_shape, weights=weights,
                    stride=read_ints(entry, "stride", path, 2, 1),
                    padding=read_ints(entry, "padding", path, 4, 0),

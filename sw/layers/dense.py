@@ -8,14 +8,15 @@ from typing import ClassVar
 import numpy as np
 
 from .. import reference
-from ..encoding import Encoding
+from ..encoding import TABLE_KINDS, Encoding
 from ..manifest import fail, read_array, read_encoding, read_field
 from ..outputs import OutputRule, output_rule_from_manifest
 
-__all__ = ["DenseLayer", "accumulator_bound", "check_weights", "weight_and_output_arrays",
+__all__ = ["DenseLayer", "accumulator_bound", "check_weights", "check_weight_version",
+           "weight_and_output_arrays",
            "MAX_WEIGHT_BITS"]
 
-MAX_WEIGHT_BITS = {"bipolar": 1, "ternary": 2, "int": 16, "uint": 16}
+MAX_WEIGHT_BITS = {"bipolar": 1, "ternary": 2, "int": 16, "uint": 16, "ttq": 2, "codebook": 8}
 """Widest weight code of each encoding kind that the hardware builds."""
 
 
@@ -27,6 +28,18 @@ def accumulator_bound(fan_in: int, input_encoding: Encoding, weight_encoding: En
     bound; hardware accumulators are sized from it and cannot overflow.
     """
     return fan_in * weight_encoding.max_abs * input_encoding.max_abs
+
+
+TABLE_VERSION = 4
+"""First schema version with ``ttq`` and ``codebook`` weights."""
+
+
+def check_weight_version(encoding: Encoding, version: int, path: str) -> None:
+    """Raise :class:`~qnnforge.sw.manifest.ArtifactError` if schema ``version`` predates the
+    weight ``encoding``'s kind (``ttq`` and ``codebook`` arrived in :data:`TABLE_VERSION`)."""
+    if version < TABLE_VERSION and encoding.kind in TABLE_KINDS:
+        raise fail(f"{path}.weight_encoding", f"schema version {version} has no "
+                                              f"{encoding.kind!r} weights")
 
 
 def check_weights(weights: np.ndarray, encoding: Encoding, path: str) -> None:
@@ -43,7 +56,7 @@ def weight_and_output_arrays(name: str, weights: np.ndarray, encoding: Encoding,
                              output: OutputRule) -> tuple[dict, dict[str, np.ndarray]]:
     """Return a weighted layer's output entry and its arrays: the weights (int8 where they fit,
     else int32) and the output rule's constants."""
-    wide = encoding.bits > 8 or encoding.max > 127
+    wide = encoding.bits > 8 or encoding.max > 127 or encoding.min < -128
     arrays = {f"{name}.weights": weights.astype(np.int32 if wide else np.int8)}
     entry, output_arrays = output.to_manifest(name)
     arrays.update(output_arrays)
@@ -147,5 +160,6 @@ class DenseLayer:
         if version < 2 and weight_encoding.kind != "bipolar":
             raise fail(f"{path}.weight_encoding", f"schema version 1 supports bipolar weights, "
                                                   f"not {weight_encoding}")
+        check_weight_version(weight_encoding, version, path)
         return cls(name=name, input_encoding=read_encoding(entry, "input_encoding", path),
                    weight_encoding=weight_encoding, weights=weights, output=output)

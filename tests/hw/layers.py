@@ -7,7 +7,7 @@ import numpy as np
 from qnnforge.sw.artifact import (Artifact, Conv2dLayer, DenseLayer, InputQuantizer,
                                   MaxPool2dLayer, MultiThresholdActivation, RequantizeOutput,
                                   ScoreOutput, ThresholdActivation)
-from qnnforge.sw.encoding import BIPOLAR, TERNARY, Encoding, sint, uint
+from qnnforge.sw.encoding import BIPOLAR, TABLE_KINDS, TERNARY, Encoding, sint, uint
 
 
 def random_inputs(encoding: Encoding, rng, rows: int, fan_in: int) -> np.ndarray:
@@ -54,7 +54,10 @@ def random_weights(rng, encoding: Encoding, fan_out: int, fan_in: int) -> np.nda
     """Return random legal weights with the extreme values forced into the first row."""
     if encoding.kind == "bipolar":
         return rng.choice([-1, 1], size=(fan_out, fan_in)).astype(np.int64)
-    weights = rng.integers(encoding.min, encoding.max + 1, size=(fan_out, fan_in))
+    if encoding.kind in TABLE_KINDS:
+        weights = rng.choice(np.asarray(encoding.values), size=(fan_out, fan_in))
+    else:
+        weights = rng.integers(encoding.min, encoding.max + 1, size=(fan_out, fan_in))
     weights[0, 0] = encoding.min
     if fan_in > 1:
         weights[0, 1] = encoding.max

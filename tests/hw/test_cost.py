@@ -8,10 +8,12 @@ import pytest
 from amaranth.sim import Simulator
 
 from qnnforge.cli import main
-from qnnforge.hw.explore.cost import (Job, plot_series, run_sweep, sweep_jobs, write_csv,
+from qnnforge.hw.cores.codebook_dot import CodebookSumDot
+from qnnforge.hw.explore.cost import (CODEBOOK_COMPARISON, Job, design_unit, design_verilog,
+                                     merge_records, plot_series, run_sweep, sweep_jobs, write_csv,
                                      write_json, write_plot)
-from qnnforge.hw.explore.designs import (Mac, accumulator_shape, dot_unit,
-                                        parse_precision)
+from qnnforge.hw.explore.designs import (Mac, accumulator_shape, codebook_table, dot_unit,
+                                        parse_pair, parse_precision)
 from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
 
 
@@ -76,9 +78,83 @@ def test_parse_precision():
     assert parse_precision("t") == TERNARY
     assert parse_precision(" 08 ") == sint(8)
     assert parse_precision("1") == BIPOLAR and parse_precision("u4") == uint(4)
-    with pytest.raises(ValueError, match=r"^precision must be 1, ternary, a width from 2 to 32 "
-                                         r"or u1 to u32, not 'binary'$"):
+    with pytest.raises(ValueError, match=r"^precision must be 1, ternary, a width from 2 to 32, "
+                                         r"u1 to u32 or cb1 to cb7, not 'binary'$"):
         parse_precision("binary")
+    table = parse_precision("cb3")
+    assert table.kind == "codebook" and table.bits == 3 and table.values == codebook_table(3)
+    with pytest.raises(ValueError, match=r"^precision must be 1, ternary, a width from 2 to 32, "
+                                         r"u1 to u32 or cb1 to cb7, not 'cb8'$"):
+        parse_precision("cb8")
+
+
+def test_parse_pair_and_the_codebook_tables():
+    assert parse_pair("8xcb4") == (sint(8), parse_precision("cb4"))
+    assert parse_pair("u4x2") == (uint(4), sint(2)) and parse_pair("4") == (sint(4), sint(4))
+    for bits in (1, 2, 5, 7):
+        table = codebook_table(bits)
+        assert len(table) == 1 << bits and list(table) == sorted(set(table))
+        assert (table[0], table[-1]) == (-127, 127)
+    assert codebook_table(4) == codebook_table(4)  # fixed seed: the same design every sweep
+
+
+def test_codebook_rows_pair_each_table_with_fixed_point_lanes():
+    jobs = sweep_jobs(CODEBOOK_COMPARISON, [16], ["xc7"], [False])
+    assert [job.precision for job in jobs if job.kind == "dot"] == [
+        "8xcb2", "8x2", "8xcb3", "8x3", "8xcb4", "8x4", "8xcb5", "8x5"]
+    codebook_job = jobs[1]
+    assert codebook_job.has_multiplier and codebook_job.weights == parse_precision("cb2")
+    design = design_verilog(codebook_job)
+    # one lane module (look-up and product), instantiated per lane
+    assert not design.flatten
+    assert design.verilog.count("module cost_dot_8xcb2_16_adder_tree_lane") == 1
+    assert design.verilog.count("cost_dot_8xcb2_16_adder_tree_lane lane") == 16
+
+
+def test_codebook_entry_sums_are_a_second_architecture():
+    jobs = sweep_jobs(["8xcb3"], [16], ["xc7"], [False, True], ["entry_sums"])
+    dots = [job for job in jobs if job.kind == "dot"]
+    assert [(job.dsp, job.architecture) for job in dots] == [
+        (False, "adder_tree"), (False, "entry_sums"), (True, "adder_tree"), (True, "entry_sums")]
+    sums = dots[1]
+    assert not sums.has_multiplier and dots[0].has_multiplier
+    unit = design_unit(sums)
+    assert type(unit) is CodebookSumDot and unit.values == parse_precision("cb3").values
+    assert design_verilog(sums).flatten
+    # fixed-point pairs have no entry sums
+    assert [job.architecture for job in sweep_jobs(["8x3"], [16], ["xc7"], [False],
+                                                   ["entry_sums"]) if job.kind == "dot"] == [
+        "adder_tree"]
+
+
+def test_a_codebook_lane_looks_up_and_multiplies():
+    weights = parse_precision("cb2")
+    lane, product = dot_unit(sint(3), weights, 1, dsp=False)
+    sim = Simulator(lane)
+
+    async def testbench(ctx):
+        for x in range(-4, 4):
+            for index, value in enumerate(weights.values):
+                ctx.set(lane.x, [x])
+                ctx.set(lane.w, [index])
+                await ctx.delay(1e-9)
+                assert ctx.get(product) == x * value, (x, value)
+
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+def test_merge_replaces_equal_jobs_and_recomputes_ratios():
+    def record(precision, lut, lanes=16):
+        return {"kind": "dot", "precision": precision, "lanes": lanes, "fabric": "xc7",
+                "dsp_inference": False, "architecture": "adder_tree", "lut": lut,
+                "lut_per_lane": lut / lanes, "ratio_to_1bit": 99.0}
+    earlier = [record("1", 32), record("8", 3200)]
+    merged = merge_records(earlier, [record("8", 1600), record("8xcb4", 4800)])
+    assert [(r["precision"], r["lut"]) for r in merged] == [("1", 32), ("8", 1600),
+                                                            ("8xcb4", 4800)]
+    assert [r["ratio_to_1bit"] for r in merged] == [1.0, 50.0, 150.0]
+    assert earlier[1]["lut"] == 3200  # the earlier list is not modified
 
 
 def test_sweep_jobs_enumerates_every_combination():
@@ -97,7 +173,8 @@ def test_sweep_jobs_validates():
     with pytest.raises(ValueError, match=r"^lanes must be integers of at least 2, not 1$"):
         sweep_jobs(["1"], [1], ["xc7"])
     with pytest.raises(ValueError, match=r"^architecture must be one of adder_tree, pipelined, "
-                                         r"compressor, constant, shift_add, not 'dadda'$"):
+                                         r"compressor, constant, shift_add, entry_sums, "
+                                         r"not 'dadda'$"):
         sweep_jobs(["1"], [16], ["xc7"], architectures=["dadda"])
 
 

@@ -76,7 +76,8 @@ def test_argument_errors():
         dot_unit(BIPOLAR, sint(8), 4)
     with pytest.raises(TypeError, match=r"^terms must be a positive integer, not 0$"):
         Mac(sint(8), sint(8), 0)
-    with pytest.raises(TypeError, match=r"^lane must be a FixedMultiplier, not 3$"):
+    with pytest.raises(TypeError, match=r"^lane must be a FixedMultiplier or a CodebookLane, "
+                                        r"not 3$"):
         LaneDot(3, 4, "lane")
     with pytest.raises(ValueError, match=r"^weights must hold 4 bits, not 3$"):
         xnor_unit(4, "constant", weights=[1, 0, 1])

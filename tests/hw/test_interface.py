@@ -136,7 +136,7 @@ _DELETE = object()
     (("input", "beats"), 5, r"^interface\.input\.beats: must be 16, not 5$"),
     (("input", "element", "kind"), "float",
      r"^interface\.input\.element\.kind: Encoding kind must be one of bipolar, ternary, "
-     r"uint, int, not 'float'$"),
+     r"uint, int, ttq, codebook, not 'float'$"),
     (("layers", 0, "element", "signed"), True,
      r"^interface\.layers\[0\]\.element\.signed: must be False, not True$"),
     (("layers", 0, "element", "bits"), 2,

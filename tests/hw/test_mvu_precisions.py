@@ -14,7 +14,7 @@ from qnnforge.hw.compiler.layers import lower_layer
 from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.cores.mvu import MatrixVectorUnit
 from qnnforge.sw import reference
-from qnnforge.sw.encoding import TERNARY, BIPOLAR, sint, uint
+from qnnforge.sw.encoding import TERNARY, BIPOLAR, codebook, sint, ttq, uint
 
 from .layers import mixed_layer, random_inputs
 from .simulate import run_stream
@@ -39,9 +39,18 @@ def _divisors(n):
 
 encodings = st.one_of(
     st.builds(uint, st.integers(1, 8)), st.builds(sint, st.integers(2, 8)))
+
+@st.composite
+def codebooks(draw):
+    bits = draw(st.integers(1, 5))
+    values = draw(st.sets(st.integers(-128, 127), min_size=1, max_size=1 << bits))
+    return codebook(bits, sorted(values))
+
+
 weight_encodings = st.one_of(
     st.just(BIPOLAR), st.just(TERNARY), st.builds(sint, st.integers(2, 8)),
-    st.builds(uint, st.integers(1, 4)))
+    st.builds(uint, st.integers(1, 4)), st.builds(ttq, st.integers(1, 40), st.integers(1, 40)),
+    codebooks())
 outputs = st.one_of(
     st.tuples(st.just("scores"), st.none()),
     st.tuples(st.just("threshold"), st.just(BIPOLAR)),
@@ -50,7 +59,7 @@ outputs = st.one_of(
                                                st.builds(sint, st.integers(2, 8)))))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(data=st.data(), fan_in=st.integers(1, 12), fan_out=st.sampled_from([1, 2, 3, 4]),
        x_encoding=encodings, w_encoding=weight_encodings, output=outputs,
        dsp=st.booleans(), seed=st.integers(0, 2**16))
@@ -87,3 +96,28 @@ def test_most_negative_products_with_padding_lanes():
     actual = _simulate(layer, 1, 3, 7, inputs, dsp=False)
     np.testing.assert_array_equal(actual, reference.layer_forward(layer, inputs))
     assert actual[0, 0] == 7 * 128 * 128 + layer.output.bias[0]
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), fan_in=st.integers(1, 10), x_encoding=encodings,
+       w_encoding=st.one_of(st.builds(ttq, st.integers(1, 15), st.integers(1, 15)), codebooks()),
+       dsp=st.booleans(), seed=st.integers(0, 2**16))
+def test_mvu_matches_reference_for_ttq_and_codebook_weights(data, fan_in, x_encoding,
+                                                            w_encoding, dsp, seed):
+    rng = np.random.default_rng(seed)
+    layer = mixed_layer(rng, fan_in, 2, x_encoding, w_encoding, "scores")
+    simd = data.draw(st.integers(1, fan_in))
+    inputs = random_inputs(x_encoding, rng, 4, fan_in)
+    actual = _simulate(layer, 1, simd, fan_in, inputs, dsp=dsp, seed=seed)
+    np.testing.assert_array_equal(actual, reference.layer_forward(layer, inputs))
+
+
+def test_ttq_extremes_with_padding_lanes():
+    rng = np.random.default_rng(7)
+    layer = mixed_layer(rng, 7, 2, sint(8), ttq(13, 11), "scores")
+    layer.weights[0] = -13
+    layer.weights[1] = 11
+    inputs = np.array([[-128] * 7, [127] * 7])
+    actual = _simulate(layer, 2, 3, 7, inputs)
+    np.testing.assert_array_equal(actual, reference.layer_forward(layer, inputs))
+    assert actual[0, 0] == 7 * 128 * 13 + layer.output.bias[0]

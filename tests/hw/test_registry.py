@@ -1,13 +1,17 @@
 """The registries: every layer kind and output rule has its hardware, every precision pair one
 dot kind, and the generator asks them instead of testing names."""
 
+import re
+
 import numpy as np
 import pytest
+from amaranth.hdl import signed, unsigned
 
 from qnnforge.hw.compiler.dots import DOT_KINDS, UnsupportedPrecisionError, dot_for
 from qnnforge.hw.compiler.layers import HARDWARE_KINDS, hardware_for
+from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.compiler.outputs import STAGES
-from qnnforge.sw.encoding import BIPOLAR, TERNARY, sint, uint
+from qnnforge.sw.encoding import BIPOLAR, TERNARY, codebook, sint, ttq, uint
 from qnnforge.sw.errors import QnnforgeError
 from qnnforge.sw.layers import LAYER_KINDS
 from qnnforge.sw.outputs import OUTPUT_RULES
@@ -25,7 +29,8 @@ def test_every_output_rule_has_a_stage():
     assert list(STAGES) == list(OUTPUT_RULES)
 
 
-ENCODINGS = [BIPOLAR, TERNARY, uint(1), uint(4), sint(2), sint(8)]
+ENCODINGS = [BIPOLAR, TERNARY, uint(1), uint(4), sint(2), sint(8), ttq(3, 5),
+             codebook(2, (-9, 4, 100))]
 
 
 @pytest.mark.parametrize("inputs", [BIPOLAR, uint(4), sint(8)])
@@ -35,7 +40,8 @@ def test_at_most_one_dot_kind_accepts_a_precision_pair(inputs, weights):
     if inputs == BIPOLAR and weights != BIPOLAR:
         assert accepting == []
         with pytest.raises(UnsupportedPrecisionError,
-                           match=rf"^layer 'fc1': {weights} weights with bipolar inputs have no "
+                           match=rf"^layer 'fc1': {re.escape(str(weights))} weights with "
+                                 rf"bipolar inputs have no "
                                  rf"hardware implementation$"):
             dot_for("layer 'fc1'", inputs, weights)
     else:
@@ -51,9 +57,27 @@ def test_dot_kinds_of_each_pair():
     assert dot_for("l", sint(8), sint(4)).name == "fixed"
     assert dot_for("l", uint(4), uint(3)).name == "fixed"
     # what the cost explorer asks instead of testing encodings
+    assert dot_for("l", uint(4), ttq(3, 5)).name == "ttq"
+    assert dot_for("l", uint(2), codebook(3, (1, 2))).name == "codebook"
     assert [(kind.name, kind.counts, kind.multiplies) for kind in DOT_KINDS] == [
         ("xnor", True, False), ("binary_weight", False, False), ("ternary", False, False),
-        ("fixed", False, True)]
+        ("fixed", False, True), ("ttq", False, False), ("codebook", False, True)]
+
+
+def test_table_kinds_are_bound_to_their_weight_table():
+    kind = dot_for("l", uint(4), ttq(3, 5))
+    assert kind.weight_encoding == ttq(3, 5)
+    assert kind == dot_for("l", uint(2), ttq(3, 5)) != dot_for("l", uint(2), ttq(5, 3))
+    unit, _ = kind.build(4, unsigned(4), signed(2), HardwareOptions())
+    assert unit.scales == (5, 3)  # (Wp, Wn) of values (-3, 0, 5)
+    codebook_kind = dot_for("l", uint(4), codebook(3, (-9, 4, 100)))
+    assert codebook_kind.weight_encoding.values == (-9, 4, 100)
+    unbound = [k for k in DOT_KINDS if k.name == "codebook"][0]
+    with pytest.raises(ValueError, match=r"^the codebook dot kind needs its weight table: bind it "
+                                         r"to a weight encoding first$"):
+        unbound.weight_encoding
+    with pytest.raises(ValueError, match=r"^the ttq dot kind has no multiplier per lane$"):
+        kind.lane(unsigned(4), signed(2), True)
 
 
 def test_xnor_padding_and_score_map_invert_the_count():

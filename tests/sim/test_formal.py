@@ -24,12 +24,14 @@ from qnnforge.hw.cores import mvu as mvu_module
 from qnnforge.hw.cores import sliding_window as window_module
 from qnnforge.hw.cores.argmax import Argmax
 from qnnforge.hw.cores.binary_weight_dot import BinaryWeightDot
+from qnnforge.hw.cores.codebook_dot import CodebookDot, CodebookSumDot
 from qnnforge.hw.cores.fixed_dot import FixedDot, FixedMultiplier
 from qnnforge.hw.cores.multithreshold import MultiThreshold
 from qnnforge.hw.cores.popcount import Popcount
 from qnnforge.hw.cores.requantizer import Requantizer
 from qnnforge.hw.cores.ternary_dot import TernaryDot
 from qnnforge.hw.cores.threshold import Threshold
+from qnnforge.hw.cores.ttq_dot import TTQDot
 from qnnforge.hw.cores.xnor_dot import XnorDot
 from qnnforge.hw.explore.xnor_popcount import xnor_unit
 from qnnforge.hw.tools.toolchain import ToolMissingError
@@ -160,6 +162,46 @@ def test_fixed_dot(lanes, x_shape, w_shape, dsp):
     name = f"FixedDot({lanes}, {x_shape}, {w_shape}, dsp={dsp})"
     core = FixedDot(lanes, x_shape, w_shape, dsp=dsp)
     _proved(prove(core, formal.fixed_dot_spec, name=name), name)
+
+
+TTQ_GRID = [(1, unsigned(4), 15, 1), (2, signed(3), 7, 12), (3, unsigned(2), 13, 13),
+            (4, unsigned(3), 1, 9)]
+
+
+@pytest.mark.parametrize("lanes, x_shape, positive, negative", TTQ_GRID,
+                         ids=[f"{l}-{_name(s)}-{p}-{n}" for l, s, p, n in TTQ_GRID])
+def test_ttq_dot(lanes, x_shape, positive, negative):
+    name = f"TTQDot({lanes}, {x_shape}, {positive}, {negative})"
+    core = TTQDot(lanes, x_shape, positive, negative)
+    _proved(prove(core, formal.ttq_dot_spec(positive, negative), name=name), name)
+
+
+CODEBOOK_GRID = [(1, unsigned(4), 2, (-127, -3, 0, 90)), (2, signed(3), 3, (-8, 5, 17, 100, 126)),
+                 (3, unsigned(2), 2, (-20, 33, 127)), (2, unsigned(3), 4, tuple(range(-64, 64, 8)))]
+
+
+@pytest.mark.parametrize("dsp", [True, False])
+@pytest.mark.parametrize("lanes, x_shape, bits, values", CODEBOOK_GRID,
+                         ids=[f"{l}-{_name(s)}-{b}-{len(v)}" for l, s, b, v in CODEBOOK_GRID])
+def test_codebook_dot(lanes, x_shape, bits, values, dsp):
+    name = f"CodebookDot({lanes}, {x_shape}, {bits}, {values}, dsp={dsp})"
+    core = CodebookDot(lanes, x_shape, bits, values, dsp=dsp)
+    _proved(prove(core, formal.codebook_dot_spec(values), name=name), name)
+
+
+@pytest.mark.parametrize("lanes, x_shape, bits, values", CODEBOOK_GRID,
+                         ids=[f"{l}-{_name(s)}-{b}-{len(v)}" for l, s, b, v in CODEBOOK_GRID])
+def test_codebook_sum_dot(lanes, x_shape, bits, values):
+    name = f"CodebookSumDot({lanes}, {x_shape}, {bits}, {values})"
+    core = CodebookSumDot(lanes, x_shape, bits, values)
+    _proved(prove(core, formal.codebook_dot_spec(values), name=name), name)
+
+
+def test_canary_ttq_dot_with_swapped_scales_fails():
+    with pytest.raises(EquivalenceError, match=r"^TTQDot\(1, unsigned\(2\), 3, 5\) swapped "
+                                               r"differs from its specification"):
+        prove(TTQDot(1, unsigned(2), 3, 5), formal.ttq_dot_spec(5, 3),
+              name="TTQDot(1, unsigned(2), 3, 5) swapped")
 
 
 # --- Output stages ------------------------------------------------------------------------------

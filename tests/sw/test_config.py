@@ -13,7 +13,8 @@ from qnnforge.sw.errors import QnnforgeError
     ({"hidden": ()}, r"^hidden must be a non-empty tuple of positive integers, not \(\)$"),
     ({"input_bits": 9}, r"^input_bits must be at most 8, not 9$"),
     ({"precision": "int3"}, r"^precision must be one of binary, ternary, int2, int4, int8, "
-                            r"mixed, not 'int3'$"),
+                            r"ttq, codebook2, codebook3, codebook4, codebook5, mixed, not "
+                            r"'int3'$"),
     ({"layer_precision": ((1, "int4"),)}, r"^layer 1: int4 weights need fixed-point inputs, "
                                           r"but layer 0 \(binary\) outputs bipolar "
                                           r"activations$"),

@@ -92,8 +92,10 @@ def test_known_codes(encoding, values, codes):
 
 
 @pytest.mark.parametrize("kind, bits, message", [
-    ("float", 8, r"^Encoding kind must be one of bipolar, ternary, uint, int, not 'float'$"),
-    ("UINT", 4, r"^Encoding kind must be one of bipolar, ternary, uint, int, not 'UINT'$"),
+    ("float", 8, r"^Encoding kind must be one of bipolar, ternary, uint, int, ttq, codebook, "
+                 r"not 'float'$"),
+    ("UINT", 4, r"^Encoding kind must be one of bipolar, ternary, uint, int, ttq, codebook, "
+                r"not 'UINT'$"),
     ("bipolar", 2, r"^Encoding 'bipolar' needs bits in 1\.\.1, not 2$"),
     ("uint", 0, r"^Encoding 'uint' needs bits in 1\.\.32, not 0$"),
     ("uint", 33, r"^Encoding 'uint' needs bits in 1\.\.32, not 33$"),

@@ -57,6 +57,9 @@ class BinarizedOracle(nn.Module):
         for dense in self.dense:
             dense.clip_latent()
 
+    def after_step(self, step, steps):  # what train_model calls after every optimizer step
+        self.clip_latent()
+
 
 def brute_force_threshold(norm: ThresholdBatchNorm, bound: int) -> ThresholdActivation:
     """Return the threshold rule that fires where the model's norm and sign fire, by trying

@@ -72,7 +72,10 @@ def test_train_binarized_refuses_other_precisions(digits_split):
 def test_output_rule_of_each_precision():
     assert [PRECISIONS[name].output_rule for name in PRECISIONS] == [
         ThresholdActivation, MultiThresholdActivation, MultiThresholdActivation,
-        MultiThresholdActivation, RequantizeOutput]
+        MultiThresholdActivation, RequantizeOutput, MultiThresholdActivation,
+        *[MultiThresholdActivation] * 4]
+    # ttq: unsigned 2-bit activations as ternary; codebookB: unsigned min(B, 4)-bit
+    assert [PRECISIONS[name].activation.bits for name in PRECISIONS][5:] == [2, 2, 3, 4, 4]
 
 
 def test_multithreshold_folding_is_exact_on_every_accumulator():
@@ -164,14 +167,16 @@ def test_unsigned_activation_clamps_and_rounds_half_to_even():
 
 @pytest.mark.parametrize("call, message", [
     (lambda: layer_precisions("int3", 3), r"^precision must be one of binary, ternary, int2, "
-                                          r"int4, int8, mixed, not 'int3'$"),
+                                          r"int4, int8, ttq, codebook2, codebook3, codebook4, "
+                                          r"codebook5, mixed, not 'int3'$"),
     (lambda: layer_precisions("mixed", 3, {3: "int4"}),
      r"^layer precision names layer 3, but the network has layers 0\.\.2$"),
     (lambda: layer_precisions("binary", 3, {1: "int4"}),
      r"^layer 1: int4 weights need fixed-point inputs, but layer 0 \(binary\) outputs bipolar "
      r"activations$"),
     (lambda: layer_precisions("int4", 3, {0: "fp8"}),
-     r"^layer 0 precision must be one of binary, ternary, int2, int4, int8, not 'fp8'$"),
+     r"^layer 0 precision must be one of binary, ternary, int2, int4, int8, ttq, codebook2, "
+     r"codebook3, codebook4, codebook5, not 'fp8'$"),
     (lambda: parse_layer_precision(["1:int4"]),
      r"^layer precision must look like LAYER=PRECISION \(e\.g\. 1=ternary\), not '1:int4'$"),
     (lambda: parse_layer_precision(["1=int4", "1=int8"]),
@@ -190,7 +195,8 @@ def test_precision_errors(call, message):
 
 
 def test_presets_are_listed_without_torch():
-    assert list(PRESETS) == ["binary", "ternary", "int2", "int4", "int8", "mixed"]
+    assert list(PRESETS) == ["binary", "ternary", "int2", "int4", "int8", "ttq", "codebook2",
+                            "codebook3", "codebook4", "codebook5", "mixed"]
     assert [p.name for p in layer_precisions("mixed", 4)] == ["int8", "ternary", "ternary",
                                                               "int8"]
 

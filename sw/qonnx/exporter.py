@@ -47,7 +47,7 @@ from onnx import TensorProto, helper, numpy_helper
 from ... import __version__
 from ..artifact import Artifact, InputQuantizer
 from ..inputs import FloatInputQuantizer, StepOp
-from ..encoding import Encoding
+from ..encoding import Encoding, signed_bits
 from ..errors import QnnforgeError
 from ..files import write_output_file
 from ..layers import Conv2dLayer, DenseLayer, MaxPool2dLayer
@@ -257,6 +257,10 @@ def _weight_quant(graph: _Graph, name: str, weights: np.ndarray, encoding: Encod
         scale = graph.constant(f"{name}.weight_quant.scale", 1, FLOAT)
         return graph.node(f"{name}.weight_quant", "BipolarQuant", [tensor.name, scale],
                           weights.shape, FLOAT, domain=QONNX_DOMAIN)
+    if encoding.values:  # ttq and codebook weights: their integer values, in a signed Quant
+        bits = max(2, signed_bits(min(encoding.values), max(encoding.values)))
+        return graph.quant(f"{name}.weight_quant", tensor, 1, 0, bits, True, False,
+                           rounding_mode="ROUND")
     narrow = encoding.kind == "ternary"  # ternary = 2-bit signed narrow: -1, 0, +1
     return graph.quant(f"{name}.weight_quant", tensor, 1, 0, encoding.bits, encoding.signed,
                        narrow, rounding_mode="ROUND")

@@ -115,7 +115,31 @@ class CodebookLane(wiring.Component):
         return m
 
 
-class CodebookDot(wiring.Component):
+class _TableDot(wiring.Component):
+    """The ports and parameters every codebook dot product shares (see :class:`CodebookDot`)."""
+
+    def __init__(self, lanes: int, x_shape, bits: int, values):
+        self._lanes = positive_int(f"{type(self).__name__} lanes", lanes)
+        self._values = check_table(values, bits)
+        self._bits = bits
+        x_shape = Shape.cast(x_shape)
+        bound = lanes * shape_max_abs(x_shape) * max(abs(v) for v in self._values)
+        super().__init__({
+            "x": In(data.ArrayLayout(x_shape, lanes)),
+            "w": In(data.ArrayLayout(unsigned(bits), lanes)),
+            "sum": Out(signed(bits_for(bound) + 1)),
+        })
+
+    @property
+    def lanes(self) -> int:
+        return self._lanes
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return self._values
+
+
+class CodebookDot(_TableDot):
     """Combinational dot product of ``lanes`` fixed-point activations with codebook weights.
 
     Parameters
@@ -149,25 +173,8 @@ class CodebookDot(wiring.Component):
     """
 
     def __init__(self, lanes: int, x_shape, bits: int, values, *, dsp: bool = True):
-        self._lanes = positive_int("CodebookDot lanes", lanes)
-        self._values = check_table(values, bits)
-        self._bits = bits
         self._dsp = bool(dsp)
-        x_shape = Shape.cast(x_shape)
-        bound = lanes * shape_max_abs(x_shape) * max(abs(v) for v in self._values)
-        super().__init__({
-            "x": In(data.ArrayLayout(x_shape, lanes)),
-            "w": In(data.ArrayLayout(unsigned(bits), lanes)),
-            "sum": Out(signed(bits_for(bound) + 1)),
-        })
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def values(self) -> tuple[int, ...]:
-        return self._values
+        super().__init__(lanes, x_shape, bits, values)
 
     def elaborate(self, platform):
         m = Module()
@@ -182,7 +189,7 @@ class CodebookDot(wiring.Component):
         return m
 
 
-class CodebookSumDot(wiring.Component):
+class CodebookSumDot(_TableDot):
     """Codebook dot product without a multiplier per lane: one sum per table entry.
 
     ``sum(values[w[i]] * x[i]) = sum_k values[k] * S_k`` with ``S_k`` the sum of the activations
@@ -195,26 +202,6 @@ class CodebookSumDot(wiring.Component):
     Parameters and attributes are those of :class:`CodebookDot` (without ``dsp``: nothing here
     multiplies).
     """
-
-    def __init__(self, lanes: int, x_shape, bits: int, values):
-        self._lanes = positive_int("CodebookSumDot lanes", lanes)
-        self._values = check_table(values, bits)
-        self._bits = bits
-        x_shape = Shape.cast(x_shape)
-        bound = lanes * shape_max_abs(x_shape) * max(abs(v) for v in self._values)
-        super().__init__({
-            "x": In(data.ArrayLayout(x_shape, lanes)),
-            "w": In(data.ArrayLayout(unsigned(bits), lanes)),
-            "sum": Out(signed(bits_for(bound) + 1)),
-        })
-
-    @property
-    def lanes(self) -> int:
-        return self._lanes
-
-    @property
-    def values(self) -> tuple[int, ...]:
-        return self._values
 
     def elaborate(self, platform):
         m = Module()

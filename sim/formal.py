@@ -372,21 +372,33 @@ ARGMAX_CHECKS = {
 """The argmax stage's stream contract, by the name of the check that finds it broken."""
 
 
-class _ArgmaxMiter(wiring.Component):
-    """An argmax stage beside a checker that models, from the transfers, what must come out."""
+class _StageMiter(wiring.Component):
+    """A stream stage's ports, plus ``ok``, ``legal`` and one ``check_<name>`` output per
+    check, with the stage inside (:meth:`_core_in` connects it to the ports)."""
 
-    def __init__(self, core: wiring.Component):
+    def __init__(self, core: wiring.Component, checks):
         self._core = core
         members = dict(core.signature.members)
         members.update({"ok": Out(1), "legal": Out(1)})
-        members.update({f"check_{check}": Out(1) for check in ARGMAX_CHECKS})
+        members.update({f"check_{check}": Out(1) for check in checks})
         super().__init__(members)
 
-    def elaborate(self, platform):
-        m = Module()
+    def _core_in(self, m: Module) -> wiring.Component:
         m.submodules.core = core = self._core
         wiring.connect(m, wiring.flipped(self.i_stream), core.i_stream)
         wiring.connect(m, core.o_stream, wiring.flipped(self.o_stream))
+        return core
+
+
+class _ArgmaxMiter(_StageMiter):
+    """An argmax stage beside a checker that models, from the transfers, what must come out."""
+
+    def __init__(self, core: wiring.Component):
+        super().__init__(core, ARGMAX_CHECKS)
+
+    def elaborate(self, platform):
+        m = Module()
+        core = self._core_in(m)
         i, o = self.i_stream, self.o_stream
         lanes, classes = len(i.payload), len(o.payload.scores)
         beats = classes // lanes
@@ -636,21 +648,16 @@ def window_model(unit) -> StreamModel:
                        ring=_power_of_two(-(-rows_beats // in_beats) + 2))
 
 
-class _StreamMiter(wiring.Component):
+class _StreamMiter(_StageMiter):
     """A stream stage beside a scoreboard: the k-th output beat against the model's."""
 
     def __init__(self, core: wiring.Component, model: StreamModel, steps: int):
-        self._core, self._model, self._steps = core, model, steps
-        members = dict(core.signature.members)
-        members.update({"ok": Out(1), "legal": Out(1)})
-        members.update({f"check_{check}": Out(1) for check in STREAM_CHECKS})
-        super().__init__(members)
+        self._model, self._steps = model, steps
+        super().__init__(core, STREAM_CHECKS)
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = self._core
-        wiring.connect(m, wiring.flipped(self.i_stream), core.i_stream)
-        wiring.connect(m, core.o_stream, wiring.flipped(self.o_stream))
+        core = self._core_in(m)
         i, o, model = self.i_stream, self.o_stream, self._model
         taken, given = i.valid & i.ready, o.valid & o.ready
         items = range(self._steps + 2)

@@ -11,7 +11,7 @@ order::
 Where the jobs run
     By default on a ``LocalCluster`` of this machine: one single-threaded worker process per
     core (``workers`` to choose), each with an equal share of the memory (Dask's ``"auto"``
-    limit), no dashboard. ``scheduler="tcp://HOST:8786"`` sends them to a running cluster
+    limit), its dashboard on a free port (``client.dashboard_link``). ``scheduler="tcp://HOST:8786"`` sends them to a running cluster
     instead (started with ``dask scheduler`` and ``dask worker tcp://HOST:8786`` on machines
     that have qnnforge installed); an existing ``distributed.Client`` may be passed as well, so
     that one cluster serves several calls. No cluster is started when every job is cached.
@@ -38,6 +38,7 @@ Failures
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -159,12 +160,12 @@ def job_key(job: Job) -> str:
     return digest.hexdigest()[:24]
 
 
-def source_version(*modules: ModuleType) -> str:
-    """Return 16 hex digits of the SHA-256 of the modules' source files (a :attr:`Job.version`
-    that changes whenever the code a job runs does)."""
+def source_version(*sources: ModuleType | Callable[..., Any]) -> str:
+    """Return 16 hex digits of the SHA-256 of the source of modules or functions (a
+    :attr:`Job.version` that changes whenever the code a job runs does)."""
     digest = hashlib.sha256()
-    for module in modules:
-        digest.update(Path(module.__file__).read_bytes())
+    for source in sources:
+        digest.update(inspect.getsource(source).encode())
     return digest.hexdigest()[:16]
 
 
@@ -224,7 +225,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             yield client
         return
     with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                      processes=True, memory_limit="auto", dashboard_address=None,
+                      processes=True, memory_limit="auto", dashboard_address=":0",
                       silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
         yield client
 

@@ -85,7 +85,8 @@ def _version() -> str:
 
     code = source_version(train, model, cnn, quantizers, export, data, precision, encoding,
                           config_module, train_baseline, finetune, hessian_proxy, _load_shifted,
-                          _recalibrate, _perturbation, _state_to_json, _state_from_json, hessian_traces,
+                          _recalibrate, _perturbation, _state_to_json, _state_from_json,
+                          hessian_traces,
                           _held_out)
     return f"torch {torch.__version__} {code}"
 

@@ -9,12 +9,13 @@ order::
                        cache="build/sweep-cache")
 
 Where the jobs run
-    By default on a ``LocalCluster`` of this machine: one single-threaded worker process per
-    core (``workers`` to choose), each with an equal share of the memory (Dask's ``"auto"``
-    limit), its dashboard on a free port (``client.dashboard_link``). ``scheduler="tcp://HOST:8786"`` sends them to a running cluster
-    instead (started with ``dask scheduler`` and ``dask worker tcp://HOST:8786`` on machines
-    that have qnnforge installed); an existing ``distributed.Client`` may be passed as well, so
-    that one cluster serves several calls. No cluster is started when every job is cached.
+    By default on a ``LocalCluster`` of this machine: one single-threaded worker process per core
+    (``workers`` to choose), each with an equal share of the memory (Dask's ``"auto"`` limit), its
+    dashboard on a free port (``client.dashboard_link``). ``scheduler="tcp://HOST:8786"`` sends them
+    to a running cluster instead (started with ``dask scheduler`` and ``dask worker
+    tcp://HOST:8786`` on machines that have qnnforge installed); an existing ``distributed.Client``
+    may be passed as well, so that one cluster serves several calls. No cluster is started when
+    every job is cached.
 
 What is cached
     A job's key is the SHA-256 of its function's module and name, its arguments (pickled) and

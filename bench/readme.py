@@ -322,8 +322,10 @@ def sensitivity_section(reports: dict[str, dict]) -> str:
             f"{report['test_samples']} digits ({report['repeats']} fine-tuning seeds, "
             f"{report['epochs']} epochs); proxy vs accuracy drop, Spearman {rho['spearman']} "
             f"after and {rho['spearman_before']} before fine-tuning, vs held-out loss increase "
-            f"{rho['spearman_loss']} after and {rho['spearman_loss_before']} before; "
-            f"{report['seconds']['total'] / 60:.1f} min on two cores.")
+            f"{rho['spearman_loss']} after and {rho['spearman_loss_before']} before. One "
+            f"worker took {report['seconds']['baseline_job']:.0f} s for the baseline, "
+            f"{report['seconds']['finetune_job_mean']:.0f} s a fine-tuning run and "
+            f"{report['seconds']['proxy_job']:.1f} s for the proxy.")
     return "\n".join(table) + "\n\n" + "\n\n".join(notes) + "\n"
 
 

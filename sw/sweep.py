@@ -289,7 +289,7 @@ def run_jobs(jobs: Sequence[Job], *, scheduler: str | Any | None = None,
         If a job raises and ``errors="raise"``; a :class:`JobUserError` where what it raised
         is a :class:`~.errors.QnnforgeError`.
     TypeError
-        If a result cannot be written as JSON (with a cache), naming the job.
+        If a result is not JSON, naming the job.
     SweepError, SchedulerAddressError
         See :func:`open_client`; also if ``errors`` is neither value.
     """
@@ -304,12 +304,8 @@ def run_jobs(jobs: Sequence[Job], *, scheduler: str | Any | None = None,
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
     results: list[Any] = [None] * len(jobs)
-    if progress is True:
-        display = _progress_bar()
-    else:
-        display = progress or None
-    context = display if progress is True else nullcontext()
-    with context:
+    display = _progress_bar() if progress is True else progress or None
+    with display if progress is True else nullcontext():
         task = (display.add_task(description, total=len(jobs), cached=0, last="")
                 if display is not None else None)
         cached = 0

@@ -121,5 +121,9 @@ def run(args: argparse.Namespace) -> int:
         if not cell["feasible"]:
             console.print(f"n/a {cell['name']} at {cell['precision']}: {cell['reason']}",
                           markup=False, style="dim")
-    console.print(f"wrote {', '.join(map(str, paths))} ({report['seconds']['total']:.0f} s)")
+    seconds = report["seconds"]
+    console.print(f"jobs on their workers: baseline {seconds['baseline_job']:.0f} s, "
+                  f"fine-tuning {seconds['finetune_job_mean']:.1f} s a run "
+                  f"({seconds['finetune_jobs']:.0f} s in all), proxy {seconds['proxy_job']:.1f} s")
+    console.print(f"wrote {', '.join(map(str, paths))} ({seconds['wall']:.0f} s)")
     return 0

@@ -25,9 +25,10 @@ What is cached
     written to ``CACHE/KEY.json`` by the client as the job completes, so the cache lives on the
     machine that runs the sweep even when the workers are elsewhere. A rerun reads every
     finished job from the cache and submits only the others; jobs of equal keys in one sweep run
-    once, and the Dask key of a job is its content key, so two clients of one cluster that
-    submit the same job share one run. Fresh results are returned as the cache would return
-    them (through JSON: a tuple comes back a list), so a rerun gives equal values.
+    once. (A job's Dask key is its content key and a token of the submission: a key that an
+    earlier sweep of the same client cancelled would otherwise come back cancelled.) Fresh
+    results are returned as the cache would return them (through JSON: a tuple comes back a
+    list), so a rerun gives equal values.
 
 Failures
     A job that raises stops the sweep with a :class:`JobError` naming the job's label, the
@@ -45,6 +46,7 @@ import logging
 import os
 import pickle
 import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -343,12 +345,14 @@ def _submit(jobs: list[Job], waiting: dict[str, list[int]], scheduler: str | Any
     """Run the jobs not cached (one per key in ``waiting``) and finish each as it completes."""
     from distributed import as_completed
 
+    token = uuid.uuid4().hex[:8]
     with _client(scheduler, workers) as client:
         futures = {}
         for key, indices in waiting.items():
             job = jobs[indices[0]]
             futures[client.submit(_call, job.function, job.args, dict(job.kwargs),
-                                  key=f"qnnforge-job-{key}", pure=False, retries=0)] = key
+                                  key=f"qnnforge-job-{key}-{token}", pure=False,
+                                  retries=0)] = key
         try:
             for future in as_completed(futures):
                 key = futures[future]

@@ -11,16 +11,24 @@ from qnnforge.sw.config import ConfigError, TrainConfig
 from qnnforge.sw.data import load_digits_split
 from qnnforge.sw.sensitivity import (_perturbation, hessian_traces, layer_names,
                                      run_sensitivity, spearman, write_report)
+from qnnforge.sw.sweep import open_client
 from qnnforge.sw.train import quantized_model
 
 TINY = TrainConfig(hidden=(12,), seed=3)
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def client():
+    """One local cluster of two workers for the module (their torch imported once)."""
+    with open_client(workers=2) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tiny(client, tmp_path_factory):
     cache = tmp_path_factory.mktemp("sweep-cache")
     report = run_sensitivity(TINY, ("int2", "binary"), epochs=1, baseline_epochs=2, samples=4,
-                             workers=2, cache=cache, progress=False)
+                             scheduler=client, cache=cache, progress=False)
     return cache, report
 
 
@@ -144,11 +152,12 @@ def test_options_are_checked(precisions, kwargs, message):
         run_sensitivity(TINY, precisions, cache=None, progress=False, **kwargs)
 
 
-def test_cli_prints_the_table_and_writes_the_files(tmp_path, capsys):
+def test_cli_runs_on_a_scheduler_and_writes_the_files(client, tmp_path, capsys):
     from qnnforge.cli import main
 
     status = main(["sensitivity", "--precisions", "int2", "--epochs", "1",
-                   "--baseline-epochs", "1", "--samples", "2", "--workers", "2",
+                   "--baseline-epochs", "1", "--samples", "2",
+                   "--scheduler", client.scheduler.address,
                    "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")])
     assert status == 0
     out = capsys.readouterr().out

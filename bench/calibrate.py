@@ -7,7 +7,13 @@ seed; into ``build/estimate/<demo>/`` unless it is there already), checks that i
 folding is the report's, and fits the cost model of :mod:`qnnforge.hw.explore.estimate` per
 fabric. ``make figures`` and then this script re-calibrate after a hardware change::
 
-    .venv/bin/python bench/calibrate.py [--artifacts build/estimate]
+    .venv/bin/python bench/calibrate.py --sweep [--artifacts build/estimate]
+
+``--sweep`` first runs ``qnnforge cost`` on every operand pair the demos' layers use that the
+command line can name (TTQ's learned tables it cannot), with the default folding's DSP setting,
+on the reports' fabrics, into ``bench/results/cost-pairs.json``: the per-lane costs of exactly
+those dot units, measured apart from the demos, so that leaving a demo out of the fit still
+leaves its dot units measured (``bench/estimate.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from qnnforge.sw.artifact import load_artifact
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ARTIFACTS = Path("build/estimate")
+COST_FILES = ("cost.json", "cost-pairs.json")
+"""The cost explorer's results the per-lane costs come from (those that exist)."""
+SWEEP_LANES = "16,64"
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,45 @@ def calibrate(demos: list[Demo], cost_records: list[dict],
                                           for sample in demo.dot_lanes(fabric)], fabric, options)
         models[fabric] = fit_fabric(fabric, lanes, [(demo.name, demo.costs,
                                                      demo.report["resources"][fabric])
-                                                    for demo in used])
+                                                    for demo in used], options)
     return Calibration(models)
+
+
+def demo_pairs(demos: list[Demo], artifacts: Path = ARTIFACTS) -> list[str]:
+    """Return the command-line names (``u4x8``...) of the operand pairs of the demos' layers
+    that :func:`~qnnforge.hw.explore.designs.parse_pair` reads back as the same kind."""
+    from qnnforge.hw.explore.designs import parse_pair, precision_name
+    from qnnforge.sw.artifact import load_artifact
+
+    names = set()
+    for demo in demos:
+        for layer in load_artifact(artifacts / demo.name / "model").layers:
+            weights = getattr(layer, "weight_encoding", None)
+            if weights is None:
+                continue
+            name = f"{precision_name(layer.input_encoding)}x{precision_name(weights)}"
+            inputs, parsed = parse_pair(name)
+            if inputs == layer.input_encoding and (parsed.kind, parsed.bits) == (weights.kind,
+                                                                                  weights.bits):
+                names.add(name)
+    return sorted(names)
+
+
+def sweep(demos: list[Demo], artifacts: Path = ARTIFACTS) -> int:
+    """Run ``qnnforge cost`` on the demos' operand pairs into ``cost-pairs.json``."""
+    from qnnforge.cli import main as qnnforge
+
+    fabrics = sorted({fabric for demo in demos for fabric in demo.fabrics})
+    return qnnforge(["cost", "--bits", ",".join(demo_pairs(demos, artifacts)),
+                     "--lanes", SWEEP_LANES, "--fabric", ",".join(fabrics), "--dsp", "on",
+                     "--architectures", HardwareOptions().popcount,
+                     "--json", str(RESULTS / "cost-pairs.json")])
+
+
+def cost_records(results: Path = RESULTS) -> list[dict]:
+    """Return the records of every cost explorer result file in ``results``."""
+    return [record for name in COST_FILES if (results / name).exists()
+            for record in json.loads((results / name).read_text())["records"]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,10 +159,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the demos' artifacts are recreated (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_CALIBRATION,
                         help="calibration JSON (default: the estimator's own)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="first synthesize the demos' dot units (qnnforge cost)")
     args = parser.parse_args(argv)
     demos = load_demos(RESULTS, args.artifacts)
-    records = json.loads((RESULTS / "cost.json").read_text())["records"]
-    calibration = calibrate(demos, records)
+    if args.sweep and sweep(demos, args.artifacts):
+        return 1
+    calibration = calibrate(demos, cost_records())
     write_atomic(args.out, json.dumps(calibration.to_json(), indent=1) + "\n")
     print(f"calibrated {', '.join(calibration.fabrics)} on {len(demos)} demos: wrote {args.out}")
     return 0

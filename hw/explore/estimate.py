@@ -316,6 +316,9 @@ class FabricModel:
         Memories at least this deep go to block RAM (None: none do).
     demos : tuple of str
         The demo reports it was fitted to.
+    dsp, popcount :
+        The hardware options the demos and per-lane costs were built with; the model
+        estimates designs built with the same.
     """
 
     fabric: str
@@ -324,6 +327,17 @@ class FabricModel:
     ff: dict[str, float]
     bram_depth: int | None
     demos: tuple[str, ...] = ()
+    dsp: bool = True
+    popcount: str = "adder_tree"
+
+    def check_options(self, options: HardwareOptions) -> None:
+        """Raise :class:`CalibrationError` unless ``options`` build what the model was fitted
+        to (DSP inference and popcount)."""
+        if (options.dsp, options.popcount) != (self.dsp, self.popcount):
+            raise CalibrationError(
+                f"the {self.fabric} estimate is calibrated for designs with DSP inference "
+                f"{'on' if self.dsp else 'off'} and the {self.popcount} popcount, not "
+                f"{'on' if options.dsp else 'off'} and {options.popcount}")
 
     def in_bram(self, memory: MemoryBlock) -> bool:
         """Return whether ``memory`` is estimated to go to block RAM."""
@@ -356,14 +370,14 @@ class FabricModel:
 
     def to_json(self) -> dict:
         return {"fabric": self.fabric, "lut": self.lut, "ff": self.ff,
-                "bram_depth": self.bram_depth, "demos": list(self.demos),
-                "lanes": [lane.to_json() for lane in self.lanes]}
+                "bram_depth": self.bram_depth, "demos": list(self.demos), "dsp": self.dsp,
+                "popcount": self.popcount, "lanes": [lane.to_json() for lane in self.lanes]}
 
     @classmethod
     def from_json(cls, data: dict) -> FabricModel:
         return cls(data["fabric"], tuple(PerLane.from_json(x) for x in data["lanes"]),
                    dict(data["lut"]), dict(data["ff"]), data["bram_depth"],
-                   tuple(data["demos"]))
+                   tuple(data["demos"]), data["dsp"], data["popcount"])
 
 
 @dataclass(frozen=True)
@@ -396,8 +410,12 @@ class Calibration:
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise CalibrationError(f"calibration schema must be {SCHEMA!r}, not "
                                    f"{data.get('schema') if isinstance(data, dict) else data!r}")
-        return cls({name: FabricModel.from_json(model)
-                    for name, model in data["fabrics"].items()})
+        try:
+            return cls({name: FabricModel.from_json(model)
+                        for name, model in data["fabrics"].items()})
+        except (KeyError, TypeError, AttributeError) as error:
+            raise CalibrationError(f"calibration is malformed: {type(error).__name__} "
+                                   f"{error}") from None
 
 
 def load_calibration(path: str | os.PathLike = DEFAULT_CALIBRATION) -> Calibration:
@@ -425,7 +443,8 @@ def _nnls(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
-               designs: Sequence[tuple[str, Sequence[LayerCost], dict]]) -> FabricModel:
+               designs: Sequence[tuple[str, Sequence[LayerCost], dict]],
+               options: HardwareOptions | None = None) -> FabricModel:
     """Return the model of ``fabric`` fitted to measured designs.
 
     Parameters
@@ -435,6 +454,8 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
     designs : sequence of (str, sequence of LayerCost, dict)
         ``(demo name, its layers' costs, its flat resources on this fabric)`` with resource
         keys ``lut``, ``ff``, ``bram``.
+    options : HardwareOptions, optional
+        What the designs were built with (default: the generator's defaults).
 
     Raises
     ------
@@ -464,9 +485,10 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
                 np.array([float(m["lut"]) for _, _, m in designs]))
     ff = _nnls(np.array([[s[t] for t in FF_TERMS] for s in sums]),
                np.array([float(m["ff"]) - s["dot_ff"] for s, (_, _, m) in zip(sums, designs)]))
+    options = options or HardwareOptions()
     return FabricModel(fabric, lanes, dict(zip(LUT_TERMS, map(float, lut))),
                        dict(zip(FF_TERMS, map(float, ff))), bram_depth,
-                       tuple(name for name, _, _ in designs))
+                       tuple(name for name, _, _ in designs), options.dsp, options.popcount)
 
 
 # --- the estimate --------------------------------------------------------------------------
@@ -510,9 +532,11 @@ def estimate_resources(artifact: Artifact, folding: Folding, fabric: str,
     Raises
     ------
     CalibrationError
-        If the fabric has no calibration.
+        If the fabric has no calibration, or one for other DSP or popcount options.
     FoldingError
         If the folding does not fit.
     """
+    options = options or HardwareOptions()
     model = (calibration or load_calibration()).model(fabric)
+    model.check_options(options)
     return estimate_layers(layer_costs(artifact, folding, options), model)

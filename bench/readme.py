@@ -16,7 +16,9 @@ each is rendered here from files in ``bench/results/``:
   training, int2 and int4, three seeds);
 * ``qonnx``: ``qonnx.json`` (``bench/qonnx.py``, Brevitas models through ``qnnforge import``);
 * ``breakdown``: the ``breakdown`` of ``demo-binary.json`` and ``demo-cnn-binary.json`` (where
-  the LUTs and flip-flops of the binary MLP and CNN go).
+  the LUTs and flip-flops of the binary MLP and CNN go);
+* ``estimate``: ``estimate.json`` (``bench/estimate.py``: the resource estimator's LUTs against
+  every demo's Yosys run, in sample and leaving the demo out of the calibration).
 
 ``python bench/readme.py`` rewrites the sections; ``--check`` only says whether they are current
 (exit 1 if not), which a test runs, so the README cannot drift from the committed reports.
@@ -296,6 +298,27 @@ def qonnx_section(report: dict) -> str:
     return "\n".join(table) + "\n"
 
 
+def estimate_section(report: dict) -> str:
+    """Return the estimated LUTs of every demo beside its Yosys LUTs, in sample and left out."""
+    table = ["| demo | precision per layer | fabric | Yosys LUT | estimate (error) | "
+             "left out (error) |", "|---|---|---|---|---|---|"]
+    for row in report["rows"]:
+        network = "CNN" if row["arch"] == "cnn" else "MLP"
+        table.append(f"| {network} {row['precision']} | {', '.join(row['layers'])} | "
+                     f"{row['fabric']} | {row['measured']['lut']} | "
+                     f"{row['in_sample']['lut']} ({100 * row['in_sample_error']['lut']:+.1f} %) | "
+                     f"{row['leave_one_out']['lut']} "
+                     f"({100 * row['leave_one_out_error']['lut']:+.1f} %) |")
+    target = 100 * report["target_lut_error"]
+    lines = [f"{fabric}: largest error {100 * entry['in_sample_error']['max_abs_lut']:.1f} % in "
+             f"sample ({entry['in_sample_error']['within_target']}/{entry['in_sample_error']['demos']} "
+             f"within {target:.0f} %), {100 * entry['leave_one_out_error']['max_abs_lut']:.1f} % "
+             f"left out ({entry['leave_one_out_error']['within_target']}/"
+             f"{entry['leave_one_out_error']['demos']} within {target:.0f} %)"
+             for fabric, entry in report["summary"].items()]
+    return "\n".join(table) + "\n\n" + "; ".join(lines) + ".\n"
+
+
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
@@ -311,6 +334,7 @@ def render_sections() -> dict[str, str]:
             "cnv": cnv_section(_load("cnv.json")),
             "rounding": rounding_section(_load("rounding.json")),
             "qonnx": qonnx_section(_load("qonnx.json")),
+            "estimate": estimate_section(_load("estimate.json")),
             "breakdown": breakdown_section({"binary MLP": reports["binary"],
                                             "binary CNN": _load("demo-cnn-binary.json")})}
 

@@ -14,18 +14,20 @@ dot lanes       ``PE * SIMD`` lanes x the LUTs (FFs, DSPs) one lane of the layer
                 measured by neither takes the nearest measured pair of its kind
 output stage    bits of the output constants read per cycle (``PE`` channels' thresholds,
                 requantization constants or score offsets): one comparator or adder bit each
-memory          bits of the memories (weights, constants, input and line buffers) too shallow
-                for block RAM, which become LUTs or LUT RAM and registers
+accumulators    ``PE`` x accumulator width: an adder bit and a register each
+memory          bits of the memories too shallow for block RAM, apart for ROM (weights and
+                constants: LUT logic) and RAM (input and line buffers: registers and read
+                multiplexers, or LUT RAM)
 control         one per unit (counters, handshakes, the argmax)
 ==============  ============================================================================
 
-``LUT = a * dot + b * constant bits + c * logic memory bits + d * units``, per fabric, and FFs
-alike with the accumulator bits (``PE`` x accumulator width) in place of the dot lanes. The
-coefficients are fitted, non-negative, to the flat Yosys totals of the demo reports
-(``bench/results/demo-*.json``) by ``bench/calibrate.py``, which writes
-:data:`DEFAULT_CALIBRATION`; a memory goes to block RAM from the depth that fits the reports'
-block RAM counts best, and takes the fabric's fewest blocks
-(:meth:`~..tools.fabrics.Fabric.bram_blocks`). ``bench/estimate.py`` measures the error, in
+Per fabric, ``LUT`` is a non-negative combination of the six terms of :data:`LUT_TERMS` and
+``FF`` the lanes' own registers plus one of :data:`FF_TERMS`; the coefficients are fitted to the
+flat Yosys totals of the demo reports (``bench/results/demo-*.json``) by ``bench/calibrate.py``,
+which writes :data:`DEFAULT_CALIBRATION`. A memory goes to block RAM from a depth on (one for
+RAM, one for ROM: a ROM can become logic instead; both chosen to fit the reports' block RAM
+counts best) and takes the fabric's fewest blocks (:meth:`~..tools.fabrics.Fabric.bram_blocks`).
+DSPs are the lanes' own (the per-lane costs' DSPs). ``bench/estimate.py`` measures the error, in
 sample and leave one demo out.
 """
 
@@ -62,8 +64,9 @@ DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
 """The calibration ``bench/calibrate.py`` writes and :func:`estimate_resources` loads."""
 
 SCHEMA = "qnnforge-estimate-calibration/1"
-LUT_TERMS = ("dot", "constant_bits", "logic_memory_bits", "units")
-FF_TERMS = ("accumulator_bits", "constant_bits", "logic_memory_bits", "units")
+LUT_TERMS = ("dot", "constant_bits", "accumulator_bits", "rom_logic_bits", "ram_logic_bits",
+             "units")
+FF_TERMS = ("accumulator_bits", "ram_logic_bits", "units")
 
 
 class CalibrationError(QnnforgeError, ValueError):
@@ -81,6 +84,11 @@ class MemoryBlock:
     @property
     def bits(self) -> int:
         return self.width * self.depth
+
+    @property
+    def writable(self) -> bool:
+        """Whether the unit writes it (a buffer: RAM); weights and constants are ROM."""
+        return self.role == "buffer"
 
 
 @dataclass(frozen=True)
@@ -243,7 +251,9 @@ def dot_counts(name: str) -> bool:
 
 def lane_costs(cost_records: Iterable[dict], demo_lanes: Iterable[tuple[str, dict]],
                fabric: str, options: HardwareOptions) -> tuple[PerLane, ...]:
-    """Return the per-lane costs measured on ``fabric``, one per (dot kind, operand widths).
+    """Return the per-lane costs measured on ``fabric``, one per (dot kind, operand widths):
+    the mean over the cost explorer's lane counts where it measured the pair, else over the
+    demos' dot parts.
 
     Parameters
     ----------
@@ -272,10 +282,14 @@ def lane_costs(cost_records: Iterable[dict], demo_lanes: Iterable[tuple[str, dic
         samples.setdefault((sample["dot"], sample["input_bits"], sample["weight_bits"]),
                            []).append((sample["lut"] / lanes, sample["ff"] / lanes,
                                        sample["dsp"] / lanes, f"demo:{demo}"))
-    return tuple(
-        PerLane(dot, a, w, *(float(np.mean([s[i] for s in found])) for i in range(3)),
-                tuple(sorted({s[3] for s in found})))
-        for (dot, a, w), found in sorted(samples.items()))
+    table = []
+    for (dot, a, w), found in sorted(samples.items()):
+        # a dot unit synthesized on its own is measured alike for every pair; a demo's part
+        # only stands in for a pair the cost explorer has not measured
+        found = [s for s in found if s[3] == "cost"] or found
+        table.append(PerLane(dot, a, w, *(float(np.mean([s[i] for s in found]))
+                                          for i in range(3)), tuple(sorted({s[3] for s in found}))))
+    return tuple(table)
 
 
 def nearest_lane(table: Sequence[PerLane], dot: str, input_bits: int,
@@ -312,8 +326,9 @@ class FabricModel:
         Per-lane costs of the dot kinds.
     lut, ff : dict of str to float
         Coefficients of :data:`LUT_TERMS` and :data:`FF_TERMS`.
-    bram_depth : int or None
-        Memories at least this deep go to block RAM (None: none do).
+    ram_depth, rom_depth : int or None
+        RAMs (buffers) and ROMs (weights, constants) at least this deep go to block RAM
+        (None: none do).
     demos : tuple of str
         The demo reports it was fitted to.
     dsp, popcount :
@@ -325,7 +340,8 @@ class FabricModel:
     lanes: tuple[PerLane, ...]
     lut: dict[str, float]
     ff: dict[str, float]
-    bram_depth: int | None
+    ram_depth: int | None
+    rom_depth: int | None
     demos: tuple[str, ...] = ()
     dsp: bool = True
     popcount: str = "adder_tree"
@@ -341,20 +357,23 @@ class FabricModel:
 
     def in_bram(self, memory: MemoryBlock) -> bool:
         """Return whether ``memory`` is estimated to go to block RAM."""
-        return (self.bram_depth is not None and memory.depth >= self.bram_depth
+        depth = self.ram_depth if memory.writable else self.rom_depth
+        return (depth is not None and memory.depth >= depth
                 and bool(get_fabric(self.fabric).bram_shapes))
 
     def terms(self, layer: LayerCost) -> dict[str, float]:
         """Return the model's terms of ``layer`` (per-lane costs already applied)."""
         lane = (nearest_lane(self.lanes, layer.dot, layer.input_bits, layer.weight_bits)
                 if layer.dot is not None else None)
-        logic = sum(m.bits for m in layer.memories if not self.in_bram(m))
+        logic = [m for m in layer.memories if not self.in_bram(m)]
         return {"dot": layer.lanes * lane.lut if lane else 0.0,
                 "dot_ff": layer.lanes * lane.ff if lane else 0.0,
                 "dot_dsp": layer.lanes * lane.dsp if lane else 0.0,
                 "accumulator_bits": float(layer.accumulator_bits),
                 "constant_bits": float(layer.constant_bits),
-                "logic_memory_bits": float(logic), "units": 1.0}
+                "rom_logic_bits": float(sum(m.bits for m in logic if not m.writable)),
+                "ram_logic_bits": float(sum(m.bits for m in logic if m.writable)),
+                "units": 1.0}
 
     def layer(self, layer: LayerCost) -> dict:
         """Return the estimated ``lut``, ``ff``, ``bram``, ``dsp`` of one layer's unit."""
@@ -370,13 +389,14 @@ class FabricModel:
 
     def to_json(self) -> dict:
         return {"fabric": self.fabric, "lut": self.lut, "ff": self.ff,
-                "bram_depth": self.bram_depth, "demos": list(self.demos), "dsp": self.dsp,
+                "ram_depth": self.ram_depth, "rom_depth": self.rom_depth,
+                "demos": list(self.demos), "dsp": self.dsp,
                 "popcount": self.popcount, "lanes": [lane.to_json() for lane in self.lanes]}
 
     @classmethod
     def from_json(cls, data: dict) -> FabricModel:
         return cls(data["fabric"], tuple(PerLane.from_json(x) for x in data["lanes"]),
-                   dict(data["lut"]), dict(data["ff"]), data["bram_depth"],
+                   dict(data["lut"]), dict(data["ff"]), data["ram_depth"], data["rom_depth"],
                    tuple(data["demos"]), data["dsp"], data["popcount"])
 
 
@@ -468,14 +488,17 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
                      for m in layer.memories})
     candidates: list[int | None] = [None, *depths] if get_fabric(fabric).bram_shapes else [None]
 
-    def bram_error(depth):
+    def bram_error(ram: int | None, rom: int | None) -> int:
         model = FabricModel(fabric, lanes, dict.fromkeys(LUT_TERMS, 0.0),
-                            dict.fromkeys(FF_TERMS, 0.0), depth)
+                            dict.fromkeys(FF_TERMS, 0.0), ram, rom)
         return sum(abs(sum(model.layer(layer)["bram"] for layer in layers) - measured["bram"])
                    for _, layers, measured in designs)
 
-    bram_depth = min(candidates, key=lambda d: (bram_error(d), -(d or 1 << 30)))
-    probe = FabricModel(fabric, lanes, {}, {}, bram_depth)
+    # the least error; among equals the deepest thresholds (fewest memories assumed in BRAM)
+    ram_depth, rom_depth = min(((ram, rom) for ram in candidates for rom in candidates),
+                               key=lambda pair: (bram_error(*pair),
+                                                 *(-(d or 1 << 30) for d in pair)))
+    probe = FabricModel(fabric, lanes, {}, {}, ram_depth, rom_depth)
     sums = [{name: sum(probe.terms(layer)[name] for layer in layers)
              for name in (*LUT_TERMS, *FF_TERMS, "dot_ff")} for _, layers, _ in designs]
     # the argmax is one more unit
@@ -487,7 +510,7 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
                np.array([float(m["ff"]) - s["dot_ff"] for s, (_, _, m) in zip(sums, designs)]))
     options = options or HardwareOptions()
     return FabricModel(fabric, lanes, dict(zip(LUT_TERMS, map(float, lut))),
-                       dict(zip(FF_TERMS, map(float, ff))), bram_depth,
+                       dict(zip(FF_TERMS, map(float, ff))), ram_depth, rom_depth,
                        tuple(name for name, _, _ in designs), options.dsp, options.popcount)
 
 

@@ -62,7 +62,8 @@ class Demo:
                 continue
             parts = [p for name, p in units[layer.name]["parts"].items()
                      if "dot" in name.split(".")]  # dot, dot.lane, matrix.dot, ...
-            samples.append({"dot": layer.dot, "input_bits": layer.input_bits,
+            samples.append({"dot": layer.dot, "inputs": layer.inputs,
+                            "input_bits": layer.input_bits,
                             "weight_bits": layer.weight_bits, "lanes": layer.lanes,
                             **{key: sum(p[key] for p in parts) for key in ("lut", "ff", "dsp")}})
         return samples
@@ -144,7 +145,9 @@ def sweep(demos: list[Demo], artifacts: Path = ARTIFACTS) -> int:
     return qnnforge(["cost", "--bits", ",".join(demo_pairs(demos, artifacts)),
                      "--lanes", SWEEP_LANES, "--fabric", ",".join(fabrics), "--dsp", "on",
                      "--architectures", HardwareOptions().popcount,
-                     "--json", str(RESULTS / "cost-pairs.json")])
+                     "--json", str(RESULTS / "cost-pairs.json"),
+                     "--csv", str(artifacts / "cost-pairs.csv"),
+                     "--plot", str(artifacts / "cost-pairs.png")])
 
 
 def cost_records(results: Path = RESULTS) -> list[dict]:

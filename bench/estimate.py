@@ -91,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
               "costs": {demo.name: [asdict(layer) for layer in demo.costs] for demo in demos}}
     write_atomic(RESULTS / "estimate.json", json.dumps(report, indent=1) + "\n")
     for row in rows:
+        inside, outside = row["in_sample_error"]["lut"], row["leave_one_out_error"]["lut"]
         print(f"{row['demo']:>12} {row['fabric']:>6}  LUT {row['measured']['lut']:>6} measured, "
-              f"{row['in_sample']['lut']:>6} in sample ({100 * row['in_sample_error']['lut']:+.1f} %), "
-              f"{row['leave_one_out']['lut']:>6} left out "
-              f"({100 * row['leave_one_out_error']['lut']:+.1f} %)")
+              f"{row['in_sample']['lut']:>6} in sample ({100 * inside:+.1f} %), "
+              f"{row['leave_one_out']['lut']:>6} left out ({100 * outside:+.1f} %)")
     print(f"wrote {RESULTS / 'estimate.json'}")
     return 0
 

@@ -310,11 +310,13 @@ def estimate_section(report: dict) -> str:
                      f"{row['leave_one_out']['lut']} "
                      f"({100 * row['leave_one_out_error']['lut']:+.1f} %) |")
     target = 100 * report["target_lut_error"]
-    lines = [f"{fabric}: largest error {100 * entry['in_sample_error']['max_abs_lut']:.1f} % in "
-             f"sample ({entry['in_sample_error']['within_target']}/{entry['in_sample_error']['demos']} "
-             f"within {target:.0f} %), {100 * entry['leave_one_out_error']['max_abs_lut']:.1f} % "
-             f"left out ({entry['leave_one_out_error']['within_target']}/"
-             f"{entry['leave_one_out_error']['demos']} within {target:.0f} %)"
+
+    def errors(entry: dict, where: str) -> str:
+        return (f"{100 * entry['max_abs_lut']:.1f} % {where} ({entry['within_target']}/"
+                f"{entry['demos']} within {target:.0f} %)")
+
+    lines = [f"{fabric}: largest error {errors(entry['in_sample_error'], 'in sample')}, "
+             f"{errors(entry['leave_one_out_error'], 'left out')}"
              for fabric, entry in report["summary"].items()]
     return "\n".join(table) + "\n\n" + "; ".join(lines) + ".\n"
 

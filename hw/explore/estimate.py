@@ -4,31 +4,34 @@ The model has few terms, each a physical quantity of the design the generator wo
 an artifact and a folding (:func:`layer_costs` elaborates the :class:`~..compiler.network.Network`
 and reads them off its units and memories, so nothing is re-derived here):
 
-==============  ============================================================================
-term            per layer
-==============  ============================================================================
-dot lanes       ``PE * SIMD`` lanes x the LUTs (FFs, DSPs) one lane of the layer's dot kind and
-                operand widths costs: the cost explorer's per-lane synthesis
-                (``bench/results/cost.json``, ``qnnforge cost``) and the demos' per-layer ``dot``
-                parts (their ``breakdown``), averaged per (kind, widths); an operand pair
-                measured by neither takes the nearest measured pair of its kind
-output stage    bits of the output constants read per cycle (``PE`` channels' thresholds,
-                requantization constants or score offsets): one comparator or adder bit each
-accumulators    ``PE`` x accumulator width: an adder bit and a register each
-memory          bits of the memories too shallow for block RAM, apart for ROM (weights and
-                constants: LUT logic) and RAM (input and line buffers: registers and read
-                multiplexers, or LUT RAM)
-control         one per unit (counters, handshakes, the argmax)
-==============  ============================================================================
+================  ==========================================================================
+term              per layer
+================  ==========================================================================
+dot               the dot unit of ``PE * SIMD`` lanes of the layer's kind and operands, as the
+                  cost explorer measured it alone (``bench/results/cost.json`` and
+                  ``cost-pairs.json``, ``qnnforge cost``: a line through its lane counts),
+                  or, for a pair it has not measured, the demos' per-layer ``dot`` parts
+                  (their ``breakdown``), or the nearest measured pair of the kind; units with
+                  DSP multipliers (``dsp_dot``) and without (``dot``) apart, since the logic
+                  around a DSP and LUT arithmetic each scale in their own way in a design
+constant bits     the output constants read per cycle (``PE`` channels' thresholds,
+                  requantization constants or score offsets): a comparator or adder bit each
+accumulator bits  ``PE`` x accumulator width: an adder bit and a register each
+ROM, RAM bits     weight and constant memories (ROM: LUT logic) and input and line buffers
+                  (RAM: registers and read multiplexers, or LUT RAM) too shallow for block RAM
+read bits         the read data registers of those memories (FFs)
+units             one per unit and the argmax (counters, handshakes)
+output multipl.   a requantizer's ``acc * multiplier`` per channel (DSPs)
+================  ==========================================================================
 
-Per fabric, ``LUT`` is a non-negative combination of the six terms of :data:`LUT_TERMS` and
-``FF`` the lanes' own registers plus one of :data:`FF_TERMS`; the coefficients are fitted to the
-flat Yosys totals of the demo reports (``bench/results/demo-*.json``) by ``bench/calibrate.py``,
-which writes :data:`DEFAULT_CALIBRATION`. A memory goes to block RAM from a depth on (one for
-RAM, one for ROM: a ROM can become logic instead; both chosen to fit the reports' block RAM
-counts best) and takes the fabric's fewest blocks (:meth:`~..tools.fabrics.Fabric.bram_blocks`).
-DSPs are the lanes' own (the per-lane costs' DSPs). ``bench/estimate.py`` measures the error, in
-sample and leave one demo out.
+Per fabric, ``LUT`` is a non-negative combination of :data:`LUT_TERMS`, ``FF`` the dot units'
+own registers plus one of :data:`FF_TERMS`, ``DSP`` the dot units' own plus one of
+:data:`DSP_TERMS`; ``bench/calibrate.py`` fits the coefficients to the flat Yosys totals of
+the demo reports (``bench/results/demo-*.json``) and writes :data:`DEFAULT_CALIBRATION`. A memory
+goes to block RAM from a depth on (one for RAM, one for ROM, which Yosys turns into logic
+sooner; both chosen to fit the reports' block RAM counts best) and takes the fabric's fewest
+blocks (:meth:`~..tools.fabrics.Fabric.bram_blocks`). ``bench/estimate.py`` measures the
+error, in sample and leaving each demo out of the calibration.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from amaranth.hdl import Fragment, Shape
+from amaranth.lib import data
 
 from ...sw.artifact import Artifact
 from ...sw.encoding import BIPOLAR, TERNARY, Encoding, codebook, sint, ttq, uint
@@ -64,9 +68,10 @@ DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
 """The calibration ``bench/calibrate.py`` writes and :func:`estimate_resources` loads."""
 
 SCHEMA = "qnnforge-estimate-calibration/1"
-LUT_TERMS = ("dot", "constant_bits", "accumulator_bits", "rom_logic_bits", "ram_logic_bits",
-             "units")
-FF_TERMS = ("accumulator_bits", "ram_logic_bits", "units")
+LUT_TERMS = ("dot", "dsp_dot", "constant_bits", "accumulator_bits", "rom_logic_bits",
+             "ram_logic_bits", "units")
+FF_TERMS = ("accumulator_bits", "ram_logic_bits", "read_bits", "units")
+DSP_TERMS = ("output_multipliers",)
 
 
 class CalibrationError(QnnforgeError, ValueError):
@@ -75,11 +80,13 @@ class CalibrationError(QnnforgeError, ValueError):
 
 @dataclass(frozen=True)
 class MemoryBlock:
-    """One memory of a unit: its role (``weights``, ``constants`` or ``buffer``) and size."""
+    """One memory of a unit: its role (``weights``, ``constants`` or ``buffer``), its size, and
+    the ``multiplier`` constants one word holds (a requantizer's, one a channel)."""
 
     role: str
     width: int
     depth: int
+    multipliers: int = 0
 
     @property
     def bits(self) -> int:
@@ -101,6 +108,8 @@ class LayerCost:
         Layer name and kind.
     dot : str or None
         Dot-product kind of its lanes (None: the unit has none, e.g. a pool).
+    inputs : str
+        The input operand (:func:`operand_name`).
     lanes : int
         Dot-product lanes, ``PE * SIMD``.
     input_bits, weight_bits : int
@@ -109,6 +118,8 @@ class LayerCost:
         ``PE`` x accumulator width: the registers the lanes sum into.
     constant_bits : int
         Output constants read per cycle (``PE`` channels' worth).
+    output_multipliers : int
+        Multipliers of the output stages (a requantizer's ``acc * multiplier`` per channel).
     memories : tuple of MemoryBlock
         The unit's memories, as the generator builds them.
     """
@@ -116,11 +127,13 @@ class LayerCost:
     name: str
     op: str
     dot: str | None
+    inputs: str
     lanes: int
     input_bits: int
     weight_bits: int
     accumulator_bits: int
     constant_bits: int
+    output_multipliers: int
     memories: tuple[MemoryBlock, ...]
 
     def memory_bits(self, role: str) -> int:
@@ -132,14 +145,23 @@ def _memory_role(name: str) -> str:
     return name if name in ("weights", "constants") else "buffer"
 
 
-def _memories(fragment) -> list[tuple[str, MemoryBlock]]:
-    """Return every memory below ``fragment``, with its instance name."""
+def _multipliers(shape) -> int:
+    """Return how many fields named ``multiplier`` a memory word of ``shape`` holds."""
+    if isinstance(shape, data.ArrayLayout):
+        return shape.length * _multipliers(shape.elem_shape)
+    if isinstance(shape, data.StructLayout):
+        return int("multiplier" in dict(shape.members))
+    return 0
+
+
+def _memories(fragment) -> list[MemoryBlock]:
+    """Return every memory below ``fragment`` (an elaborated unit)."""
     found = []
     for sub, name, _ in fragment.subfragments:
-        data = getattr(sub, "_data", None)
-        if data is not None and hasattr(data, "depth"):
-            found.append((name, MemoryBlock(_memory_role(name), Shape.cast(data.shape).width,
-                                            data.depth)))
+        memory = getattr(sub, "_data", None)
+        if memory is not None and hasattr(memory, "depth"):
+            found.append(MemoryBlock(_memory_role(name), Shape.cast(memory.shape).width,
+                                     memory.depth, _multipliers(memory.shape)))
         found.extend(_memories(sub))
     return found
 
@@ -166,18 +188,20 @@ def layer_costs(artifact: Artifact, folding: Folding,
     for layer, fold, width in zip(artifact.layers, folding.layers, lanes):
         kind = hardware_for(layer)
         entry = kind.summary(kind.lower(layer), fold, width)
-        memories = tuple(memory for _, memory in _memories(units[layer.name]))
+        memories = tuple(_memories(units[layer.name]))
         matrix = "fan_in" in entry  # a matrix-vector unit (dense, or a convolution's windows)
-        constants = [m for name, m in _memories(units[layer.name]) if m.role == "constants"]
+        constants = [m for m in memories if m.role == "constants"]
         manifest, _ = layer.to_manifest()
         weights = (read_encoding(manifest, "weight_encoding", layer.name)
                    if "weight_encoding" in manifest else None)
         costs.append(LayerCost(
             name=layer.name, op=layer.op, dot=entry["dot"] if matrix else None,
+            inputs=operand_name(layer.input_encoding),
             lanes=fold.pe * fold.simd if matrix else 0, input_bits=entry["input_bits"],
             weight_bits=weights.bits if weights is not None else 0,
             accumulator_bits=fold.pe * entry["accumulator_bits"] if matrix else 0,
-            constant_bits=sum(m.width for m in constants), memories=memories))
+            constant_bits=sum(m.width for m in constants),
+            output_multipliers=sum(m.multipliers for m in constants), memories=memories))
     return tuple(costs)
 
 
@@ -204,39 +228,62 @@ def _parse_encoding(text: str) -> Encoding:
     return (uint if kind == "uint" else sint)(int(bits))
 
 
+def operand_name(encoding: Encoding) -> str:
+    """Return the name the per-lane costs key an operand by: its kind and width, without a
+    table's values (``uint4``, ``int8``, ``bipolar``, ``ternary``, ``codebook4``, ``ttq``)."""
+    if encoding.kind in ("bipolar", "ternary", "ttq"):
+        return encoding.kind
+    return f"{encoding.kind}{encoding.bits}"
+
+
 @dataclass(frozen=True)
 class PerLane:
-    """What one lane of a dot kind costs at given operand widths, on one fabric.
+    """What a dot unit of one kind costs at given operand widths, on one fabric, as a line in
+    its lanes: ``lut * lanes + lut_fixed`` (the fixed part: the adder tree is one adder short
+    of one per lane, and wider for more lanes), FFs alike, DSPs per lane.
 
     Attributes
     ----------
     dot : str
         Dot-product kind.
+    inputs : str
+        The input operand (:func:`operand_name`).
     input_bits, weight_bits : int
         Operand widths (the weight code's width).
-    lut, ff, dsp : float
-        Per lane.
+    lut, lut_fixed, ff, ff_fixed, dsp : float
+        Per lane and fixed.
     sources : tuple of str
         Where it was measured (``cost`` for the cost explorer, ``demo:<name>`` for a demo's
         breakdown).
     """
 
     dot: str
+    inputs: str
     input_bits: int
     weight_bits: int
     lut: float
+    lut_fixed: float
     ff: float
+    ff_fixed: float
     dsp: float
     sources: tuple[str, ...] = ()
 
+    def cost(self, lanes: int) -> tuple[float, float, float]:
+        """Return the LUTs, FFs and DSPs of a unit of ``lanes`` lanes."""
+        return (max(0.0, self.lut * lanes + self.lut_fixed),
+                max(0.0, self.ff * lanes + self.ff_fixed), self.dsp * lanes)
+
     def to_json(self) -> dict:
-        return {"dot": self.dot, "input_bits": self.input_bits, "weight_bits": self.weight_bits,
-                "lut": self.lut, "ff": self.ff, "dsp": self.dsp, "sources": list(self.sources)}
+        return {"dot": self.dot, "inputs": self.inputs, "input_bits": self.input_bits,
+                "weight_bits": self.weight_bits, "lut": self.lut, "lut_fixed": self.lut_fixed,
+                "ff": self.ff, "ff_fixed": self.ff_fixed, "dsp": self.dsp,
+                "sources": list(self.sources)}
 
     @classmethod
     def from_json(cls, data: dict) -> PerLane:
-        return cls(data["dot"], data["input_bits"], data["weight_bits"], data["lut"],
-                   data["ff"], data["dsp"], tuple(data["sources"]))
+        return cls(data["dot"], data["inputs"], data["input_bits"], data["weight_bits"],
+                   data["lut"], data["lut_fixed"], data["ff"], data["ff_fixed"], data["dsp"],
+                   tuple(data["sources"]))
 
 
 def _record_architecture(dot: str, options: HardwareOptions) -> str:
@@ -249,10 +296,21 @@ def dot_counts(name: str) -> bool:
     return any(kind.name == name and kind.counts for kind in DOT_KINDS)
 
 
+def _line(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """Return slope and intercept of the least-squares line through ``(lanes, count)`` points
+    (through the origin if they share one lane count)."""
+    lanes = np.array([p[0] for p in points], dtype=float)
+    counts = np.array([p[1] for p in points], dtype=float)
+    if len(set(lanes)) < 2:
+        return float(np.mean(counts / lanes)), 0.0
+    slope, intercept = np.polyfit(lanes, counts, 1)
+    return float(slope), float(intercept)
+
+
 def lane_costs(cost_records: Iterable[dict], demo_lanes: Iterable[tuple[str, dict]],
                fabric: str, options: HardwareOptions) -> tuple[PerLane, ...]:
-    """Return the per-lane costs measured on ``fabric``, one per (dot kind, operand widths):
-    the mean over the cost explorer's lane counts where it measured the pair, else over the
+    """Return the dot units' costs measured on ``fabric``, one line per (dot kind, operands):
+    through the cost explorer's lane counts where it measured the pair, else through the
     demos' dot parts.
 
     Parameters
@@ -261,10 +319,10 @@ def lane_costs(cost_records: Iterable[dict], demo_lanes: Iterable[tuple[str, dic
         The cost explorer's records (``cost.json``'s ``records``); the dot units of this
         fabric, DSP setting and popcount architecture count.
     demo_lanes : iterable of (str, dict)
-        ``(demo name, sample)`` with sample keys ``dot``, ``input_bits``, ``weight_bits``,
-        ``lanes``, ``lut``, ``ff``, ``dsp`` (a demo layer's ``dot`` part).
+        ``(demo name, sample)`` with sample keys ``dot``, ``inputs``, ``input_bits``,
+        ``weight_bits``, ``lanes``, ``lut``, ``ff``, ``dsp`` (a demo layer's ``dot`` part).
     """
-    samples: dict[tuple, list[tuple[float, float, float, str]]] = {}
+    samples: dict[tuple, list[tuple[int, float, float, float, str]]] = {}
     for record in cost_records:
         if (record.get("kind") != "dot" or record.get("fabric") != fabric or "error" in record
                 or record.get("dsp_inference") != options.dsp):
@@ -274,29 +332,31 @@ def lane_costs(cost_records: Iterable[dict], demo_lanes: Iterable[tuple[str, dic
         dot = dot_for("cost record", activations, weights).name
         if record["architecture"] != _record_architecture(dot, options):
             continue
-        lanes = record["lanes"]
-        samples.setdefault((dot, activations.bits, weights.bits), []).append(
-            (record["lut"] / lanes, record["ff"] / lanes, record["dsp"] / lanes, "cost"))
+        samples.setdefault((dot, operand_name(activations), activations.bits, weights.bits),
+                           []).append((record["lanes"], record["lut"], record["ff"],
+                                       record["dsp"], "cost"))
     for demo, sample in demo_lanes:
-        lanes = sample["lanes"]
-        samples.setdefault((sample["dot"], sample["input_bits"], sample["weight_bits"]),
-                           []).append((sample["lut"] / lanes, sample["ff"] / lanes,
-                                       sample["dsp"] / lanes, f"demo:{demo}"))
+        key = (sample["dot"], sample["inputs"], sample["input_bits"], sample["weight_bits"])
+        samples.setdefault(key, []).append((sample["lanes"], sample["lut"], sample["ff"],
+                                            sample["dsp"], f"demo:{demo}"))
     table = []
-    for (dot, a, w), found in sorted(samples.items()):
+    for key, found in sorted(samples.items()):
         # a dot unit synthesized on its own is measured alike for every pair; a demo's part
         # only stands in for a pair the cost explorer has not measured
-        found = [s for s in found if s[3] == "cost"] or found
-        table.append(PerLane(dot, a, w, *(float(np.mean([s[i] for s in found]))
-                                          for i in range(3)), tuple(sorted({s[3] for s in found}))))
+        found = [s for s in found if s[4] == "cost"] or found
+        lut = _line([(s[0], s[1]) for s in found])
+        ff = _line([(s[0], s[2]) for s in found])
+        dsp = float(np.mean([s[3] / s[0] for s in found]))
+        table.append(PerLane(*key, lut[0], lut[1], ff[0], ff[1], dsp,
+                             tuple(sorted({s[4] for s in found}))))
     return tuple(table)
 
 
-def nearest_lane(table: Sequence[PerLane], dot: str, input_bits: int,
+def nearest_lane(table: Sequence[PerLane], dot: str, inputs: str, input_bits: int,
                  weight_bits: int) -> PerLane:
-    """Return the per-lane cost of ``dot`` at these widths: the measured one, else the nearest
-    measured pair of the same kind (in ``log2`` of the operand bits' product; a wider one
-    on ties), else the nearest of any kind.
+    """Return the cost of ``dot`` with these operands: the measured one, else the nearest
+    measured pair of the same kind (in ``log2`` of the operand bits' product; a wider one on
+    ties; then the same input operand kind), else the nearest of any kind.
 
     Raises
     ------
@@ -308,7 +368,7 @@ def nearest_lane(table: Sequence[PerLane], dot: str, input_bits: int,
     same = [entry for entry in table if entry.dot == dot] or list(table)
     size = math.log2(input_bits * weight_bits)
     return min(same, key=lambda e: (abs(math.log2(e.input_bits * e.weight_bits) - size),
-                                    -e.input_bits * e.weight_bits,
+                                    -e.input_bits * e.weight_bits, e.inputs != inputs,
                                     abs(e.input_bits - input_bits)))
 
 
@@ -324,8 +384,8 @@ class FabricModel:
         Fabric name.
     lanes : tuple of PerLane
         Per-lane costs of the dot kinds.
-    lut, ff : dict of str to float
-        Coefficients of :data:`LUT_TERMS` and :data:`FF_TERMS`.
+    lut, ff, dsp_per : dict of str to float
+        Coefficients of :data:`LUT_TERMS`, :data:`FF_TERMS` and :data:`DSP_TERMS`.
     ram_depth, rom_depth : int or None
         RAMs (buffers) and ROMs (weights, constants) at least this deep go to block RAM
         (None: none do).
@@ -340,6 +400,7 @@ class FabricModel:
     lanes: tuple[PerLane, ...]
     lut: dict[str, float]
     ff: dict[str, float]
+    dsp_per: dict[str, float]
     ram_depth: int | None
     rom_depth: int | None
     demos: tuple[str, ...] = ()
@@ -363,17 +424,21 @@ class FabricModel:
 
     def terms(self, layer: LayerCost) -> dict[str, float]:
         """Return the model's terms of ``layer`` (per-lane costs already applied)."""
-        lane = (nearest_lane(self.lanes, layer.dot, layer.input_bits, layer.weight_bits)
-                if layer.dot is not None else None)
+        lut, ff, dsp = (nearest_lane(self.lanes, layer.dot, layer.inputs, layer.input_bits,
+                                     layer.weight_bits).cost(layer.lanes)
+                        if layer.dot is not None else (0.0, 0.0, 0.0))
         logic = [m for m in layer.memories if not self.in_bram(m)]
-        return {"dot": layer.lanes * lane.lut if lane else 0.0,
-                "dot_ff": layer.lanes * lane.ff if lane else 0.0,
-                "dot_dsp": layer.lanes * lane.dsp if lane else 0.0,
+        # the logic around DSP multipliers (operand and sum widths) and LUT multipliers and
+        # adders scale apart from their units measured alone
+        return {"dot": 0.0 if dsp else lut, "dsp_dot": lut if dsp else 0.0,
+                "dot_ff": ff, "dot_dsp": dsp,
                 "accumulator_bits": float(layer.accumulator_bits),
                 "constant_bits": float(layer.constant_bits),
                 "rom_logic_bits": float(sum(m.bits for m in logic if not m.writable)),
                 "ram_logic_bits": float(sum(m.bits for m in logic if m.writable)),
-                "units": 1.0}
+                # a synchronous read port's data register, where the memory is not a block RAM
+                "read_bits": float(sum(m.width for m in logic)),
+                "output_multipliers": float(layer.output_multipliers), "units": 1.0}
 
     def layer(self, layer: LayerCost) -> dict:
         """Return the estimated ``lut``, ``ff``, ``bram``, ``dsp`` of one layer's unit."""
@@ -384,11 +449,11 @@ class FabricModel:
             "ff": terms["dot_ff"] + sum(self.ff[t] * terms[t] for t in FF_TERMS),
             "bram": sum(fabric.bram_blocks(m.width, m.depth) for m in layer.memories
                         if self.in_bram(m)),
-            "dsp": terms["dot_dsp"],
+            "dsp": terms["dot_dsp"] + sum(self.dsp_per[t] * terms[t] for t in DSP_TERMS),
         }
 
     def to_json(self) -> dict:
-        return {"fabric": self.fabric, "lut": self.lut, "ff": self.ff,
+        return {"fabric": self.fabric, "lut": self.lut, "ff": self.ff, "dsp_per": self.dsp_per,
                 "ram_depth": self.ram_depth, "rom_depth": self.rom_depth,
                 "demos": list(self.demos), "dsp": self.dsp,
                 "popcount": self.popcount, "lanes": [lane.to_json() for lane in self.lanes]}
@@ -396,7 +461,8 @@ class FabricModel:
     @classmethod
     def from_json(cls, data: dict) -> FabricModel:
         return cls(data["fabric"], tuple(PerLane.from_json(x) for x in data["lanes"]),
-                   dict(data["lut"]), dict(data["ff"]), data["ram_depth"], data["rom_depth"],
+                   dict(data["lut"]), dict(data["ff"]), dict(data["dsp_per"]),
+                   data["ram_depth"], data["rom_depth"],
                    tuple(data["demos"]), data["dsp"], data["popcount"])
 
 
@@ -453,11 +519,12 @@ def load_calibration(path: str | os.PathLike = DEFAULT_CALIBRATION) -> Calibrati
     return Calibration.from_json(data)
 
 
-def _nnls(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def _nnls(rows: np.ndarray, targets: np.ndarray, relative: bool = True) -> np.ndarray:
     from scipy.optimize import nnls
 
-    # relative error is what matters: weight each design by 1 / its measured total
-    weights = 1.0 / np.maximum(targets, 1.0)
+    # relative error is what matters: weight each design by 1 / its measured total (a count
+    # that is often 0, DSPs, by its absolute error)
+    weights = 1.0 / np.maximum(targets, 1.0) if relative else np.ones_like(targets)
     solution, _ = nnls(rows * weights[:, None], targets * weights)
     return solution
 
@@ -490,7 +557,8 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
 
     def bram_error(ram: int | None, rom: int | None) -> int:
         model = FabricModel(fabric, lanes, dict.fromkeys(LUT_TERMS, 0.0),
-                            dict.fromkeys(FF_TERMS, 0.0), ram, rom)
+                            dict.fromkeys(FF_TERMS, 0.0), dict.fromkeys(DSP_TERMS, 0.0),
+                            ram, rom)
         return sum(abs(sum(model.layer(layer)["bram"] for layer in layers) - measured["bram"])
                    for _, layers, measured in designs)
 
@@ -498,9 +566,10 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
     ram_depth, rom_depth = min(((ram, rom) for ram in candidates for rom in candidates),
                                key=lambda pair: (bram_error(*pair),
                                                  *(-(d or 1 << 30) for d in pair)))
-    probe = FabricModel(fabric, lanes, {}, {}, ram_depth, rom_depth)
+    probe = FabricModel(fabric, lanes, {}, {}, {}, ram_depth, rom_depth)
     sums = [{name: sum(probe.terms(layer)[name] for layer in layers)
-             for name in (*LUT_TERMS, *FF_TERMS, "dot_ff")} for _, layers, _ in designs]
+             for name in (*LUT_TERMS, *FF_TERMS, *DSP_TERMS, "dot_ff", "dot_dsp")}
+            for _, layers, _ in designs]
     # the argmax is one more unit
     for total in sums:
         total["units"] += 1
@@ -508,9 +577,13 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
                 np.array([float(m["lut"]) for _, _, m in designs]))
     ff = _nnls(np.array([[s[t] for t in FF_TERMS] for s in sums]),
                np.array([float(m["ff"]) - s["dot_ff"] for s, (_, _, m) in zip(sums, designs)]))
+    dsp = _nnls(np.array([[s[t] for t in DSP_TERMS] for s in sums]),
+                np.array([float(m["dsp"]) - s["dot_dsp"] for s, (_, _, m) in zip(sums, designs)]),
+                relative=False)
     options = options or HardwareOptions()
     return FabricModel(fabric, lanes, dict(zip(LUT_TERMS, map(float, lut))),
-                       dict(zip(FF_TERMS, map(float, ff))), ram_depth, rom_depth,
+                       dict(zip(FF_TERMS, map(float, ff))), dict(zip(DSP_TERMS, map(float, dsp))),
+                       ram_depth, rom_depth,
                        tuple(name for name, _, _ in designs), options.dsp, options.popcount)
 
 
@@ -521,6 +594,7 @@ def estimate_layers(costs: Sequence[LayerCost], model: FabricModel) -> dict:
     :func:`estimate_resources` returns."""
     layers = {layer.name: model.layer(layer) for layer in costs}
     control = {"lut": model.lut["units"], "ff": model.ff["units"], "bram": 0, "dsp": 0.0}
+    # the argmax is one more unit, which no layer owns
     totals = {key: sum(entry[key] for entry in layers.values()) + control[key]
               for key in ("lut", "ff", "bram", "dsp")}
     return {**{key: int(round(value)) for key, value in totals.items()},

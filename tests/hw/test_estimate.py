@@ -52,14 +52,17 @@ def test_layer_costs_reject_a_folding_that_does_not_fit():
         layer_costs(image_artifact(), bad)
 
 
-def _model(**lut) -> FabricModel:
-    lanes = (PerLane("binary_weight", 4, 1, lut=5.0, ff=1.0, dsp=0.0),
-             PerLane("xnor", 1, 1, lut=2.0, ff=0.0, dsp=0.0))
-    coefficients = {"dot": 1.0, "constant_bits": 0.0, "logic_memory_bits": 0.0,
-                    "units": 10.0, **lut}
+def _model(ram_depth=None, rom_depth=None, **lut) -> FabricModel:
+    lanes = (PerLane("binary_weight", "uint4", 4, 1, lut=5.0, lut_fixed=0.0, ff=1.0,
+                     ff_fixed=0.0, dsp=0.0),
+             PerLane("xnor", "bipolar", 1, 1, lut=2.0, lut_fixed=0.0, ff=0.0, ff_fixed=0.0,
+                     dsp=0.0))
+    coefficients = {"dot": 1.0, "dsp_dot": 0.0, "constant_bits": 0.0, "accumulator_bits": 0.0,
+                    "rom_logic_bits": 0.0, "ram_logic_bits": 0.0, "units": 10.0, **lut}
     return FabricModel("ice40", lanes, coefficients,
-                       {"accumulator_bits": 1.0, "constant_bits": 0.0, "logic_memory_bits": 0.0,
-                        "units": 3.0}, bram_depth=None)
+                       {"accumulator_bits": 1.0, "ram_logic_bits": 0.0, "read_bits": 0.0,
+                        "units": 3.0},
+                       {"output_multipliers": 2.0}, ram_depth, rom_depth)
 
 
 def test_estimate_adds_the_terms():
@@ -73,24 +76,62 @@ def test_estimate_adds_the_terms():
     # FFs: the lanes' own (1 per binary-weight lane), accumulators, 3 per unit
     assert estimate["ff"] == 6 + (18 + 0 + 4) + 4 * 3
     assert (estimate["bram"], estimate["dsp"]) == (0, 0)
-    memory = sum(m.bits for layer in costs for m in layer.memories)
-    with_memory = estimate_layers(costs, _model(logic_memory_bits=0.5))
-    assert with_memory["lut"] == estimate["lut"] + round(0.5 * memory)
+    rom = sum(m.bits for layer in costs for m in layer.memories if not m.writable)
+    ram = sum(m.bits for layer in costs for m in layer.memories if m.writable)
+    assert rom and ram
+    with_memory = estimate_layers(costs, _model(rom_logic_bits=0.5, ram_logic_bits=0.25))
+    assert with_memory["lut"] == estimate["lut"] + round(0.5 * rom + 0.25 * ram)
 
 
 def test_deep_memories_go_to_block_ram():
     costs = layer_costs(image_artifact(), FOLDING)
-    model = FabricModel("ice40", _model().lanes, _model().lut, _model().ff, bram_depth=16)
-    deep = [m for layer in costs for m in layer.memories if m.depth >= 16]
-    assert deep and estimate_layers(costs, model)["bram"] == len(deep)  # each fits one block
+    memories = [m for layer in costs for m in layer.memories]
+    deep_ram = [m for m in memories if m.writable and m.depth >= 16]
+    deep_rom = [m for m in memories if not m.writable and m.depth >= 4]
+    assert deep_ram and deep_rom
+    # each fits one block
+    assert estimate_layers(costs, _model(ram_depth=16))["bram"] == len(deep_ram)
+    assert estimate_layers(costs, _model(rom_depth=4))["bram"] == len(deep_rom)
+    assert estimate_layers(costs, _model(16, 4))["bram"] == len(deep_ram) + len(deep_rom)
+    in_logic = sum(m.bits for m in memories if m.writable and m.depth < 16)
+    assert estimate_layers(costs, _model(16, ram_logic_bits=1.0))["lut"] == (
+        estimate_layers(costs, _model(16))["lut"] + in_logic)
+
+
+def test_requantizer_multipliers_are_counted():
+    from qnnforge.sw.artifact import Artifact, DenseLayer, InputQuantizer, RequantizeOutput
+    from qnnforge.sw.artifact import ScoreOutput
+    from qnnforge.sw.encoding import sint, uint
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ones = np.ones(4, dtype=np.int64)
+    hidden = DenseLayer("fc0", uint(4), sint(8), rng.integers(-128, 128, size=(4, 6)),
+                        RequantizeOutput(ones * 3, ones * 5, ones * 8, ones * 0, uint(8)))
+    last = DenseLayer("fc1", uint(8), sint(8), rng.integers(-128, 128, size=(2, 4)),
+                      ScoreOutput(np.zeros(2, dtype=np.int64)))
+    artifact = Artifact("requantized", InputQuantizer(uint(4), 0, 15, 1, 0), (hidden, last))
+    folding = Folding((LayerFolding(2, 3), LayerFolding(1, 4)), 1)
+    first, second = layer_costs(artifact, folding)
+    assert (first.output_multipliers, second.output_multipliers) == (2, 0)   # one per PE
+    lane = PerLane("fixed", "uint4", 4, 8, 30.0, -20.0, 0.0, 0.0, 1.0)
+    model = FabricModel("ice40", (lane,), _model(dsp_dot=0.5).lut, _model().ff,
+                        {"output_multipliers": 2.0}, None, None)
+    estimate = estimate_layers((first, second), model)
+    assert estimate["dsp"] == 6 + 4 + 2 * 2
+    # lanes with DSPs: their own coefficient, on the unit's line 30 * lanes - 20
+    assert estimate["layers"]["fc0"]["lut"] == 0.5 * (30 * 6 - 20) + 10
+    assert estimate["layers"]["fc1"]["lut"] == 0.5 * (30 * 4 - 20) + 10
 
 
 def test_fit_recovers_known_coefficients():
     lanes = _model().lanes
-    truth = FabricModel("ice40", lanes, {"dot": 1.5, "constant_bits": 2.0,
-                                         "logic_memory_bits": 0.25, "units": 40.0},
-                        {"accumulator_bits": 2.0, "constant_bits": 0.0,
-                         "logic_memory_bits": 1.0, "units": 8.0}, bram_depth=None)
+    truth = FabricModel("ice40", lanes, {"dot": 1.5, "dsp_dot": 0.0, "constant_bits": 2.0,
+                                         "accumulator_bits": 0.0, "rom_logic_bits": 0.25,
+                                         "ram_logic_bits": 0.5, "units": 40.0},
+                        {"accumulator_bits": 2.0, "ram_logic_bits": 1.0, "read_bits": 0.0,
+                         "units": 8.0},
+                        {"output_multipliers": 0.0}, None, None)
     designs = []
     for index, folding in enumerate((FOLDING, Folding((LayerFolding(1, 1), LayerFolding(1, 1),
                                                        LayerFolding(2, 8)), 1),
@@ -117,25 +158,34 @@ def test_lane_costs_prefer_the_cost_explorer():
                {"kind": "dot", "fabric": "xc7", "dsp_inference": True, "lanes": 16,
                 "activations": "uint4", "weights": "int4", "architecture": "adder_tree",
                 "lut": 1, "ff": 0, "dsp": 0}]
-    demo = {"dot": "fixed", "input_bits": 4, "weight_bits": 4, "lanes": 10, "lut": 400,
-            "ff": 0, "dsp": 0}
+    demo = {"dot": "fixed", "inputs": "uint4", "input_bits": 4, "weight_bits": 4, "lanes": 10,
+            "lut": 400, "ff": 0, "dsp": 0}
     ternary = {**demo, "dot": "ternary", "weight_bits": 2, "lut": 90}
-    table = lane_costs(records, [("int4", demo), ("ternary", ternary)], "ice40",
+    more = {**records[0], "lanes": 64, "lut": 3200 - 16}
+    table = lane_costs([*records, more], [("int4", demo), ("ternary", ternary)], "ice40",
                        HardwareOptions())
-    assert [(e.dot, e.lut, e.sources) for e in table] == [
-        ("fixed", 50.0, ("cost",)), ("ternary", 9.0, ("demo:ternary",))]
+    assert [(e.dot, e.inputs, e.sources) for e in table] == [
+        ("fixed", "uint4", ("cost",)), ("ternary", "uint4", ("demo:ternary",))]
+    fixed, ternary = table
+    # through (16, 800) and (64, 3184): 49.67 a lane and 5.33 fixed
+    assert fixed.lut == pytest.approx(2384 / 48)
+    assert fixed.lut_fixed == pytest.approx(800 - 16 * 2384 / 48)
+    assert (ternary.lut, ternary.lut_fixed, ternary.cost(10)[0]) == (9.0, 0.0, 90.0)
 
 
 def test_nearest_lane_stays_within_the_kind():
-    table = (PerLane("fixed", 4, 4, 50, 0, 0), PerLane("fixed", 8, 8, 30, 0, 1),
-             PerLane("ternary", 2, 2, 9, 0, 0))
-    assert nearest_lane(table, "fixed", 4, 4).lut == 50
-    assert nearest_lane(table, "fixed", 4, 8).lut == 30       # between: the wider one
-    assert nearest_lane(table, "fixed", 2, 8).lut == 50
-    assert nearest_lane(table, "ternary", 8, 2).lut == 9
-    assert nearest_lane(table, "xnor", 1, 1).lut == 9         # no xnor measured: the nearest
+    table = (PerLane("fixed", "int4", 4, 4, 50, 0, 0, 0, 0),
+             PerLane("fixed", "uint4", 4, 4, 45, 0, 0, 0, 0),
+             PerLane("fixed", "int8", 8, 8, 30, 0, 0, 0, 1),
+             PerLane("ternary", "uint2", 2, 2, 9, 0, 0, 0, 0))
+    assert nearest_lane(table, "fixed", "uint4", 4, 4).lut == 45
+    assert nearest_lane(table, "fixed", "int4", 4, 4).lut == 50
+    assert nearest_lane(table, "fixed", "uint4", 4, 8).lut == 30      # between: the wider one
+    assert nearest_lane(table, "fixed", "uint2", 2, 8).lut == 50      # 16 product bits
+    assert nearest_lane(table, "ternary", "uint8", 8, 2).lut == 9
+    assert nearest_lane(table, "xnor", "bipolar", 1, 1).lut == 9      # no xnor: the nearest
     with pytest.raises(CalibrationError, match=r"^the calibration has no per-lane costs$"):
-        nearest_lane((), "xnor", 1, 1)
+        nearest_lane((), "xnor", "bipolar", 1, 1)
 
 
 def test_errors_name_the_problem(tmp_path):

@@ -1,17 +1,17 @@
 """Calibrate the resource estimator on measured synthesis: ``hw/explore/calibration.json``.
 
-Reads the cost explorer's per-lane results (``bench/results/cost.json``) and every demo report
-(``bench/results/demo-*.json``: the flat Yosys ``resources`` per fabric and the per-layer
-``breakdown``), recreates each demo's artifact with ``qnnforge train`` (same arch, preset and
-seed; into ``build/estimate/<demo>/`` unless it is there already), checks that its default
-folding is the report's, and fits the cost model of :mod:`qnnforge.hw.explore.estimate` per
-fabric. ``make figures`` and then this script re-calibrate after a hardware change::
+Reads the cost explorer's dot units (``bench/results/cost.json`` and ``cost-pairs.json``) and
+every demo report (``bench/results/demo-*.json``: the flat Yosys ``resources`` per fabric and
+the per-layer ``breakdown``), recreates each demo's artifact with ``qnnforge train`` (same arch,
+preset and seed; into ``build/estimate/<demo>/model`` unless it is there already), checks that
+its default folding and accuracy are the report's, and fits the cost model of
+:mod:`qnnforge.hw.explore.estimate` per fabric. ``make figures`` and then this script re-calibrate after a hardware change::
 
     .venv/bin/python bench/calibrate.py --sweep [--artifacts build/estimate]
 
 ``--sweep`` first runs ``qnnforge cost`` on every operand pair the demos' layers use that the
-command line can name (TTQ's learned tables it cannot), with the default folding's DSP setting,
-on the reports' fabrics, into ``bench/results/cost-pairs.json``: the per-lane costs of exactly
+command line can name (TTQ's learned tables it cannot), with the generator's default DSP and
+popcount options, on the reports' fabrics, into ``bench/results/cost-pairs.json``: the per-lane costs of exactly
 those dot units, measured apart from the demos, so that leaving a demo out of the fit still
 leaves its dot units measured (``bench/estimate.py``).
 """
@@ -86,7 +86,8 @@ def load_demos(results: Path = RESULTS, artifacts: Path = ARTIFACTS) -> list[Dem
     Raises
     ------
     ValueError
-        If a recreated artifact's default folding is not the one its report records.
+        If a recreated artifact's default folding or accuracy is not the one its report
+        records (then it is not the model the report synthesized).
     """
     demos = []
     for report_path in sorted(results.glob("demo-*.json")):
@@ -97,6 +98,10 @@ def load_demos(results: Path = RESULTS, artifacts: Path = ARTIFACTS) -> list[Dem
         if folding != Folding.from_json(report["folding"]):
             raise ValueError(f"demo {name}: the recreated artifact's folding "
                              f"{folding.to_json()} is not the report's {report['folding']}")
+        accuracy = artifact.metadata.get("quantized_accuracy")
+        if accuracy != report["quantized_accuracy"]:
+            raise ValueError(f"demo {name}: the recreated artifact's accuracy {accuracy} is not "
+                             f"the report's {report['quantized_accuracy']}: not the same model")
         demos.append(Demo(name, report, layer_costs(artifact, folding, HardwareOptions())))
     return demos
 

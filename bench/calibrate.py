@@ -28,8 +28,9 @@ from pathlib import Path
 from qnnforge.hw.compiler.folding import Folding
 from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.compiler.plan import default_folding
+from qnnforge.hw.explore.dot_costs import lane_costs
 from qnnforge.hw.explore.estimate import (DEFAULT_CALIBRATION, Calibration, LayerCost,
-                                          fit_fabric, lane_costs, layer_costs)
+                                          fit_fabric, layer_costs)
 from qnnforge.hw.tools.files import write_atomic
 from qnnforge.sw.artifact import load_artifact
 

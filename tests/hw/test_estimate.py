@@ -1,6 +1,6 @@
 """The resource estimator: the quantities it reads off the generated units, the model's
-arithmetic under known coefficients, the fit recovering known coefficients, the per-lane lookup,
-its errors, and its measured error on the demos (bench/results/estimate.json)."""
+arithmetic under known coefficients, the fit recovering known coefficients, its errors, and its
+measured error on the demos (bench/results/estimate.json)."""
 
 import json
 from pathlib import Path
@@ -9,10 +9,10 @@ import pytest
 
 from qnnforge.hw.compiler.folding import Folding, FoldingError, LayerFolding
 from qnnforge.hw.compiler.options import HardwareOptions
+from qnnforge.hw.explore.dot_costs import PerLane
 from qnnforge.hw.explore.estimate import (Calibration, CalibrationError, FabricModel, LayerCost,
-                                          MemoryBlock, PerLane, estimate_layers,
-                                          estimate_resources, fit_fabric, lane_costs,
-                                          layer_costs, load_calibration, nearest_lane)
+                                          MemoryBlock, estimate_layers, estimate_resources,
+                                          fit_fabric, layer_costs, load_calibration)
 from qnnforge.hw.tools.fabrics import get_fabric
 
 from ..sw.test_artifact_v3 import image_artifact
@@ -149,43 +149,6 @@ def test_fit_recovers_known_coefficients():
         estimate = estimate_layers(next(c for n, c, _ in designs if n == name), fitted)
         assert abs(estimate["lut"] - measured["lut"]) <= 1
     assert fitted.demos == tuple(f"design{i}" for i in range(5))
-
-
-def test_lane_costs_prefer_the_cost_explorer():
-    records = [{"kind": "dot", "fabric": "ice40", "dsp_inference": True, "lanes": 16,
-                "activations": "uint4", "weights": "int4", "architecture": "adder_tree",
-                "lut": 800, "ff": 0, "dsp": 0},
-               {"kind": "dot", "fabric": "xc7", "dsp_inference": True, "lanes": 16,
-                "activations": "uint4", "weights": "int4", "architecture": "adder_tree",
-                "lut": 1, "ff": 0, "dsp": 0}]
-    demo = {"dot": "fixed", "inputs": "uint4", "input_bits": 4, "weight_bits": 4, "lanes": 10,
-            "lut": 400, "ff": 0, "dsp": 0}
-    ternary = {**demo, "dot": "ternary", "weight_bits": 2, "lut": 90}
-    more = {**records[0], "lanes": 64, "lut": 3200 - 16}
-    table = lane_costs([*records, more], [("int4", demo), ("ternary", ternary)], "ice40",
-                       HardwareOptions())
-    assert [(e.dot, e.inputs, e.sources) for e in table] == [
-        ("fixed", "uint4", ("cost",)), ("ternary", "uint4", ("demo:ternary",))]
-    fixed, ternary = table
-    # through (16, 800) and (64, 3184): 49.67 a lane and 5.33 fixed
-    assert fixed.lut == pytest.approx(2384 / 48)
-    assert fixed.lut_fixed == pytest.approx(800 - 16 * 2384 / 48)
-    assert (ternary.lut, ternary.lut_fixed, ternary.cost(10)[0]) == (9.0, 0.0, 90.0)
-
-
-def test_nearest_lane_stays_within_the_kind():
-    table = (PerLane("fixed", "int4", 4, 4, 50, 0, 0, 0, 0),
-             PerLane("fixed", "uint4", 4, 4, 45, 0, 0, 0, 0),
-             PerLane("fixed", "int8", 8, 8, 30, 0, 0, 0, 1),
-             PerLane("ternary", "uint2", 2, 2, 9, 0, 0, 0, 0))
-    assert nearest_lane(table, "fixed", "uint4", 4, 4).lut == 45
-    assert nearest_lane(table, "fixed", "int4", 4, 4).lut == 50
-    assert nearest_lane(table, "fixed", "uint4", 4, 8).lut == 30      # between: the wider one
-    assert nearest_lane(table, "fixed", "uint2", 2, 8).lut == 50      # 16 product bits
-    assert nearest_lane(table, "ternary", "uint8", 8, 2).lut == 9
-    assert nearest_lane(table, "xnor", "bipolar", 1, 1).lut == 9      # no xnor: the nearest
-    with pytest.raises(CalibrationError, match=r"^the calibration has no per-lane costs$"):
-        nearest_lane((), "xnor", "bipolar", 1, 1)
 
 
 def test_errors_name_the_problem(tmp_path):

@@ -22,13 +22,13 @@ from .encoding import Encoding
 from .layers import Layer
 from .manifest import read_encoding
 
-__all__ = ["COUNTS", "layer_counts", "model_counts"]
+__all__ = ["COUNTS", "weight_encoding", "layer_counts", "model_counts"]
 
 COUNTS = ("params", "weights", "weight_bits", "activation_bits", "macs", "bops")
 """The additive counts of a layer, summed into the model's totals."""
 
 
-def _weight_encoding(layer: Layer) -> Encoding | None:
+def weight_encoding(layer: Layer) -> Encoding | None:
     """Return the layer's weight encoding as its manifest entry records it (None: no weights)."""
     entry, _ = layer.to_manifest()
     return read_encoding(entry, "weight_encoding", layer.name) if "weight_encoding" in entry \
@@ -46,7 +46,7 @@ def layer_counts(layer: Layer, score_bits: int) -> dict:
         ``input_bits``, ``weight_bits_each``, ``output_bits`` and the :data:`COUNTS`.
     """
     entry, arrays = layer.to_manifest()
-    weights = _weight_encoding(layer)
+    weights = weight_encoding(layer)
     weight_count = int(arrays[entry["weights"]].size) if weights is not None else 0
     output = layer.output_encoding
     output_bits = output.bits if output is not None else score_bits

@@ -48,12 +48,10 @@ from amaranth.lib import data
 
 from ...sw.artifact import Artifact
 from ...sw.errors import QnnforgeError
-from ...sw.manifest import read_encoding
+from ...sw.summary import weight_encoding
 from ..compiler.folding import Folding
-from ..compiler.layers import hardware_for
 from ..compiler.network import Network
 from ..compiler.options import HardwareOptions
-from ..compiler.plan import check_folding, stream_lanes
 from ..tools.fabrics import get_fabric
 from .dot_costs import PerLane, nearest_lane, operand_name
 
@@ -155,6 +153,8 @@ def _memories(fragment) -> list[MemoryBlock]:
     """Return every memory below ``fragment`` (an elaborated unit)."""
     found = []
     for sub, name, _ in fragment.subfragments:
+        # an elaborated lib.memory.Memory is a MemoryInstance holding its MemoryData (shape,
+        # depth, init); Amaranth 0.5 keeps it as ``_data`` (pinned <0.6 in pyproject.toml)
         memory = getattr(sub, "_data", None)
         if memory is not None and hasattr(memory, "depth"):
             found.append(MemoryBlock(_memory_role(name), Shape.cast(memory.shape).width,
@@ -175,22 +175,14 @@ def layer_costs(artifact: Artifact, folding: Folding,
     FoldingError
         If the folding does not fit the artifact.
     """
-    options = options or HardwareOptions()
-    check_folding(artifact.layers, folding)
-    network = Network(artifact, folding, options=options)
-    top = Fragment.get(network, None)
-    units = {name: sub for sub, name, _ in top.subfragments}
-    lanes = stream_lanes(artifact.layers, folding)
+    network = Network(artifact, folding, options=options or HardwareOptions())
+    units = {name: unit for unit, name, _ in Fragment.get(network, None).subfragments}
     costs = []
-    for layer, fold, width in zip(artifact.layers, folding.layers, lanes):
-        kind = hardware_for(layer)
-        entry = kind.summary(kind.lower(layer), fold, width)
+    for layer, fold, entry in zip(artifact.layers, folding.layers, network.layer_summaries()):
         memories = tuple(_memories(units[layer.name]))
         matrix = "fan_in" in entry  # a matrix-vector unit (dense, or a convolution's windows)
         constants = [m for m in memories if m.role == "constants"]
-        manifest, _ = layer.to_manifest()
-        weights = (read_encoding(manifest, "weight_encoding", layer.name)
-                   if "weight_encoding" in manifest else None)
+        weights = weight_encoding(layer)
         costs.append(LayerCost(
             name=layer.name, op=layer.op, dot=entry["dot"] if matrix else None,
             inputs=operand_name(layer.input_encoding),

@@ -43,19 +43,23 @@ SWEEP_LANES = "16,64"
 
 @dataclass(frozen=True)
 class Demo:
-    """One demo report with its recreated artifact's layer costs."""
+    """One demo report with its recreated artifact's layer costs, and its flat synthesis per
+    fabric: the report's, and those of ``synth-<fabric>.json`` (``bench/synth_fabric.py``)."""
 
     name: str
     report: dict
     costs: tuple[LayerCost, ...]
+    resources: dict
 
     @property
     def fabrics(self) -> tuple[str, ...]:
-        return tuple(self.report["resources"])
+        return tuple(self.resources)
 
     def dot_lanes(self, fabric: str) -> list[dict]:
         """Return each layer's dot unit in the breakdown on ``fabric`` (its ``dot`` part and the
-        parts below it), as a per-lane sample."""
+        parts below it), as a per-lane sample; none where the report has no breakdown."""
+        if fabric not in self.report.get("breakdown", {}):
+            return []
         units = self.report["breakdown"][fabric]["units"]
         samples = []
         for layer in self.costs:
@@ -90,6 +94,7 @@ def load_demos(results: Path = RESULTS, artifacts: Path = ARTIFACTS) -> list[Dem
         If a recreated artifact's default folding or accuracy is not the one its report
         records (then it is not the model the report synthesized).
     """
+    synthesized = [json.loads(path.read_text()) for path in sorted(results.glob("synth-*.json"))]
     demos = []
     for report_path in sorted(results.glob("demo-*.json")):
         report = json.loads(report_path.read_text())
@@ -103,7 +108,16 @@ def load_demos(results: Path = RESULTS, artifacts: Path = ARTIFACTS) -> list[Dem
         if accuracy != report["quantized_accuracy"]:
             raise ValueError(f"demo {name}: the recreated artifact's accuracy {accuracy} is not "
                              f"the report's {report['quantized_accuracy']}: not the same model")
-        demos.append(Demo(name, report, layer_costs(artifact, folding, HardwareOptions())))
+        resources = dict(report["resources"])
+        for other in synthesized:
+            found = other["demos"].get(name)
+            if found is not None:
+                if found["folding"] != report["folding"]:
+                    raise ValueError(f"demo {name}: its {other['fabric']} synthesis has another "
+                                     f"folding than its report")
+                resources[other["fabric"]] = found["resources"]
+        demos.append(Demo(name, report, layer_costs(artifact, folding, HardwareOptions()),
+                          resources))
     return demos
 
 
@@ -118,8 +132,9 @@ def calibrate(demos: list[Demo], cost_records: list[dict],
         lanes = lane_costs(cost_records, [(demo.name, sample) for demo in used
                                           for sample in demo.dot_lanes(fabric)], fabric, options)
         models[fabric] = fit_fabric(fabric, lanes, [(demo.name, demo.costs,
-                                                     demo.report["resources"][fabric])
-                                                    for demo in used], options)
+                                                     demo.resources[fabric])
+                                                    for demo in used if fabric in demo.resources],
+                                    options)
     return Calibration(models)
 
 

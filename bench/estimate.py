@@ -47,7 +47,7 @@ def evaluate(demos, records, full) -> list[dict]:
     for demo in demos:
         left_out = calibrate(demos, records, exclude=demo.name)
         for fabric in demo.fabrics:
-            measured = {key: demo.report["resources"][fabric][key] for key in RESOURCES}
+            measured = {key: demo.resources[fabric][key] for key in RESOURCES}
             inside = estimate_layers(demo.costs, full.model(fabric))
             outside = estimate_layers(demo.costs, left_out.model(fabric))
             rows.append({

@@ -105,6 +105,18 @@ def test_a_report_of_another_folding_is_refused(model, tmp_path, capsys):
         f"is not the summary's ")
 
 
+def test_a_report_without_resources_is_refused(model, capsys):
+    (model.parent / "report.json").write_text(json.dumps({"folding": {}}))
+    assert main(["summary", str(model)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"qnnforge: error: {model.parent / 'report.json'}: has no 'resources' (a demo's or "
+        f"build's report.json has)")
+    (model.parent / "report.json").write_text("{")
+    assert main(["summary", str(model), "--report", str(model.parent / "report.json")]) == 2
+    assert capsys.readouterr().err.strip().startswith(
+        f"qnnforge: error: --report {model.parent / 'report.json'}: not JSON (")
+
+
 def test_unknown_fabrics_are_refused_by_the_parser(model, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["summary", str(model), "--fabric", "ice40,stratix"])

@@ -111,22 +111,30 @@ def measured_table(summary: dict) -> Table:
 
 def _report(args: argparse.Namespace, folding) -> dict | None:
     """Return the synthesis report to compare with: ``--report``, or one beside the artifact
-    for the same folding."""
-    path = args.report or args.artifact.parent / "report.json"
+    for the same folding (none if there is none, or it is of another folding).
+
+    Raises
+    ------
+    UsageError
+        If the report is missing (given by ``--report``), not JSON, has no ``resources``, or
+        (given) is of another folding.
+    """
+    given = args.report is not None
+    path = args.report if given else args.artifact.parent / "report.json"
+    name = f"--report {path}" if given else str(path)
     if not path.is_file():
-        if args.report is not None:
-            raise UsageError(f"--report {path}: no such file")
+        if given:
+            raise UsageError(f"{name}: no such file")
         return None
     try:
         report = json.loads(path.read_text())
     except ValueError as error:
-        raise UsageError(f"--report {path}: not JSON ({error})") from None
-    if not isinstance(report, dict) or "resources" not in report:
-        raise UsageError(f"--report {path}: has no 'resources' (a demo's or build's report.json "
-                         f"has)")
+        raise UsageError(f"{name}: not JSON ({error})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("resources"), dict):
+        raise UsageError(f"{name}: has no 'resources' (a demo's or build's report.json has)")
     if report.get("folding") != folding.to_json():
-        if args.report is not None:
-            raise UsageError(f"--report {path}: its folding {report.get('folding')} is not the "
+        if given:
+            raise UsageError(f"{name}: its folding {report.get('folding')} is not the "
                              f"summary's {folding.to_json()}")
         return None
     return report

@@ -2,18 +2,21 @@
 
 Reads the cost explorer's dot units (``bench/results/cost.json`` and ``cost-pairs.json``) and
 every demo report (``bench/results/demo-*.json``: the flat Yosys ``resources`` per fabric and
-the per-layer ``breakdown``), recreates each demo's artifact with ``qnnforge train`` (same arch,
-preset and seed; into ``build/estimate/<demo>/model`` unless it is there already), checks that
-its default folding and accuracy are the report's, and fits the cost model of
-:mod:`qnnforge.hw.explore.estimate` per fabric. ``make figures`` and then this script re-calibrate after a hardware change::
+the per-layer ``breakdown``; and ``synth-<fabric>.json`` for fabrics the demo does not
+synthesize, ``bench/synth_fabric.py``), takes each demo's artifact (the demo's own where
+``make figures`` left it, else one recreated with ``qnnforge train``, same arch, preset and
+seed, into ``build/estimate/<demo>/model``), checks that its default folding and accuracy are
+the report's, and fits the cost model of :mod:`qnnforge.hw.explore.estimate` per fabric.
+``make figures`` runs it after the demos, so a hardware change re-calibrates the estimate::
 
     .venv/bin/python bench/calibrate.py --sweep [--artifacts build/estimate]
 
 ``--sweep`` first runs ``qnnforge cost`` on every operand pair the demos' layers use that the
 command line can name (TTQ's learned tables it cannot), with the generator's default DSP and
-popcount options, on the reports' fabrics, into ``bench/results/cost-pairs.json``: the per-lane costs of exactly
-those dot units, measured apart from the demos, so that leaving a demo out of the fit still
-leaves its dot units measured (``bench/estimate.py``).
+popcount options, on every fabric the demos were synthesized for, into
+``bench/results/cost-pairs.json``: the costs of exactly those dot units, measured apart from the
+demos, so that leaving a demo out of the fit still leaves its dot units measured
+(``bench/estimate.py``).
 """
 
 from __future__ import annotations
@@ -75,7 +78,11 @@ class Demo:
 
 
 def recreate(name: str, report: dict, artifacts: Path) -> Path:
-    """Return the artifact of demo ``name``, trained as the report was if it is missing."""
+    """Return the artifact of demo ``name``: the demo's own (the report's ``artifact``) if it is
+    still there, else one trained as the report was, in ``artifacts`` (once)."""
+    own = Path(report["artifact"])
+    if (own / "manifest.json").exists():
+        return own
     path = artifacts / name / "model"
     if not (path / "manifest.json").exists():
         command = [sys.executable, "-m", "qnnforge", "train", "--arch", report["arch"],

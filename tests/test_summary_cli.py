@@ -50,6 +50,14 @@ def test_summary_writes_every_field(model, tmp_path, capsys):
     assert "measured" not in totals
 
 
+def test_every_fabric_is_estimated(model, tmp_path):
+    out = tmp_path / "s.json"
+    assert main(["summary", str(model), "--fabric", "ecp5,ice40,xc7", "--json", str(out)]) == 0
+    estimated = json.loads(out.read_text())["totals"]["estimated"]
+    assert list(estimated) == ["ecp5", "ice40", "xc7"]
+    assert all(set(entry) == RESOURCES for entry in estimated.values())
+
+
 def test_summary_follows_the_folding(model, tmp_path):
     out = tmp_path / "s.json"
     assert main(["summary", str(model), "--fold", "0:2x3", "--fold", "fc0:1x4",
@@ -83,8 +91,6 @@ def test_summary_compares_with_the_report_beside_it(model, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--fabric", "ecp5"], "fabric 'ecp5' has no calibration (calibrated: ice40, xc7); run "
-                           "bench/calibrate.py on demo reports synthesized for it"),
     (["--no-dsp"], "the ice40 estimate is calibrated for designs with DSP inference on and the "
                    "adder_tree popcount, not off and adder_tree"),
     (["--fold", "0:3x1"], "layer 0: PE must divide the fan-out 2, not 3"),

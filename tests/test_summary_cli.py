@@ -115,8 +115,8 @@ def test_a_report_without_resources_is_refused(model, capsys):
     (model.parent / "report.json").write_text(json.dumps({"folding": {}}))
     assert main(["summary", str(model)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"qnnforge: error: {model.parent / 'report.json'}: has no 'resources' (a demo's or "
-        f"build's report.json has)")
+        f"qnnforge: error: {model.parent / 'report.json'}: has no 'resources' (the "
+        f"report.json of qnnforge demo has)")
     (model.parent / "report.json").write_text("{")
     assert main(["summary", str(model), "--report", str(model.parent / "report.json")]) == 2
     assert capsys.readouterr().err.strip().startswith(

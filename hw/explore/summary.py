@@ -5,7 +5,7 @@ The counts come from :func:`qnnforge.sw.summary.model_counts`, the memories from
 generator builds (:func:`~.estimate.layer_costs`), the cycles from the cycle model
 (:func:`~..compiler.plan.cycle_model`, the layer kinds' own formulas) and the resources from the
 calibrated cost model (:mod:`.estimate`). Where a synthesis of the same design was measured (a
-demo's or a build's ``report.json`` with ``resources``), :func:`compare` puts the estimate's error
+demo's ``report.json``, its ``resources``), :func:`compare` puts the estimate's error
 beside it.
 """
 
@@ -85,7 +85,7 @@ def model_summary(artifact: Artifact, folding: Folding, fabrics: Sequence[str],
 
 
 def compare(summary: dict, report: dict) -> dict:
-    """Return, per fabric both have, the measured resources of ``report`` (a demo's or a build's
+    """Return, per fabric both have, the measured resources of ``report`` (a demo's
     ``report.json``: ``resources``) and the estimate's relative error on each:
     ``{fabric: {"measured": {...}, "error": {resource: (estimate - measured) / measured}}}``
     (an error is None where the measured figure is 0)."""

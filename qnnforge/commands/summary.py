@@ -46,7 +46,7 @@ def register(subparsers) -> None:
                         help=f"comma-separated fabrics to estimate (default: "
                              f"{','.join(DEFAULT_FABRICS)})")
     parser.add_argument("--report", type=Path, default=None,
-                        help="a demo's or build's report.json whose measured resources the "
+                        help="a demo's report.json (qnnforge demo) whose Yosys resources the "
                              "estimate is compared with (default: report.json beside the "
                              "artifact, if there is one for the same folding)")
     add_hardware_options(parser)
@@ -131,7 +131,7 @@ def _report(args: argparse.Namespace, folding) -> dict | None:
     except ValueError as error:
         raise UsageError(f"{name}: not JSON ({error})") from None
     if not isinstance(report, dict) or not isinstance(report.get("resources"), dict):
-        raise UsageError(f"{name}: has no 'resources' (a demo's or build's report.json has)")
+        raise UsageError(f"{name}: has no 'resources' (the report.json of qnnforge demo has)")
     if report.get("folding") != folding.to_json():
         if given:
             raise UsageError(f"{name}: its folding {report.get('folding')} is not the "

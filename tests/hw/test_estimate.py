@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from qnnforge.hw.compiler.folding import Folding, FoldingError, LayerFolding
 from qnnforge.hw.compiler.options import HardwareOptions
@@ -43,6 +44,24 @@ def test_layer_costs_read_the_units():
     assert (pool.dot, pool.lanes, pool.memory_bits("weights")) == (None, 0, 0)
     assert pool.memory_bits("buffer") > 0
     assert (dense.dot, dense.lanes, dense.memory_bits("weights")) == ("xnor", 4, 16)
+
+
+@settings(max_examples=15, deadline=None)
+@given(conv_pe=st.sampled_from([1, 2]), conv_simd=st.integers(1, 9),
+       dense_simd=st.integers(1, 8), dense_pe=st.sampled_from([1, 2]))
+def test_costs_follow_any_folding(conv_pe, conv_simd, dense_pe, dense_simd):
+    folding = Folding((LayerFolding(conv_pe, conv_simd), LayerFolding(conv_pe, 1),
+                       LayerFolding(dense_pe, dense_simd)), 1)
+    conv, pool, dense = layer_costs(image_artifact(), folding)
+    assert (conv.lanes, dense.lanes, pool.lanes) == (conv_pe * conv_simd,
+                                                     dense_pe * dense_simd, 0)
+    # a weight word per (fold, step): PE x SIMD codes, the last step's padding lanes included
+    steps = -(-9 // conv_simd) * (2 // conv_pe)
+    assert conv.memory_bits("weights") == conv_pe * conv_simd * max(2, steps)
+    assert dense.memory_bits("weights") >= 2 * 8
+    estimate = estimate_layers((conv, pool, dense), _model())
+    assert estimate["lut"] == sum(entry["lut"] for entry in estimate["layers"].values()) + 10
+    assert estimate["lut"] == 5 * conv.lanes + 2 * dense.lanes + 4 * 10
 
 
 def test_layer_costs_reject_a_folding_that_does_not_fit():

@@ -16,4 +16,5 @@ COMMANDS = (
     "import_onnx",
     "export",
     "predict",
+    "summary",
 )

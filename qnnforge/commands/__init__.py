@@ -15,4 +15,5 @@ COMMANDS = (
     "import_onnx",
     "export",
     "predict",
+    "search",
 )

@@ -45,6 +45,8 @@ class Fabric:
     nextpnr : tuple of str
         Place-and-route program and its device arguments; empty where qnnforge does not place
         and route for the fabric.
+    bram_shapes : tuple of (int, int)
+        The ``(width, depth)`` configurations of one block RAM; empty where it has none.
     """
 
     name: ClassVar[str]
@@ -57,6 +59,7 @@ class Fabric:
     cells: ClassVar[dict[str, str]]
     luts_per_carry: ClassVar[int] = 0
     nextpnr: ClassVar[tuple[str, ...]] = ()
+    bram_shapes: ClassVar[tuple[tuple[int, int], ...]] = ()
 
     def synth_script(self, top: str, *, dsp: bool, flatten: bool = True) -> str:
         """Return the Yosys commands that synthesize ``top`` (without reading or reporting)."""
@@ -86,6 +89,11 @@ class Fabric:
         scheme = (self.synth, self.dsp_flag, self.nodsp_flag, self.keep_hierarchy,
                   self.stop_early, sorted(self.cells.items()), self.luts_per_carry)
         return hashlib.sha256(repr(scheme).encode()).hexdigest()[:12]
+
+    def bram_blocks(self, width: int, depth: int) -> int:
+        """Return the fewest block RAMs that hold a ``width x depth`` memory (0 where the fabric
+        has none): the best of :attr:`bram_shapes`, blocks side by side and stacked."""
+        return min((-(-width // w) * -(-depth // d) for w, d in self.bram_shapes), default=0)
 
     def __repr__(self) -> str:
         return f"<Fabric {self.name}>"
@@ -140,6 +148,7 @@ class ICE40(Fabric):
     cells = {"lut": r"SB_LUT4", "ff": r"SB_DFF\w*", "carry": r"SB_CARRY",
              "bram": r"SB_RAM40_4K\w*|SB_SPRAM256KA", "dsp": r"SB_MAC16"}
     nextpnr = ("nextpnr-ice40", "--up5k", "--package", "sg48")
+    bram_shapes = ((16, 256), (8, 512), (4, 1024), (2, 2048))  # SB_RAM40_4K
 
 
 @register
@@ -155,6 +164,7 @@ class XC7(Fabric):
              "bram": r"RAMB(18|36)E1", "dsp": r"DSP48E1",
              "lutram": r"RAM(32|64|128|256)X1[SD]\w*|RAM32M\w*|RAM64M\w*|SRL(16|C32)E",
              "mux": r"MUXF[78]"}
+    bram_shapes = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))  # RAMB18
 
 
 @register
@@ -172,3 +182,4 @@ class ECP5(Fabric):
              "bram": r"DP16KD|PDPW16KD", "dsp": r"MULT18X18D|ALU54B",
              "lutram": r"TRELLIS_DPR16X4"}
     luts_per_carry = 2
+    bram_shapes = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))  # DP16KD

@@ -62,6 +62,10 @@ class Layer(Protocol):
         """Encoding of the outputs, or None for class scores."""
 
     @property
+    def macs(self) -> int:
+        """Multiply-accumulates per inference (0 for a layer that multiplies nothing)."""
+
+    @property
     def accumulator_bound(self) -> int | None:
         """Worst-case ``|accumulator|`` over all legal inputs and weights (None: no
         accumulator)."""

@@ -99,6 +99,11 @@ class Conv2dLayer:
         return self.output.encoding
 
     @property
+    def macs(self) -> int:
+        """Multiply-accumulates per inference: every weight once per output pixel."""
+        return self.out_shape[0] * self.out_shape[1] * self.fan_in * self.out_channels
+
+    @property
     def accumulator_bound(self) -> int:
         """Worst-case ``|acc|`` of one window (the pad value is a legal input)."""
         return accumulator_bound(self.fan_in, self.input_encoding, self.weight_encoding)

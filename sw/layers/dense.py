@@ -110,6 +110,11 @@ class DenseLayer:
         return self.output.encoding
 
     @property
+    def macs(self) -> int:
+        """Multiply-accumulates per inference: one per weight."""
+        return self.in_features * self.out_features
+
+    @property
     def accumulator_bound(self) -> int:
         """Worst-case ``|acc|`` over all legal inputs and weights (:func:`accumulator_bound`)."""
         return accumulator_bound(self.in_features, self.input_encoding, self.weight_encoding)

@@ -69,6 +69,11 @@ class MaxPool2dLayer:
         return self.input_encoding
 
     @property
+    def macs(self) -> int:
+        """A pool compares; it multiplies nothing."""
+        return 0
+
+    @property
     def accumulator_bound(self) -> None:
         """A pool accumulates nothing."""
         return None

@@ -13,7 +13,7 @@ from .errors import usage_errors
 
 __all__ = ["add_training_options", "train_config", "add_hardware_options", "hardware_options",
            "design_folding", "fold_overrides", "probability", "positive_integer",
-           "positive_number"]
+           "positive_number", "add_scheduler_option", "scheduler_address"]
 
 
 def _positive_list(what: str):
@@ -210,3 +210,21 @@ def design_folding(artifact, target_cycles: int | None, overrides: dict):
 
     with usage_errors():
         return default_folding(artifact.layers, target_cycles, overrides)
+
+
+def scheduler_address(text: str) -> str:
+    """Parse a Dask scheduler address ``tcp://HOST:PORT`` (an argparse ``type``)."""
+    from .sw.sweep import check_scheduler
+
+    try:
+        return check_scheduler(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_scheduler_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--scheduler ADDRESS``: run a sweep's jobs on a running Dask cluster
+    (``args.scheduler``; None for a local cluster of this machine)."""
+    parser.add_argument("--scheduler", type=scheduler_address, default=None, metavar="ADDRESS",
+                        help="run the jobs on the Dask cluster of this scheduler, e.g. "
+                             "tcp://HOST:8786 (default: a local cluster, one worker per core)")

@@ -4,8 +4,9 @@ A sweep is a list of :class:`Job`: one design on one fabric, with or without DSP
 design is the accelerator's own unit for the job's operand encodings
 (:mod:`~qnnforge.hw.explore.designs`): an ``N``-lane dot product (for bipolar operands in one
 popcount architecture, :mod:`~qnnforge.hw.explore.xnor_popcount`) or a MAC, the one-lane unit
-with a registered accumulator. Each job's Verilog is generated with Amaranth, synthesized with
-the system Yosys (:func:`~qnnforge.hw.tools.synth.synthesize`) and cached under
+with a registered accumulator. Each job's Verilog is generated with Amaranth here, synthesized
+with the system Yosys (:func:`~qnnforge.hw.tools.synth.synthesize`) as a job of the sweep engine
+(:mod:`~qnnforge.sw.sweep`: a local Dask cluster, or a running one) and cached under
 ``build/cost-cache/`` by the hash of the Verilog, the fabric, the DSP flag, the Yosys version and
 the fabric's synthesis and counting scheme, so a repeated sweep only synthesizes what changed.
 The Verilog holds every module of the design, so a change to a unit that changes the design
@@ -32,14 +33,15 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.lib import wiring
 
 from ...sw.encoding import BIPOLAR, Encoding
+from ...sw.sweep import Job as SweepJob
+from ...sw.sweep import JobError, run_jobs
 from ..compiler.lowering import element_shape
 from ..cores.codebook_dot import CodebookSumDot
 from ..tools.fabrics import FABRICS, get_fabric
@@ -242,37 +244,51 @@ def _cache_key(verilog: str, job: Job, flatten: bool, yosys: str) -> str:
     return hashlib.sha256(verilog.encode() + flags.encode()).hexdigest()[:24]
 
 
-def _synthesize_job(job: Job, verilog: str, flatten: bool, cache: Path, key: str) -> dict:
-    result_path = cache / f"{key}.json"
-    if result_path.exists():
-        return {**json.loads(result_path.read_text()), "cached": True}
-    source = cache / f"{key}.v"
+def _synthesize_job(top: str, fabric: str, dsp: bool, verilog: str, flatten: bool,
+                    cache: str, key: str) -> dict:
+    """Synthesize one design (a job of the sweep engine, run on a worker); return its counts.
+
+    The Verilog and Yosys's log are kept in the cache directory as ``KEY.v`` and ``KEY.log``.
+
+    Raises
+    ------
+    SynthesisError
+        If Yosys fails.
+    """
+    directory = Path(cache)
+    directory.mkdir(parents=True, exist_ok=True)
+    source = directory / f"{key}.v"
     write_atomic(source, verilog)
-    log = cache / f"{key}.log"
     start = time.monotonic()
-    try:
-        resources = synthesize(source, job.top, job.fabric, dsp=job.dsp, log=log,
-                               flatten=flatten)
-    except SynthesisError as error:
-        return {"error": str(error), "log": str(log), "cached": False}
-    result = {"lut": resources.lut, "ff": resources.ff, "carry": resources.carry,
-              "dsp": resources.dsp, "bram": resources.bram, "lutram": resources.lutram,
-              "seconds": round(time.monotonic() - start, 2)}
-    write_atomic(result_path, json.dumps(result))
-    return {**result, "cached": False}
+    resources = synthesize(source, top, fabric, dsp=dsp, log=directory / f"{key}.log",
+                           flatten=flatten)
+    return {"lut": resources.lut, "ff": resources.ff, "carry": resources.carry,
+            "dsp": resources.dsp, "bram": resources.bram, "lutram": resources.lutram,
+            "seconds": round(time.monotonic() - start, 2)}
+
+
+def _label(job: Job) -> str:
+    return (f"{job.precision} {job.kind if job.lanes == 1 else f'x{job.lanes}'} "
+            f"{job.architecture} {job.fabric}{' dsp' if job.dsp else ''}")
 
 
 def run_sweep(jobs: Sequence[Job], *, cache: str | os.PathLike = DEFAULT_CACHE,
-              workers: int | None = None,
-              progress: Callable[[Job, dict], None] | None = None) -> list[dict]:
+              workers: int | None = None, scheduler: str | object | None = None,
+              progress: bool | object = False) -> list[dict]:
     """Synthesize every job (or read it from the cache) and return one record per job.
+
+    The syntheses are jobs of the sweep engine (:func:`~qnnforge.sw.sweep.run_jobs`): on a
+    local Dask cluster by default, or on the cluster of ``scheduler``. Each design's Verilog is
+    generated here, and the engine's cache key is the design hash (the Verilog, the fabric, the
+    DSP flag where the design multiplies, the Yosys version and the fabric's counting scheme),
+    so equal designs run once and a repeated sweep only synthesizes what changed.
 
     Each record holds the job's fields (``dsp`` renamed ``dsp_inference``), ``kind``, ``bits``,
     the cell counts ``lut``, ``ff``, ``carry``, ``dsp``, ``bram``, ``lutram``, ``lut_per_lane``,
     ``latency`` (cycles), ``ratio_to_1bit`` (LUTs per lane over those of the cheapest 1-bit
     design with run-time weights of the same kind, lanes, fabric and DSP flag), the design hash
     and whether it came from the cache. A failed synthesis gives a record with ``error`` and
-    ``log`` instead of counts.
+    ``log`` instead of counts (and is not cached).
 
     Parameters
     ----------
@@ -281,49 +297,49 @@ def run_sweep(jobs: Sequence[Job], *, cache: str | os.PathLike = DEFAULT_CACHE,
     cache : path
         Cache directory.
     workers : int, optional
-        Parallel Yosys processes (default: the number of CPUs).
-    progress : callable, optional
-        Called as ``progress(job, record)`` when a job finishes.
+        Worker processes of the local cluster (default: the number of CPUs).
+    scheduler : str or distributed.Client, optional
+        A running Dask scheduler's address (``tcp://HOST:8786``) or a connected client.
+    progress : bool or rich.progress.Progress
+        Show the syntheses as they complete (see :func:`~qnnforge.sw.sweep.run_jobs`).
 
     Raises
     ------
     ToolMissingError
         If Yosys is not installed.
+    JobError
+        If a synthesis job fails other than by Yosys's own error (a bug, a lost worker).
     """
-    cache = Path(cache)
+    cache = Path(cache).resolve()
     cache.mkdir(parents=True, exist_ok=True)
     yosys = tool_version("yosys")
     prepared = []
-    records: dict[int, dict] = {}
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        try:
-            by_key: dict[str, Future] = {}
-            waiting: dict[Future, list[int]] = {}
-            # generate in this thread while Yosys runs the designs already generated
-            for index, job in enumerate(jobs):
-                design = design_verilog(job)
-                key = _cache_key(design.verilog, job, design.flatten, yosys)
-                prepared.append((job, design.latency, key))
-                if key not in by_key:  # equal designs (no multiplier, either DSP flag) run once
-                    by_key[key] = pool.submit(_synthesize_job, job, design.verilog, design.flatten,
-                                              cache, key)
-                waiting.setdefault(by_key[key], []).append(index)
-            for future in as_completed(waiting):
-                for index in waiting[future]:
-                    job, cycles, key = prepared[index]
-                    record = {**_job_fields(job), "latency": cycles, "design_hash": key,
-                              **future.result()}
-                    if "lut" in record:
-                        record["lut_per_lane"] = round(record["lut"] / job.lanes, 4)
-                    records[index] = record
-                    if progress is not None:
-                        progress(job, record)
-        except BaseException:  # an interrupt drops the queued jobs; running ones finish
-            pool.shutdown(cancel_futures=True)
-            raise
-    ordered = [records[i] for i in range(len(prepared))]
-    _add_ratios(ordered)
-    return ordered
+    for job in jobs:
+        design = design_verilog(job)
+        key = _cache_key(design.verilog, job, design.flatten, yosys)
+        prepared.append((job, design.latency, key,
+                         SweepJob(_synthesize_job, (job.top, job.fabric, job.dsp,
+                                                    design.verilog, design.flatten, str(cache),
+                                                    key), label=_label(job), key=key)))
+    records: list[dict] = [{} for _ in prepared]
+
+    def done(index: int, sweep_job: SweepJob, result: object, cached: bool) -> None:
+        job, cycles, key, _ = prepared[index]
+        if isinstance(result, JobError):
+            if not isinstance(result.error, SynthesisError):
+                raise result
+            result = {"error": str(result.error), "log": str(cache / f"{key}.log")}
+        record = {**_job_fields(job), "latency": cycles, "design_hash": key, **result,
+                  "cached": cached}
+        if "lut" in record:
+            record["lut_per_lane"] = round(record["lut"] / job.lanes, 4)
+        records[index] = record
+
+    run_jobs([entry[3] for entry in prepared], scheduler=scheduler, workers=workers,
+             cache=cache, progress=progress, errors="return", description="synthesizing",
+             on_done=done)
+    _add_ratios(records)
+    return records
 
 
 def _job_fields(job: Job) -> dict:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..console import console
 from ..errors import usage_errors
-from ..options import positive_integer
+from ..options import add_scheduler_option, positive_integer
 
 
 def _list(kind):
@@ -81,7 +81,9 @@ def register(subparsers) -> None:
     parser.add_argument("--fmax", action="store_true",
                         help="also place and route 1-bit dot units on iCE40 UP5K for Fmax")
     parser.add_argument("--jobs", type=positive_integer, default=None,
-                        help="parallel Yosys processes (default: CPU count)")
+                        help="worker processes of the local Dask cluster, one Yosys each "
+                             "(default: CPU count)")
+    add_scheduler_option(parser)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="synthesis cache (default: %(default)s)")
     parser.set_defaults(func=run)
@@ -138,9 +140,8 @@ def run(args: argparse.Namespace) -> int:
     with output_lock(args.json):  # the JSON names the run; the CSV and plot go beside it
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
-            task = progress.add_task("synthesizing", total=len(jobs))
             records = run_sweep(jobs, cache=args.cache, workers=args.jobs,
-                                progress=lambda job, record: progress.advance(task))
+                                scheduler=args.scheduler, progress=progress)
             if args.fmax:
                 fmax_task = progress.add_task("place & route (iCE40 UP5K)",
                                               total=len(timed_units(records)))

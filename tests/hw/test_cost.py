@@ -250,3 +250,22 @@ def test_cli_writes_json_csv_and_plot(small_sweep, tmp_path, capsys):
         ("4", 16, "adder_tree")}
     assert out.with_suffix(".csv").exists() and out.with_suffix(".png").exists()
     assert "Precision cost (Yosys)" in capsys.readouterr().out
+
+
+def test_sweep_on_a_two_worker_dask_cluster(tmp_path):
+    """Two real syntheses on a local cluster of two workers; the rerun synthesizes nothing."""
+    from qnnforge.sw.sweep import open_client
+
+    jobs = [Job(BIPOLAR, BIPOLAR, 16, "xc7", False, "adder_tree"),
+            Job(BIPOLAR, BIPOLAR, 16, "ice40", False, "adder_tree")]
+    with open_client(workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        records = run_sweep(jobs, cache=tmp_path, scheduler=client)
+        logs = {path: path.stat().st_mtime_ns for path in tmp_path.glob("*.log")}
+        again = run_sweep(jobs, cache=tmp_path, scheduler=client)
+    assert [r["fabric"] for r in records] == ["xc7", "ice40"]
+    assert all(r["lut"] > 0 and not r["cached"] for r in records)
+    assert len(logs) == 2  # one Yosys run per design
+    assert all(r["cached"] for r in again)
+    assert [r["lut"] for r in again] == [r["lut"] for r in records]
+    assert {path: path.stat().st_mtime_ns for path in tmp_path.glob("*.log")} == logs

@@ -327,12 +327,12 @@ def coordinate_search(layers: int, precisions: Sequence[str], budget: Budget,
         else:
             proposals = moves(incumbent.precisions, round_index - 1, precisions)
         new = [a for a in proposals if a not in trace.designs]
-        for assignment, candidates in estimate(new).items():
+        for assignment, candidates in (estimate(new) if new else {}).items():
             trace.designs[assignment] = Design(assignment, candidates,
                                                choose_candidate(candidates, budget),
                                                round=round_index)
         fitting = [a for a in new if trace.designs[a].chosen is not None]
-        for assignment, accuracy in train(fitting).items():
+        for assignment, accuracy in (train(fitting) if fitting else {}).items():
             trace.designs[assignment].accuracy = accuracy
         trace.trainings += len(fitting)
         for assignment in proposals:

@@ -16,7 +16,9 @@ each is rendered here from files in ``bench/results/``:
   training, int2 and int4, three seeds);
 * ``qonnx``: ``qonnx.json`` (``bench/qonnx.py``, Brevitas models through ``qnnforge import``);
 * ``breakdown``: the ``breakdown`` of ``demo-binary.json`` and ``demo-cnn-binary.json`` (where
-  the LUTs and flip-flops of the binary MLP and CNN go).
+  the LUTs and flip-flops of the binary MLP and CNN go);
+* ``search``: ``search-<fabric>-<budget>.json`` (the report.json of ``qnnforge search``), one row
+  per budget: the design built against the best single-precision design within the same budget.
 
 ``python bench/readme.py`` rewrites the sections; ``--check`` only says whether they are current
 (exit 1 if not), which a test runs, so the README cannot drift from the committed reports.
@@ -51,6 +53,12 @@ POPCOUNTS = (("adder_tree", "adder tree (`sum()` of XNOR bits)"),
              ("compressor", "compressor (LUT counters in carry chains)"),
              ("constant", "constant weights (baked into the logic)"))
 _SECTION = re.compile(r"(<!-- figures:(\w+) -->\n)(.*?)(<!-- /figures:\2 -->)", re.S)
+
+
+def _budget_order(path: Path) -> tuple[str, int]:
+    """Order ``search-<fabric>-<budget>.json`` by fabric, then budget as a number."""
+    fabric, budget = path.stem.split("-")[1:3]
+    return fabric, int(budget)
 
 
 def _load(name: str) -> dict:
@@ -296,6 +304,41 @@ def qonnx_section(report: dict) -> str:
     return "\n".join(table) + "\n"
 
 
+def _design(layers: list[dict]) -> str:
+    return ", ".join(f"{layer['precision']} {layer['pe']}x{layer['simd']}" for layer in layers)
+
+
+def search_section(reports: dict[str, dict]) -> str:
+    """Return one row per search report: the design built and the best single precision."""
+    table = ["| fabric, budget | design built: precision PExSIMD per layer | cycles | LUT "
+             "estimated / synthesized | DSP | hardware accuracy (verified / mismatches) | "
+             "best single precision | its LUT synthesized | its hardware accuracy | "
+             "trainings | wall time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for name, report in reports.items():
+        fabric = report["fabric"]
+        single = report["single_precision"]
+        built = single["built"]
+        table.append(
+            f"| {fabric}, {report['lut_budget']} LUT | {_design(report['layers'])} | "
+            f"{report['cycles_per_inference']:g} | {report['estimated']['lut']} / "
+            f"{report['resources'][fabric]['lut']} | {report['resources'][fabric]['dsp']} | "
+            f"{report['hw_accuracy']:.4f} ({report['samples_verified']} / "
+            f"{report['mismatches']}) | {_design(single['layers'])} | {built['real_lut']} | "
+            f"{built['hw_accuracy']:.4f} ({built['samples_verified']} / "
+            f"{built['mismatches']}) | {report['search']['trainings']} | "
+            f"{report['wall_seconds'] / 60:.0f} min |")
+        difference = report["comparison"]["difference_samples"]
+        tried = len(report["attempts"])
+        mixed = len({layer["precision"] for layer in report["layers"]}) > 1
+        notes.append(f"{report['lut_budget']} LUT: the design built is "
+                     f"{'mixed' if mixed else 'single'} precision, {difference:+d} held-out "
+                     f"digits against the best single precision"
+                     f"{'' if built['fits'] else ' (which did not fit once synthesized)'}; "
+                     f"{tried} design{'s' if tried > 1 else ''} built")
+    return "\n".join(table) + "\n\n" + "; ".join(notes) + ".\n"
+
+
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
@@ -312,7 +355,9 @@ def render_sections() -> dict[str, str]:
             "rounding": rounding_section(_load("rounding.json")),
             "qonnx": qonnx_section(_load("qonnx.json")),
             "breakdown": breakdown_section({"binary MLP": reports["binary"],
-                                            "binary CNN": _load("demo-cnn-binary.json")})}
+                                            "binary CNN": _load("demo-cnn-binary.json")}),
+            "search": search_section({path.stem: json.loads(path.read_text()) for path in sorted(
+                RESULTS.glob("search-*.json"), key=_budget_order)})}
 
 
 def render_readme(text: str, sections: dict[str, str]) -> str:

@@ -308,19 +308,24 @@ def _design(layers: list[dict]) -> str:
     return ", ".join(f"{layer['precision']} {layer['pe']}x{layer['simd']}" for layer in layers)
 
 
+def _budget(report: dict) -> str:
+    cycles = report["cycles_budget"]
+    return f"{report['lut_budget']} LUT" + ("" if cycles is None else f", {cycles} cycles")
+
+
 def search_section(reports: dict[str, dict]) -> str:
-    """Return one row per search report: the design built and the best single precision."""
+    """Return one row per search report: the design built and the best single precision, then
+    per report how the design built and the most accurate mixed design compare with it."""
     table = ["| fabric, budget | design built: precision PExSIMD per layer | cycles | LUT "
              "estimated / synthesized | DSP | hardware accuracy (verified / mismatches) | "
              "best single precision | its LUT synthesized | its hardware accuracy | "
              "trainings | wall time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
-    for name, report in reports.items():
-        fabric = report["fabric"]
-        single = report["single_precision"]
-        built = single["built"]
+    for report in reports.values():
+        fabric, single = report["fabric"], report["single_precision"]
+        built, samples = single["built"], report["test_samples"]
         table.append(
-            f"| {fabric}, {report['lut_budget']} LUT | {_design(report['layers'])} | "
+            f"| {fabric}, {_budget(report)} | {_design(report['layers'])} | "
             f"{report['cycles_per_inference']:g} | {report['estimated']['lut']} / "
             f"{report['resources'][fabric]['lut']} | {report['resources'][fabric]['dsp']} | "
             f"{report['hw_accuracy']:.4f} ({report['samples_verified']} / "
@@ -328,15 +333,20 @@ def search_section(reports: dict[str, dict]) -> str:
             f"{built['hw_accuracy']:.4f} ({built['samples_verified']} / "
             f"{built['mismatches']}) | {report['search']['trainings']} | "
             f"{report['wall_seconds'] / 60:.0f} min |")
-        difference = report["comparison"]["difference_samples"]
+        kind = "mixed" if len({layer["precision"] for layer in report["layers"]}) > 1 else "single"
+        note = (f"{_budget(report)}: the design built is {kind} precision, "
+                f"{report['comparison']['difference_samples']:+d} held-out digits against the "
+                f"best single precision{'' if built['fits'] else ' (over budget, synthesized)'}")
+        mixed = [entry for entry in report["candidates"]
+                 if entry["accuracy"] is not None and len(set(entry["layers"])) > 1]
+        if mixed:
+            best = max(mixed, key=lambda entry: entry["accuracy"]["reference"])
+            digits = (best["accuracy"]["reference"] - single["accuracy"]["reference"]) * samples
+            note += (f"; the most accurate mixed design trained ({', '.join(best['layers'])}) "
+                     f"{round(digits):+d}")
         tried = len(report["attempts"])
-        mixed = len({layer["precision"] for layer in report["layers"]}) > 1
-        notes.append(f"{report['lut_budget']} LUT: the design built is "
-                     f"{'mixed' if mixed else 'single'} precision, {difference:+d} held-out "
-                     f"digits against the best single precision"
-                     f"{'' if built['fits'] else ' (which did not fit once synthesized)'}; "
-                     f"{tried} design{'s' if tried > 1 else ''} built")
-    return "\n".join(table) + "\n\n" + "; ".join(notes) + ".\n"
+        notes.append(f"{note}; {tried} design{'s' if tried > 1 else ''} built")
+    return "\n".join(table) + "\n\n" + ". ".join(notes) + ".\n"
 
 
 def render_sections() -> dict[str, str]:

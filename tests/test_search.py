@@ -50,7 +50,7 @@ def test_tiny_search_on_the_engine_reports_every_key(tmp_path):
     trace = search_designs(config, budget, "ice40", ("binary", "int2"), workers=2,
                            cache=tmp_path / "cache", progress=False)
     # round 0: both uniform designs; round 1: int2 in layer 0 then binary; round 2: nothing new
-    assert list(trace.designs) == [("binary", "binary"), ("int2", "int2"), ("int2", "binary")]
+    assert list(trace.evaluations) == [("binary", "binary"), ("int2", "int2"), ("int2", "binary")]
     report = search_report(trace, "ice40", search_seconds=1.0, settings={"epochs": 1})
     assert {"lut_budget", "cycles_budget", "fabric", "layers", "target_cycles", "estimated",
             "attempts", "single_precision", "candidates", "pareto", "search"} <= set(report)
@@ -69,7 +69,7 @@ def test_tiny_search_on_the_engine_reports_every_key(tmp_path):
     # a rerun reads every job from the cache and finds the same designs
     again = search_designs(config, budget, "ice40", ("binary", "int2"), workers=2,
                            cache=tmp_path / "cache", progress=False)
-    assert {a: d.accuracy for a, d in again.designs.items()} == {
-        a: d.accuracy for a, d in trace.designs.items()}
+    assert {a: d.accuracy for a, d in again.evaluations.items()} == {
+        a: d.accuracy for a, d in trace.evaluations.items()}
     write_pareto_plot(tmp_path / "pareto.png", trace, None, None, "ice40")
     assert (tmp_path / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

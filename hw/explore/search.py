@@ -50,9 +50,10 @@ from ..tools.files import write_bytes_atomic
 from .estimate import estimate_resources
 
 __all__ = ["DEFAULT_PRECISIONS", "FOLD_FACTORS", "SearchError", "Budget", "Candidate",
-           "Design", "SearchTrace", "valid_assignments", "uniform_assignments", "moves",
-           "fold_targets", "estimate_candidates", "coordinate_search", "rank_designs",
-           "best_uniform", "pareto_front", "write_pareto_plot"]
+           "Evaluation", "SearchTrace", "valid_assignments", "uniform_assignments", "moves",
+           "check_precisions", "fold_targets", "estimate_candidates", "choose_candidate",
+           "coordinate_search", "rank_designs", "best_uniform", "pareto_front",
+           "write_pareto_plot"]
 
 DEFAULT_PRECISIONS = ("binary", "ternary", "int2", "int4", "int8")
 """The precisions a search chooses from unless told otherwise."""
@@ -141,7 +142,7 @@ class Candidate:
 
 
 @dataclass
-class Design:
+class Evaluation:
     """An assignment the search looked at: its candidates and, if trained, its accuracies.
 
     Attributes
@@ -189,7 +190,7 @@ class SearchTrace:
     """Every design a search looked at, in the order it looked, and the final incumbent."""
 
     budget: Budget
-    designs: dict[Assignment, Design] = field(default_factory=dict)
+    evaluations: dict[Assignment, Evaluation] = field(default_factory=dict)
     incumbent: Assignment | None = None
     trainings: int = 0
 
@@ -297,7 +298,7 @@ Trainer = Callable[[list[Assignment]], Mapping[Assignment, dict]]
 (``{"quantized": ..., "reference": ..., "float": ...}``)."""
 
 
-def _better(design: Design, incumbent: Design | None) -> bool:
+def _better(design: Evaluation, incumbent: Evaluation | None) -> bool:
     """Whether ``design`` is more accurate than ``incumbent``, or as accurate and cheaper."""
     if incumbent is None:
         return True
@@ -320,27 +321,27 @@ def coordinate_search(layers: int, precisions: Sequence[str], budget: Budget,
     """
     precisions = check_precisions(precisions)
     trace = SearchTrace(budget)
-    incumbent: Design | None = None
+    incumbent: Evaluation | None = None
     for round_index in range(layers + 1):
         if round_index == 0:
             proposals = [a for a in uniform_assignments(layers, precisions) if _valid(a)]
         else:
             proposals = moves(incumbent.precisions, round_index - 1, precisions)
-        new = [a for a in proposals if a not in trace.designs]
+        new = [a for a in proposals if a not in trace.evaluations]
         for assignment, candidates in (estimate(new) if new else {}).items():
-            trace.designs[assignment] = Design(assignment, candidates,
+            trace.evaluations[assignment] = Evaluation(assignment, candidates,
                                                choose_candidate(candidates, budget),
                                                round=round_index)
-        fitting = [a for a in new if trace.designs[a].chosen is not None]
+        fitting = [a for a in new if trace.evaluations[a].chosen is not None]
         for assignment, accuracy in (train(fitting) if fitting else {}).items():
-            trace.designs[assignment].accuracy = accuracy
+            trace.evaluations[assignment].accuracy = accuracy
         trace.trainings += len(fitting)
         for assignment in proposals:
-            design = trace.designs[assignment]
+            design = trace.evaluations[assignment]
             if design.accuracy is not None and _better(design, incumbent):
                 incumbent = design
         if incumbent is None:
-            cheapest = min((c for d in trace.designs.values() for c in d.candidates),
+            cheapest = min((c for d in trace.evaluations.values() for c in d.candidates),
                            key=lambda c: c.lut)
             raise SearchError(
                 f"no single-precision design fits {budget.lut} LUTs"
@@ -359,7 +360,7 @@ def rank_designs(trace: SearchTrace) -> list[Candidate]:
     the real synthesis exceeds the budget.
     """
     ranked = []
-    for design in trace.designs.values():
+    for design in trace.evaluations.values():
         if design.accuracy is None:
             continue
         for candidate in design.candidates:
@@ -369,10 +370,10 @@ def rank_designs(trace: SearchTrace) -> list[Candidate]:
     return [entry[3] for entry in ranked]
 
 
-def best_uniform(trace: SearchTrace) -> Design | None:
+def best_uniform(trace: SearchTrace) -> Evaluation | None:
     """Return the most accurate trained single-precision design (ties: fewer LUTs), or None."""
     best = None
-    for design in trace.designs.values():
+    for design in trace.evaluations.values():
         if design.uniform and design.accuracy is not None and _better(design, best):
             best = design
     return best
@@ -405,7 +406,7 @@ def write_pareto_plot(path: str | os.PathLike, trace: SearchTrace, winner: Candi
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    trained = [(candidate, design) for design in trace.designs.values()
+    trained = [(candidate, design) for design in trace.evaluations.values()
                if design.accuracy is not None for candidate in design.candidates]
     points = [(candidate.lut, 100 * design.score) for candidate, design in trained]
     front = pareto_front(points)
@@ -420,7 +421,7 @@ def write_pareto_plot(path: str | os.PathLike, trace: SearchTrace, winner: Candi
     axes.axvline(trace.budget.lut, color="tab:red", linestyle="--",
                  label=f"budget {trace.budget.lut} LUT")
     if winner is not None:
-        accuracy = 100 * trace.designs[winner.precisions].score
+        accuracy = 100 * trace.evaluations[winner.precisions].score
         axes.scatter([winner.lut], [accuracy], marker="*", s=160, color="tab:green",
                      zorder=3, label=f"winner, estimated ({winner.lut})")
         if real_lut is not None:

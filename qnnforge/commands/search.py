@@ -225,7 +225,7 @@ def pareto_points(trace) -> list[dict]:
     """Return the Pareto front of the trained candidates: estimated LUTs against accuracy."""
     from ..hw.explore.search import pareto_front
 
-    trained = [(candidate, design) for design in trace.designs.values()
+    trained = [(candidate, design) for design in trace.evaluations.values()
                if design.accuracy is not None for candidate in design.candidates]
     front = pareto_front([(candidate.lut, design.score) for candidate, design in trained])
     return [{"layers": list(trained[i][0].precisions), "target_cycles": trained[i][0].target_cycles,
@@ -269,12 +269,12 @@ def search_report(trace, fabric: str, *, winner=None, built: dict | None = None,
             "layers": _layers(single.chosen), "accuracy": single.accuracy,
             "target_cycles": single.chosen.target_cycles, "cycles": single.chosen.cycles,
             "estimated": single.chosen.estimate, "built": single_built},
-        "candidates": [design.to_json() for design in trace.designs.values()],
+        "candidates": [design.to_json() for design in trace.evaluations.values()],
         "pareto": pareto_points(trace),
         "search": {**settings, "strategy": "coordinate", "trainings": trace.trainings,
-                   "assignments_estimated": len(trace.designs),
+                   "assignments_estimated": len(trace.evaluations),
                    "candidates_estimated": sum(len(d.candidates)
-                                               for d in trace.designs.values()),
+                                               for d in trace.evaluations.values()),
                    "seconds": search_seconds},
     })
     if built is not None and single_built is not None:
@@ -360,7 +360,7 @@ def candidates_table(trace) -> Table:
                             ("cycles", "right"), ("estimated LUT", "right"),
                             ("accuracy", "right")):
         table.add_column(column, justify=justify)
-    for design in trace.designs.values():
+    for design in trace.evaluations.values():
         chosen = design.chosen
         cheapest = min(design.candidates, key=lambda c: c.lut)
         table.add_row(str(design.round), ", ".join(design.precisions),

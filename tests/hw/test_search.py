@@ -107,7 +107,7 @@ def test_coordinate_search_trains_uniform_designs_then_one_layer_at_a_time():
     precisions = ("binary", "int2", "int4")
     trace = coordinate_search(2, precisions, Budget(650), _estimate, _train)
     # int4/int4 (800 LUTs at best) is over budget and never trained
-    assert trace.designs[("int4", "int4")].chosen is None
+    assert trace.evaluations[("int4", "int4")].chosen is None
     assert trained[:2] == [("binary", "binary"), ("int2", "int2")]
     # layer 0 of the incumbent int2/int2, then layer 1 of int4/int2
     assert trained[2:] == [("int4", "int2"), ("int4", "binary")]

@@ -298,49 +298,57 @@ Trainer = Callable[[list[Assignment]], Mapping[Assignment, dict]]
 (``{"quantized": ..., "reference": ..., "float": ...}``)."""
 
 
+def _key(design: Evaluation) -> tuple[float, int]:
+    """Order designs: more accurate first, then fewer estimated LUTs at the chosen folding."""
+    return design.score, -design.chosen.lut
+
+
 def _better(design: Evaluation, incumbent: Evaluation | None) -> bool:
     """Whether ``design`` is more accurate than ``incumbent``, or as accurate and cheaper."""
-    if incumbent is None:
-        return True
-    return (design.score, -design.chosen.lut) > (incumbent.score, -incumbent.chosen.lut)
+    return incumbent is None or _key(design) > _key(incumbent)
 
 
 def coordinate_search(layers: int, precisions: Sequence[str], budget: Budget,
-                      estimate: Estimator, train: Trainer) -> SearchTrace:
+                      estimate: Estimator, train: Trainer, beam: int = 1) -> SearchTrace:
     """Search assignments of ``precisions`` to ``layers`` layers under ``budget``.
 
     Round 0 trains the uniform assignments within budget; round ``i + 1`` tries every other
-    precision in layer ``i`` (see the module's description). Each round asks ``estimate`` for
-    the candidates of its new assignments at once, then ``train`` for the accuracies of those
-    within budget at once, so a job engine can run each round's jobs side by side.
+    precision in layer ``i`` of each of the ``beam`` best designs so far (the incumbent alone
+    by default; see the module's description). Each round asks ``estimate`` for the candidates
+    of its new assignments at once, then ``train`` for the accuracies of those within budget at
+    once, so a job engine can run each round's jobs side by side.
 
     Raises
     ------
     SearchError
-        If no uniform assignment has a candidate within the budget.
+        If ``beam`` is not a positive integer, or no uniform assignment has a candidate within
+        the budget.
     """
     precisions = check_precisions(precisions)
+    _positive("beam", beam)
     trace = SearchTrace(budget)
-    incumbent: Evaluation | None = None
+    parents: list[Evaluation] = []
     for round_index in range(layers + 1):
         if round_index == 0:
             proposals = [a for a in uniform_assignments(layers, precisions) if _valid(a)]
         else:
-            proposals = moves(incumbent.precisions, round_index - 1, precisions)
+            proposals = list(dict.fromkeys(
+                move for parent in parents
+                for move in moves(parent.precisions, round_index - 1, precisions)))
         new = [a for a in proposals if a not in trace.evaluations]
         for assignment, candidates in (estimate(new) if new else {}).items():
-            trace.evaluations[assignment] = Evaluation(assignment, candidates,
-                                               choose_candidate(candidates, budget),
-                                               round=round_index)
+            trace.evaluations[assignment] = Evaluation(
+                assignment, candidates, choose_candidate(candidates, budget), round=round_index)
         fitting = [a for a in new if trace.evaluations[a].chosen is not None]
         for assignment, accuracy in (train(fitting) if fitting else {}).items():
             trace.evaluations[assignment].accuracy = accuracy
         trace.trainings += len(fitting)
-        for assignment in proposals:
-            design = trace.evaluations[assignment]
-            if design.accuracy is not None and _better(design, incumbent):
-                incumbent = design
-        if incumbent is None:
+        pool = parents + [trace.evaluations[a] for a in proposals
+                          if trace.evaluations[a].accuracy is not None]
+        # a stable sort: of equals, a parent (then the earlier proposal) stays ahead
+        ranked = sorted({d.precisions: d for d in pool}.values(), key=_key, reverse=True)
+        parents = ranked[:beam]
+        if not parents:
             cheapest = min((c for d in trace.evaluations.values() for c in d.candidates),
                            key=lambda c: c.lut)
             raise SearchError(
@@ -348,7 +356,7 @@ def coordinate_search(layers: int, precisions: Sequence[str], budget: Budget,
                 f"{'' if budget.cycles is None else f' and {budget.cycles} cycles'}: the "
                 f"cheapest is {'/'.join(cheapest.precisions)} at {cheapest.lut} estimated "
                 f"LUTs and {cheapest.cycles} cycles")
-    trace.incumbent = incumbent.precisions
+    trace.incumbent = parents[0].precisions
     return trace
 
 

@@ -80,6 +80,10 @@ def register(subparsers) -> None:
                         help="worker processes of the local cluster (default: one per CPU)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="cache of the jobs' results (default: %(default)s)")
+    parser.add_argument("--beam", type=positive_integer, default=1,
+                        help="designs each round starts from: the best so far, or the best "
+                             "few (reaches designs two layer changes away; more trainings) "
+                             "(default: %(default)s)")
     parser.add_argument("--attempts", type=positive_integer, default=DEFAULT_ATTEMPTS,
                         help="designs to build at most when the synthesized LUTs exceed the "
                              "budget (default: %(default)s)")
@@ -138,9 +142,9 @@ def _versions() -> tuple[str, str]:
     return training, f"{training}-{source_version(estimate, search)}-{calibration}"
 
 
-def search_designs(config, budget, fabric: str, precisions, *, scheduler=None,
-                   workers: int | None = None, cache: Path | None = DEFAULT_CACHE,
-                   progress: bool = True):
+def search_designs(config, budget, fabric: str, precisions, *, beam: int = 1,
+                   scheduler=None, workers: int | None = None,
+                   cache: Path | None = DEFAULT_CACHE, progress: bool = True):
     """Run the coordinate search of ``precisions`` under ``budget`` on Dask.
 
     Every estimate and every training is a job of :func:`~qnnforge.sw.sweep.run_jobs`, cached
@@ -172,7 +176,7 @@ def search_designs(config, budget, fabric: str, precisions, *, scheduler=None,
                         version=training_version) for a in assignments]
             return dict(zip(assignments, run(jobs, "train")))
 
-        return coordinate_search(config.layers, precisions, budget, estimate, train)
+        return coordinate_search(config.layers, precisions, budget, estimate, train, beam)
 
 
 def build_design(config, precisions: tuple[str, ...], target_cycles: int, fabric: str,
@@ -288,8 +292,8 @@ def search_report(trace, fabric: str, *, winner=None, built: dict | None = None,
     return report
 
 
-def run_search(config, budget, fabric: str, precisions, out: Path, *, scheduler=None,
-               workers: int | None = None, cache: Path | None = DEFAULT_CACHE,
+def run_search(config, budget, fabric: str, precisions, out: Path, *, beam: int = 1,
+               scheduler=None, workers: int | None = None, cache: Path | None = DEFAULT_CACHE,
                attempts: int = DEFAULT_ATTEMPTS, single_flow: bool = True, stall: float = 0.3,
                backpressure: float = 0.3) -> dict:
     """Search, build the best design within budget, write OUT/report.json and OUT/pareto.png.
@@ -308,12 +312,13 @@ def run_search(config, budget, fabric: str, precisions, out: Path, *, scheduler=
     from ..hw.tools.files import write_atomic
 
     started = time.monotonic()
-    trace = search_designs(config, budget, fabric, precisions, scheduler=scheduler,
+    trace = search_designs(config, budget, fabric, precisions, beam=beam, scheduler=scheduler,
                            workers=workers, cache=cache)
     search_seconds = time.monotonic() - started
     console.print(candidates_table(trace))
-    settings = {"precisions": list(precisions), "epochs": config.epochs, "seed": config.seed,
-                "arch": config.arch, "scheduler": scheduler or "local", "workers": workers}
+    settings = {"precisions": list(precisions), "beam": beam, "epochs": config.epochs,
+                "seed": config.seed, "arch": config.arch, "scheduler": scheduler or "local",
+                "workers": workers}
     tried, winner, built = [], None, None
     for index, candidate in enumerate(rank_designs(trace)[:attempts]):
         path = out / f"design-{index + 1}"
@@ -417,8 +422,9 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(arch=args.arch, epochs=args.epochs, seed=args.seed)
     with output_lock(args.out):
         report = run_search(config, budget, args.fabric, args.precisions, args.out,
-                            scheduler=args.scheduler, workers=args.workers, cache=args.cache,
-                            attempts=args.attempts, single_flow=args.single_flow,
+                            beam=args.beam, scheduler=args.scheduler, workers=args.workers,
+                            cache=args.cache, attempts=args.attempts,
+                            single_flow=args.single_flow,
                             stall=args.stall, backpressure=args.backpressure)
     console.print(result_table(report))
     console.print(f"wrote {args.out / 'report.json'} and {args.out / 'pareto.png'}")

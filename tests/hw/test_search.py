@@ -136,3 +136,27 @@ def test_coordinate_search_fails_clearly_when_nothing_fits():
 ])
 def test_pareto_front_keeps_the_undominated_points_cheapest_first(points, front):
     assert pareto_front(points) == front
+
+
+def test_a_wider_beam_reaches_designs_two_moves_from_the_best():
+    # binary/binary is the only uniform design within budget; int2/binary is worse, but
+    # int2/int2... is over budget, and from int2/binary layer 1 can only move when the beam
+    # keeps int2/binary beside the incumbent
+    accuracy = {("binary", "binary", "binary"): 0.95, ("int2", "binary", "binary"): 0.94,
+                ("int2", "int2", "binary"): 0.97}
+    luts = {"binary": 100, "int2": 150}
+
+    def estimate(assignments):
+        return {a: [_candidate(a, 64, sum(luts[p] for p in a))] for a in assignments}
+
+    def train(assignments):
+        return {a: {"reference": accuracy.get(a, 0.5)} for a in assignments}
+
+    budget = Budget(400)
+    narrow = coordinate_search(3, ("binary", "int2"), budget, estimate, train)
+    assert narrow.incumbent == ("binary", "binary", "binary") and narrow.trainings == 2
+    wide = coordinate_search(3, ("binary", "int2"), budget, estimate, train, beam=2)
+    assert wide.incumbent == ("int2", "int2", "binary")
+    assert ("int2", "int2", "binary") in wide.evaluations
+    with pytest.raises(SearchError, match=r"^beam must be a positive integer, not 0$"):
+        coordinate_search(3, ("binary", "int2"), budget, estimate, train, beam=0)

@@ -18,7 +18,9 @@ each is rendered here from files in ``bench/results/``:
 * ``breakdown``: the ``breakdown`` of ``demo-binary.json`` and ``demo-cnn-binary.json`` (where
   the LUTs and flip-flops of the binary MLP and CNN go);
 * ``search``: ``search-<fabric>-<budget>.json`` (the report.json of ``qnnforge search``), one row
-  per budget: the design built against the best single-precision design within the same budget.
+  per budget: the design built against the best single-precision design within the same budget;
+* ``estimate``: ``estimate.json`` (``bench/estimate.py``: the resource estimator's LUTs against
+  every demo's Yosys run, in sample and leaving the demo out of the calibration).
 
 ``python bench/readme.py`` rewrites the sections; ``--check`` only says whether they are current
 (exit 1 if not), which a test runs, so the README cannot drift from the committed reports.
@@ -349,6 +351,29 @@ def search_section(reports: dict[str, dict]) -> str:
     return "\n".join(table) + "\n\n" + ". ".join(notes) + ".\n"
 
 
+def estimate_section(report: dict) -> str:
+    """Return the estimated LUTs of every demo beside its Yosys LUTs, in sample and left out."""
+    table = ["| demo | precision per layer | fabric | Yosys LUT | estimate (error) | "
+             "left out (error) |", "|---|---|---|---|---|---|"]
+    for row in report["rows"]:
+        network = "CNN" if row["arch"] == "cnn" else "MLP"
+        table.append(f"| {network} {row['precision']} | {', '.join(row['layers'])} | "
+                     f"{row['fabric']} | {row['measured']['lut']} | "
+                     f"{row['in_sample']['lut']} ({100 * row['in_sample_error']['lut']:+.1f} %) | "
+                     f"{row['leave_one_out']['lut']} "
+                     f"({100 * row['leave_one_out_error']['lut']:+.1f} %) |")
+    target = 100 * report["target_lut_error"]
+
+    def errors(entry: dict, where: str) -> str:
+        return (f"{100 * entry['max_abs_lut']:.1f} % {where} ({entry['within_target']}/"
+                f"{entry['demos']} within {target:.0f} %)")
+
+    lines = [f"{fabric}: largest error {errors(entry['in_sample_error'], 'in sample')}, "
+             f"{errors(entry['leave_one_out_error'], 'left out')}"
+             for fabric, entry in report["summary"].items()]
+    return "\n".join(table) + "\n\n" + "; ".join(lines) + ".\n"
+
+
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
@@ -364,6 +389,7 @@ def render_sections() -> dict[str, str]:
             "cnv": cnv_section(_load("cnv.json")),
             "rounding": rounding_section(_load("rounding.json")),
             "qonnx": qonnx_section(_load("qonnx.json")),
+            "estimate": estimate_section(_load("estimate.json")),
             "breakdown": breakdown_section({"binary MLP": reports["binary"],
                                             "binary CNN": _load("demo-cnn-binary.json")}),
             "search": search_section({path.stem: json.loads(path.read_text()) for path in sorted(

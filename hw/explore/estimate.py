@@ -4,66 +4,69 @@ The model has few terms, each a physical quantity of the design the generator wo
 an artifact and a folding (:func:`layer_costs` elaborates the :class:`~..compiler.network.Network`
 and reads them off its units and memories, so nothing is re-derived here):
 
-==============  ============================================================================
-term            per layer
-==============  ============================================================================
-dot lanes       ``PE * SIMD`` lanes x the LUTs (FFs, DSPs) one lane of the layer's dot kind and
-                operand widths costs: the cost explorer's per-lane synthesis
-                (``bench/results/cost.json``, ``qnnforge cost``) and the demos' per-layer ``dot``
-                parts (their ``breakdown``), averaged per (kind, widths); an operand pair
-                measured by neither takes the nearest measured pair of its kind
-output stage    bits of the output constants read per cycle (``PE`` channels' thresholds,
-                requantization constants or score offsets): one comparator or adder bit each
-memory          bits of the memories (weights, constants, input and line buffers) too shallow
-                for block RAM, which become LUTs or LUT RAM and registers
-control         one per unit (counters, handshakes, the argmax)
-==============  ============================================================================
+================  ==========================================================================
+term              per layer
+================  ==========================================================================
+dot               the dot unit of ``PE * SIMD`` lanes of the layer's kind and operands, as the
+                  cost explorer measured it alone (``bench/results/cost.json`` and
+                  ``cost-pairs.json``, ``qnnforge cost``: a line through its lane counts),
+                  or, for a pair it has not measured, the demos' per-layer ``dot`` parts
+                  (their ``breakdown``), or the nearest measured pair of the kind; units with
+                  DSP multipliers (``dsp_dot``) and without (``dot``) apart, since the logic
+                  around a DSP and LUT arithmetic each scale in their own way in a design
+constant bits     the output constants read per cycle (``PE`` channels' thresholds,
+                  requantization constants or score offsets): a comparator or adder bit each
+accumulator bits  ``PE`` x accumulator width: an adder bit and a register each
+ROM, RAM bits     weight and constant memories (ROM: LUT logic) and input and line buffers
+                  (RAM: registers and read multiplexers, or LUT RAM) too shallow for block RAM
+read bits         the read data registers of those memories (FFs)
+units             one per unit and the argmax (counters, handshakes)
+output multipl.   a requantizer's ``acc * multiplier`` per channel (DSPs)
+================  ==========================================================================
 
-``LUT = a * dot + b * constant bits + c * logic memory bits + d * units``, per fabric, and FFs
-alike with the accumulator bits (``PE`` x accumulator width) in place of the dot lanes. The
-coefficients are fitted, non-negative, to the flat Yosys totals of the demo reports
-(``bench/results/demo-*.json``) by ``bench/calibrate.py``, which writes
-:data:`DEFAULT_CALIBRATION`; a memory goes to block RAM from the depth that fits the reports'
-block RAM counts best, and takes the fabric's fewest blocks
-(:meth:`~..tools.fabrics.Fabric.bram_blocks`). ``bench/estimate.py`` measures the error, in
-sample and leave one demo out.
+Per fabric, ``LUT`` is a non-negative combination of :data:`LUT_TERMS`, ``FF`` the dot units'
+own registers plus one of :data:`FF_TERMS`, ``DSP`` the dot units' own plus one of
+:data:`DSP_TERMS`; ``bench/calibrate.py`` fits the coefficients to the flat Yosys totals of
+the demo reports (``bench/results/demo-*.json``) and writes :data:`DEFAULT_CALIBRATION`. A memory
+goes to block RAM from a depth on (one for RAM, one for ROM, which Yosys turns into logic
+sooner; both chosen to fit the reports' block RAM counts best) and takes the fabric's fewest
+blocks (:meth:`~..tools.fabrics.Fabric.bram_blocks`). ``bench/estimate.py`` measures the
+error, in sample and leaving each demo out of the calibration.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from amaranth.hdl import Fragment, Shape
+from amaranth.lib import data
 
 from ...sw.artifact import Artifact
-from ...sw.encoding import BIPOLAR, TERNARY, Encoding, codebook, sint, ttq, uint
 from ...sw.errors import QnnforgeError
-from ...sw.manifest import read_encoding
-from ..compiler.dots import dot_for
+from ...sw.summary import weight_encoding
 from ..compiler.folding import Folding
-from ..compiler.layers import hardware_for
 from ..compiler.network import Network
 from ..compiler.options import HardwareOptions
-from ..compiler.plan import check_folding, stream_lanes
 from ..tools.fabrics import get_fabric
+from .dot_costs import PerLane, nearest_lane, operand_name
 
-__all__ = ["MemoryBlock", "LayerCost", "PerLane", "FabricModel", "Calibration",
-           "CalibrationError", "DEFAULT_CALIBRATION", "layer_costs", "lane_costs",
+__all__ = ["MemoryBlock", "LayerCost", "FabricModel", "Calibration", "CalibrationError",
+           "DEFAULT_CALIBRATION", "LUT_TERMS", "FF_TERMS", "DSP_TERMS", "layer_costs",
            "fit_fabric", "load_calibration", "estimate_resources", "estimate_layers"]
 
 DEFAULT_CALIBRATION = Path(__file__).with_name("calibration.json")
 """The calibration ``bench/calibrate.py`` writes and :func:`estimate_resources` loads."""
 
 SCHEMA = "qnnforge-estimate-calibration/1"
-LUT_TERMS = ("dot", "constant_bits", "logic_memory_bits", "units")
-FF_TERMS = ("accumulator_bits", "constant_bits", "logic_memory_bits", "units")
+LUT_TERMS = ("dot", "dsp_dot", "constant_bits", "accumulator_bits", "rom_logic_bits",
+             "ram_logic_bits", "units")
+FF_TERMS = ("accumulator_bits", "ram_logic_bits", "read_bits", "units")
+DSP_TERMS = ("output_multipliers",)
 
 
 class CalibrationError(QnnforgeError, ValueError):
@@ -72,15 +75,22 @@ class CalibrationError(QnnforgeError, ValueError):
 
 @dataclass(frozen=True)
 class MemoryBlock:
-    """One memory of a unit: its role (``weights``, ``constants`` or ``buffer``) and size."""
+    """One memory of a unit: its role (``weights``, ``constants`` or ``buffer``), its size, and
+    the ``multiplier`` constants one word holds (a requantizer's, one a channel)."""
 
     role: str
     width: int
     depth: int
+    multipliers: int = 0
 
     @property
     def bits(self) -> int:
         return self.width * self.depth
+
+    @property
+    def writable(self) -> bool:
+        """Whether the unit writes it (a buffer: RAM); weights and constants are ROM."""
+        return self.role == "buffer"
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,8 @@ class LayerCost:
         Layer name and kind.
     dot : str or None
         Dot-product kind of its lanes (None: the unit has none, e.g. a pool).
+    inputs : str
+        The input operand (:func:`operand_name`).
     lanes : int
         Dot-product lanes, ``PE * SIMD``.
     input_bits, weight_bits : int
@@ -101,6 +113,8 @@ class LayerCost:
         ``PE`` x accumulator width: the registers the lanes sum into.
     constant_bits : int
         Output constants read per cycle (``PE`` channels' worth).
+    output_multipliers : int
+        Multipliers of the output stages (a requantizer's ``acc * multiplier`` per channel).
     memories : tuple of MemoryBlock
         The unit's memories, as the generator builds them.
     """
@@ -108,11 +122,13 @@ class LayerCost:
     name: str
     op: str
     dot: str | None
+    inputs: str
     lanes: int
     input_bits: int
     weight_bits: int
     accumulator_bits: int
     constant_bits: int
+    output_multipliers: int
     memories: tuple[MemoryBlock, ...]
 
     def memory_bits(self, role: str) -> int:
@@ -124,14 +140,25 @@ def _memory_role(name: str) -> str:
     return name if name in ("weights", "constants") else "buffer"
 
 
-def _memories(fragment) -> list[tuple[str, MemoryBlock]]:
-    """Return every memory below ``fragment``, with its instance name."""
+def _multipliers(shape) -> int:
+    """Return how many fields named ``multiplier`` a memory word of ``shape`` holds."""
+    if isinstance(shape, data.ArrayLayout):
+        return shape.length * _multipliers(shape.elem_shape)
+    if isinstance(shape, data.StructLayout):
+        return int("multiplier" in dict(shape.members))
+    return 0
+
+
+def _memories(fragment) -> list[MemoryBlock]:
+    """Return every memory below ``fragment`` (an elaborated unit)."""
     found = []
     for sub, name, _ in fragment.subfragments:
-        data = getattr(sub, "_data", None)
-        if data is not None and hasattr(data, "depth"):
-            found.append((name, MemoryBlock(_memory_role(name), Shape.cast(data.shape).width,
-                                            data.depth)))
+        # an elaborated lib.memory.Memory is a MemoryInstance holding its MemoryData (shape,
+        # depth, init); Amaranth 0.5 keeps it as ``_data`` (pinned <0.6 in pyproject.toml)
+        memory = getattr(sub, "_data", None)
+        if memory is not None and hasattr(memory, "depth"):
+            found.append(MemoryBlock(_memory_role(name), Shape.cast(memory.shape).width,
+                                     memory.depth, _multipliers(memory.shape)))
         found.extend(_memories(sub))
     return found
 
@@ -148,154 +175,23 @@ def layer_costs(artifact: Artifact, folding: Folding,
     FoldingError
         If the folding does not fit the artifact.
     """
-    options = options or HardwareOptions()
-    check_folding(artifact.layers, folding)
-    network = Network(artifact, folding, options=options)
-    top = Fragment.get(network, None)
-    units = {name: sub for sub, name, _ in top.subfragments}
-    lanes = stream_lanes(artifact.layers, folding)
+    network = Network(artifact, folding, options=options or HardwareOptions())
+    units = {name: unit for unit, name, _ in Fragment.get(network, None).subfragments}
     costs = []
-    for layer, fold, width in zip(artifact.layers, folding.layers, lanes):
-        kind = hardware_for(layer)
-        entry = kind.summary(kind.lower(layer), fold, width)
-        memories = tuple(memory for _, memory in _memories(units[layer.name]))
+    for layer, fold, entry in zip(artifact.layers, folding.layers, network.layer_summaries()):
+        memories = tuple(_memories(units[layer.name]))
         matrix = "fan_in" in entry  # a matrix-vector unit (dense, or a convolution's windows)
-        constants = [m for name, m in _memories(units[layer.name]) if m.role == "constants"]
-        manifest, _ = layer.to_manifest()
-        weights = (read_encoding(manifest, "weight_encoding", layer.name)
-                   if "weight_encoding" in manifest else None)
+        constants = [m for m in memories if m.role == "constants"]
+        weights = weight_encoding(layer)
         costs.append(LayerCost(
             name=layer.name, op=layer.op, dot=entry["dot"] if matrix else None,
+            inputs=operand_name(layer.input_encoding),
             lanes=fold.pe * fold.simd if matrix else 0, input_bits=entry["input_bits"],
             weight_bits=weights.bits if weights is not None else 0,
             accumulator_bits=fold.pe * entry["accumulator_bits"] if matrix else 0,
-            constant_bits=sum(m.width for m in constants), memories=memories))
+            constant_bits=sum(m.width for m in constants),
+            output_multipliers=sum(m.multipliers for m in constants), memories=memories))
     return tuple(costs)
-
-
-# --- per-lane costs of the dot kinds ------------------------------------------------------
-
-_ENCODING = re.compile(r"^(bipolar|ternary|uint|int|codebook|ttq)(\d*)(\[(.*)\])?$")
-
-
-def _parse_encoding(text: str) -> Encoding:
-    """Return the encoding ``str(Encoding)`` wrote (the cost explorer's record fields)."""
-    match = _ENCODING.match(text)
-    if match is None:
-        raise CalibrationError(f"cost record encoding {text!r} is not one the estimator reads")
-    kind, bits, values = match[1], match[2], match[4]
-    if kind == "bipolar":
-        return BIPOLAR
-    if kind == "ternary":
-        return TERNARY
-    if kind == "codebook":
-        return codebook(int(bits), tuple(int(v) for v in values.split(",")))
-    if kind == "ttq":
-        negative, _, positive = (int(v) for v in values.replace("+", "").split(","))
-        return ttq(-negative, positive)
-    return (uint if kind == "uint" else sint)(int(bits))
-
-
-@dataclass(frozen=True)
-class PerLane:
-    """What one lane of a dot kind costs at given operand widths, on one fabric.
-
-    Attributes
-    ----------
-    dot : str
-        Dot-product kind.
-    input_bits, weight_bits : int
-        Operand widths (the weight code's width).
-    lut, ff, dsp : float
-        Per lane.
-    sources : tuple of str
-        Where it was measured (``cost`` for the cost explorer, ``demo:<name>`` for a demo's
-        breakdown).
-    """
-
-    dot: str
-    input_bits: int
-    weight_bits: int
-    lut: float
-    ff: float
-    dsp: float
-    sources: tuple[str, ...] = ()
-
-    def to_json(self) -> dict:
-        return {"dot": self.dot, "input_bits": self.input_bits, "weight_bits": self.weight_bits,
-                "lut": self.lut, "ff": self.ff, "dsp": self.dsp, "sources": list(self.sources)}
-
-    @classmethod
-    def from_json(cls, data: dict) -> PerLane:
-        return cls(data["dot"], data["input_bits"], data["weight_bits"], data["lut"],
-                   data["ff"], data["dsp"], tuple(data["sources"]))
-
-
-def _record_architecture(dot: str, options: HardwareOptions) -> str:
-    return options.popcount if dot_counts(dot) else "adder_tree"
-
-
-def dot_counts(name: str) -> bool:
-    """Return whether the dot kind ``name`` counts (its popcount architecture applies)."""
-    from ..compiler.dots import DOT_KINDS
-    return any(kind.name == name and kind.counts for kind in DOT_KINDS)
-
-
-def lane_costs(cost_records: Iterable[dict], demo_lanes: Iterable[tuple[str, dict]],
-               fabric: str, options: HardwareOptions) -> tuple[PerLane, ...]:
-    """Return the per-lane costs measured on ``fabric``, one per (dot kind, operand widths).
-
-    Parameters
-    ----------
-    cost_records : iterable of dict
-        The cost explorer's records (``cost.json``'s ``records``); the dot units of this
-        fabric, DSP setting and popcount architecture count.
-    demo_lanes : iterable of (str, dict)
-        ``(demo name, sample)`` with sample keys ``dot``, ``input_bits``, ``weight_bits``,
-        ``lanes``, ``lut``, ``ff``, ``dsp`` (a demo layer's ``dot`` part).
-    """
-    samples: dict[tuple, list[tuple[float, float, float, str]]] = {}
-    for record in cost_records:
-        if (record.get("kind") != "dot" or record.get("fabric") != fabric or "error" in record
-                or record.get("dsp_inference") != options.dsp):
-            continue
-        activations = _parse_encoding(record["activations"])
-        weights = _parse_encoding(record["weights"])
-        dot = dot_for("cost record", activations, weights).name
-        if record["architecture"] != _record_architecture(dot, options):
-            continue
-        lanes = record["lanes"]
-        samples.setdefault((dot, activations.bits, weights.bits), []).append(
-            (record["lut"] / lanes, record["ff"] / lanes, record["dsp"] / lanes, "cost"))
-    for demo, sample in demo_lanes:
-        lanes = sample["lanes"]
-        samples.setdefault((sample["dot"], sample["input_bits"], sample["weight_bits"]),
-                           []).append((sample["lut"] / lanes, sample["ff"] / lanes,
-                                       sample["dsp"] / lanes, f"demo:{demo}"))
-    return tuple(
-        PerLane(dot, a, w, *(float(np.mean([s[i] for s in found])) for i in range(3)),
-                tuple(sorted({s[3] for s in found})))
-        for (dot, a, w), found in sorted(samples.items()))
-
-
-def nearest_lane(table: Sequence[PerLane], dot: str, input_bits: int,
-                 weight_bits: int) -> PerLane:
-    """Return the per-lane cost of ``dot`` at these widths: the measured one, else the nearest
-    measured pair of the same kind (in ``log2`` of the operand bits' product; a wider one
-    on ties), else the nearest of any kind.
-
-    Raises
-    ------
-    CalibrationError
-        If the table is empty.
-    """
-    if not table:
-        raise CalibrationError("the calibration has no per-lane costs")
-    same = [entry for entry in table if entry.dot == dot] or list(table)
-    size = math.log2(input_bits * weight_bits)
-    return min(same, key=lambda e: (abs(math.log2(e.input_bits * e.weight_bits) - size),
-                                    -e.input_bits * e.weight_bits,
-                                    abs(e.input_bits - input_bits)))
 
 
 # --- the fitted model ---------------------------------------------------------------------
@@ -310,37 +206,61 @@ class FabricModel:
         Fabric name.
     lanes : tuple of PerLane
         Per-lane costs of the dot kinds.
-    lut, ff : dict of str to float
-        Coefficients of :data:`LUT_TERMS` and :data:`FF_TERMS`.
-    bram_depth : int or None
-        Memories at least this deep go to block RAM (None: none do).
+    lut, ff, dsp_per : dict of str to float
+        Coefficients of :data:`LUT_TERMS`, :data:`FF_TERMS` and :data:`DSP_TERMS`.
+    ram_depth, rom_depth : int or None
+        RAMs (buffers) and ROMs (weights, constants) at least this deep go to block RAM
+        (None: none do).
     demos : tuple of str
         The demo reports it was fitted to.
+    dsp, popcount :
+        The hardware options the demos and per-lane costs were built with; the model
+        estimates designs built with the same.
     """
 
     fabric: str
     lanes: tuple[PerLane, ...]
     lut: dict[str, float]
     ff: dict[str, float]
-    bram_depth: int | None
+    dsp_per: dict[str, float]
+    ram_depth: int | None
+    rom_depth: int | None
     demos: tuple[str, ...] = ()
+    dsp: bool = True
+    popcount: str = "adder_tree"
+
+    def check_options(self, options: HardwareOptions) -> None:
+        """Raise :class:`CalibrationError` unless ``options`` build what the model was fitted
+        to (DSP inference and popcount)."""
+        if (options.dsp, options.popcount) != (self.dsp, self.popcount):
+            raise CalibrationError(
+                f"the {self.fabric} estimate is calibrated for designs with DSP inference "
+                f"{'on' if self.dsp else 'off'} and the {self.popcount} popcount, not "
+                f"{'on' if options.dsp else 'off'} and {options.popcount}")
 
     def in_bram(self, memory: MemoryBlock) -> bool:
         """Return whether ``memory`` is estimated to go to block RAM."""
-        return (self.bram_depth is not None and memory.depth >= self.bram_depth
+        depth = self.ram_depth if memory.writable else self.rom_depth
+        return (depth is not None and memory.depth >= depth
                 and bool(get_fabric(self.fabric).bram_shapes))
 
     def terms(self, layer: LayerCost) -> dict[str, float]:
         """Return the model's terms of ``layer`` (per-lane costs already applied)."""
-        lane = (nearest_lane(self.lanes, layer.dot, layer.input_bits, layer.weight_bits)
-                if layer.dot is not None else None)
-        logic = sum(m.bits for m in layer.memories if not self.in_bram(m))
-        return {"dot": layer.lanes * lane.lut if lane else 0.0,
-                "dot_ff": layer.lanes * lane.ff if lane else 0.0,
-                "dot_dsp": layer.lanes * lane.dsp if lane else 0.0,
+        lut, ff, dsp = (nearest_lane(self.lanes, layer.dot, layer.inputs, layer.input_bits,
+                                     layer.weight_bits).cost(layer.lanes)
+                        if layer.dot is not None else (0.0, 0.0, 0.0))
+        logic = [m for m in layer.memories if not self.in_bram(m)]
+        # the logic around DSP multipliers (operand and sum widths) and LUT multipliers and
+        # adders scale apart from their units measured alone
+        return {"dot": 0.0 if dsp else lut, "dsp_dot": lut if dsp else 0.0,
+                "dot_ff": ff, "dot_dsp": dsp,
                 "accumulator_bits": float(layer.accumulator_bits),
                 "constant_bits": float(layer.constant_bits),
-                "logic_memory_bits": float(logic), "units": 1.0}
+                "rom_logic_bits": float(sum(m.bits for m in logic if not m.writable)),
+                "ram_logic_bits": float(sum(m.bits for m in logic if m.writable)),
+                # a synchronous read port's data register, where the memory is not a block RAM
+                "read_bits": float(sum(m.width for m in logic)),
+                "output_multipliers": float(layer.output_multipliers), "units": 1.0}
 
     def layer(self, layer: LayerCost) -> dict:
         """Return the estimated ``lut``, ``ff``, ``bram``, ``dsp`` of one layer's unit."""
@@ -351,19 +271,21 @@ class FabricModel:
             "ff": terms["dot_ff"] + sum(self.ff[t] * terms[t] for t in FF_TERMS),
             "bram": sum(fabric.bram_blocks(m.width, m.depth) for m in layer.memories
                         if self.in_bram(m)),
-            "dsp": terms["dot_dsp"],
+            "dsp": terms["dot_dsp"] + sum(self.dsp_per[t] * terms[t] for t in DSP_TERMS),
         }
 
     def to_json(self) -> dict:
-        return {"fabric": self.fabric, "lut": self.lut, "ff": self.ff,
-                "bram_depth": self.bram_depth, "demos": list(self.demos),
-                "lanes": [lane.to_json() for lane in self.lanes]}
+        return {"fabric": self.fabric, "lut": self.lut, "ff": self.ff, "dsp_per": self.dsp_per,
+                "ram_depth": self.ram_depth, "rom_depth": self.rom_depth,
+                "demos": list(self.demos), "dsp": self.dsp,
+                "popcount": self.popcount, "lanes": [lane.to_json() for lane in self.lanes]}
 
     @classmethod
     def from_json(cls, data: dict) -> FabricModel:
         return cls(data["fabric"], tuple(PerLane.from_json(x) for x in data["lanes"]),
-                   dict(data["lut"]), dict(data["ff"]), data["bram_depth"],
-                   tuple(data["demos"]))
+                   dict(data["lut"]), dict(data["ff"]), dict(data["dsp_per"]),
+                   data["ram_depth"], data["rom_depth"],
+                   tuple(data["demos"]), data["dsp"], data["popcount"])
 
 
 @dataclass(frozen=True)
@@ -396,8 +318,12 @@ class Calibration:
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise CalibrationError(f"calibration schema must be {SCHEMA!r}, not "
                                    f"{data.get('schema') if isinstance(data, dict) else data!r}")
-        return cls({name: FabricModel.from_json(model)
-                    for name, model in data["fabrics"].items()})
+        try:
+            return cls({name: FabricModel.from_json(model)
+                        for name, model in data["fabrics"].items()})
+        except (KeyError, TypeError, AttributeError) as error:
+            raise CalibrationError(f"calibration is malformed: {type(error).__name__} "
+                                   f"{error}") from None
 
 
 def load_calibration(path: str | os.PathLike = DEFAULT_CALIBRATION) -> Calibration:
@@ -415,17 +341,19 @@ def load_calibration(path: str | os.PathLike = DEFAULT_CALIBRATION) -> Calibrati
     return Calibration.from_json(data)
 
 
-def _nnls(rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def _nnls(rows: np.ndarray, targets: np.ndarray, relative: bool = True) -> np.ndarray:
     from scipy.optimize import nnls
 
-    # relative error is what matters: weight each design by 1 / its measured total
-    weights = 1.0 / np.maximum(targets, 1.0)
+    # relative error is what matters: weight each design by 1 / its measured total (a count
+    # that is often 0, DSPs, by its absolute error)
+    weights = 1.0 / np.maximum(targets, 1.0) if relative else np.ones_like(targets)
     solution, _ = nnls(rows * weights[:, None], targets * weights)
     return solution
 
 
 def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
-               designs: Sequence[tuple[str, Sequence[LayerCost], dict]]) -> FabricModel:
+               designs: Sequence[tuple[str, Sequence[LayerCost], dict]],
+               options: HardwareOptions | None = None) -> FabricModel:
     """Return the model of ``fabric`` fitted to measured designs.
 
     Parameters
@@ -435,6 +363,8 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
     designs : sequence of (str, sequence of LayerCost, dict)
         ``(demo name, its layers' costs, its flat resources on this fabric)`` with resource
         keys ``lut``, ``ff``, ``bram``.
+    options : HardwareOptions, optional
+        What the designs were built with (default: the generator's defaults).
 
     Raises
     ------
@@ -447,16 +377,21 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
                      for m in layer.memories})
     candidates: list[int | None] = [None, *depths] if get_fabric(fabric).bram_shapes else [None]
 
-    def bram_error(depth):
+    def bram_error(ram: int | None, rom: int | None) -> int:
         model = FabricModel(fabric, lanes, dict.fromkeys(LUT_TERMS, 0.0),
-                            dict.fromkeys(FF_TERMS, 0.0), depth)
+                            dict.fromkeys(FF_TERMS, 0.0), dict.fromkeys(DSP_TERMS, 0.0),
+                            ram, rom)
         return sum(abs(sum(model.layer(layer)["bram"] for layer in layers) - measured["bram"])
                    for _, layers, measured in designs)
 
-    bram_depth = min(candidates, key=lambda d: (bram_error(d), -(d or 1 << 30)))
-    probe = FabricModel(fabric, lanes, {}, {}, bram_depth)
+    # the least error; among equals the deepest thresholds (fewest memories assumed in BRAM)
+    ram_depth, rom_depth = min(((ram, rom) for ram in candidates for rom in candidates),
+                               key=lambda pair: (bram_error(*pair),
+                                                 *(-(d or 1 << 30) for d in pair)))
+    probe = FabricModel(fabric, lanes, {}, {}, {}, ram_depth, rom_depth)
     sums = [{name: sum(probe.terms(layer)[name] for layer in layers)
-             for name in (*LUT_TERMS, *FF_TERMS, "dot_ff")} for _, layers, _ in designs]
+             for name in (*LUT_TERMS, *FF_TERMS, *DSP_TERMS, "dot_ff", "dot_dsp")}
+            for _, layers, _ in designs]
     # the argmax is one more unit
     for total in sums:
         total["units"] += 1
@@ -464,9 +399,14 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
                 np.array([float(m["lut"]) for _, _, m in designs]))
     ff = _nnls(np.array([[s[t] for t in FF_TERMS] for s in sums]),
                np.array([float(m["ff"]) - s["dot_ff"] for s, (_, _, m) in zip(sums, designs)]))
+    dsp = _nnls(np.array([[s[t] for t in DSP_TERMS] for s in sums]),
+                np.array([float(m["dsp"]) - s["dot_dsp"] for s, (_, _, m) in zip(sums, designs)]),
+                relative=False)
+    options = options or HardwareOptions()
     return FabricModel(fabric, lanes, dict(zip(LUT_TERMS, map(float, lut))),
-                       dict(zip(FF_TERMS, map(float, ff))), bram_depth,
-                       tuple(name for name, _, _ in designs))
+                       dict(zip(FF_TERMS, map(float, ff))), dict(zip(DSP_TERMS, map(float, dsp))),
+                       ram_depth, rom_depth,
+                       tuple(name for name, _, _ in designs), options.dsp, options.popcount)
 
 
 # --- the estimate --------------------------------------------------------------------------
@@ -476,6 +416,7 @@ def estimate_layers(costs: Sequence[LayerCost], model: FabricModel) -> dict:
     :func:`estimate_resources` returns."""
     layers = {layer.name: model.layer(layer) for layer in costs}
     control = {"lut": model.lut["units"], "ff": model.ff["units"], "bram": 0, "dsp": 0.0}
+    # the argmax is one more unit, which no layer owns
     totals = {key: sum(entry[key] for entry in layers.values()) + control[key]
               for key in ("lut", "ff", "bram", "dsp")}
     return {**{key: int(round(value)) for key, value in totals.items()},
@@ -510,9 +451,11 @@ def estimate_resources(artifact: Artifact, folding: Folding, fabric: str,
     Raises
     ------
     CalibrationError
-        If the fabric has no calibration.
+        If the fabric has no calibration, or one for other DSP or popcount options.
     FoldingError
         If the folding does not fit.
     """
+    options = options or HardwareOptions()
     model = (calibration or load_calibration()).model(fabric)
+    model.check_options(options)
     return estimate_layers(layer_costs(artifact, folding, options), model)

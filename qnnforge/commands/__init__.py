@@ -16,4 +16,5 @@ COMMANDS = (
     "export",
     "predict",
     "search",
+    "summary",
 )

@@ -2,8 +2,9 @@
 #   make demo   bootstrap, then train -> export -> generate -> verify -> synthesize -> report
 #   make test   bootstrap, then the whole test suite
 #   make bench  bootstrap, then the precision-cost sweep, the formal grid, FINN's CNV side by side,
-#               stochastic-vs-nearest training rounding and the Brevitas models through qnnforge
-#               import into bench/results/ (about 20 min, plus up to 40 min of CNV synthesis)
+#               stochastic-vs-nearest training rounding, the Brevitas models through qnnforge
+#               import and the per-layer sensitivity of the MLP and CNN into bench/results/
+#               (about 35 min, plus up to 40 min of CNV synthesis)
 #   make mutants  bootstrap, then the mutation run (bench/mutants.py: named mutants of the cores,
 #               the reference, the lowering and the checkers, each against the tests that should
 #               catch it) into bench/results/mutants.{json,md} (about 7 min; not in make test)
@@ -52,6 +53,7 @@ bench: bootstrap
 	$(PY) bench/cnv.py
 	$(PY) bench/rounding.py
 	$(PY) bench/qonnx.py
+	$(PY) bench/sensitivity.py
 
 mutants: bootstrap
 	$(PY) bench/mutants.py

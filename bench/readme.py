@@ -15,6 +15,8 @@ each is rendered here from files in ``bench/results/``:
 * ``rounding``: ``rounding.json`` (``bench/rounding.py``: stochastic against nearest rounding in
   training, int2 and int4, three seeds);
 * ``qonnx``: ``qonnx.json`` (``bench/qonnx.py``, Brevitas models through ``qnnforge import``);
+* ``sensitivity``: ``sensitivity-mlp.json`` and ``sensitivity-cnn.json`` (``bench/sensitivity.py``:
+  ``qnnforge sensitivity``, per layer and lower precision the accuracy drop and HAWQ's proxy);
 * ``breakdown``: the ``breakdown`` of ``demo-binary.json`` and ``demo-cnn-binary.json`` (where
   the LUTs and flip-flops of the binary MLP and CNN go);
 * ``search``: ``search-<fabric>-<budget>.json`` (the report.json of ``qnnforge search``), one row
@@ -374,6 +376,37 @@ def estimate_section(report: dict) -> str:
     return "\n".join(table) + "\n\n" + "; ".join(lines) + ".\n"
 
 
+def sensitivity_section(reports: dict[str, dict]) -> str:
+    """Return per network, layer and lower precision the accuracy drop after and before
+    fine-tuning, and the proxy's rank correlations."""
+    table = ["| network | layer | " + " | ".join(
+        f"{p} drop after / before (pp)" for p in reports[next(iter(reports))]["precisions"])
+        + " |", "|---|---|" + "---|" * len(reports[next(iter(reports))]["precisions"])]
+    notes = []
+    for arch, report in reports.items():
+        cells = {(c["name"], c["precision"]): c for c in report["cells"]}
+        for layer in report["layers"]:
+            row = [(f"{cells[layer, p]['drop'] * 100:+.1f} / "
+                    f"{cells[layer, p]['drop_before'] * 100:+.1f}")
+                   if cells[layer, p]["feasible"] else "n/a" for p in report["precisions"]]
+            table.append(f"| {arch.upper()} | {layer} | " + " | ".join(row) + " |")
+        proxy = report["proxy"]
+        rho = {key: "n/a" if proxy[key] is None else f"{proxy[key]:+.2f}"
+               for key in ("spearman", "spearman_before", "spearman_loss",
+                           "spearman_loss_before")}
+        notes.append(
+            f"{arch.upper()}: int8 baseline {report['baseline']['accuracy']:.4f}, reference "
+            f"(fine-tuned unchanged) {report['reference']['accuracy']:.4f} over "
+            f"{report['test_samples']} digits ({report['repeats']} fine-tuning seeds, "
+            f"{report['epochs']} epochs); proxy vs accuracy drop, Spearman {rho['spearman']} "
+            f"after and {rho['spearman_before']} before fine-tuning, vs held-out loss increase "
+            f"{rho['spearman_loss']} after and {rho['spearman_loss_before']} before. One "
+            f"worker took {report['seconds']['baseline_job']:.0f} s for the baseline, "
+            f"{report['seconds']['finetune_job_mean']:.0f} s a fine-tuning run and "
+            f"{report['seconds']['proxy_job']:.1f} s for the proxy.")
+    return "\n".join(table) + "\n\n" + "\n\n".join(notes) + "\n"
+
+
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
@@ -390,6 +423,9 @@ def render_sections() -> dict[str, str]:
             "rounding": rounding_section(_load("rounding.json")),
             "qonnx": qonnx_section(_load("qonnx.json")),
             "estimate": estimate_section(_load("estimate.json")),
+            "sensitivity": sensitivity_section(
+                {arch: _load(f"sensitivity-{arch}.json") for arch in ("mlp", "cnn")
+                 if (RESULTS / f"sensitivity-{arch}.json").exists()}),
             "breakdown": breakdown_section({"binary MLP": reports["binary"],
                                             "binary CNN": _load("demo-cnn-binary.json")}),
             "search": search_section({path.stem: json.loads(path.read_text()) for path in sorted(

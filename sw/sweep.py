@@ -9,12 +9,13 @@ order::
                        cache="build/sweep-cache")
 
 Where the jobs run
-    By default on a ``LocalCluster`` of this machine: one single-threaded worker process per
-    core (``workers`` to choose), each with an equal share of the memory (Dask's ``"auto"``
-    limit), no dashboard. ``scheduler="tcp://HOST:8786"`` sends them to a running cluster
-    instead (started with ``dask scheduler`` and ``dask worker tcp://HOST:8786`` on machines
-    that have qnnforge installed); an existing ``distributed.Client`` may be passed as well, so
-    that one cluster serves several calls. No cluster is started when every job is cached.
+    By default on a ``LocalCluster`` of this machine: one single-threaded worker process per core
+    (``workers`` to choose), each with an equal share of the memory (Dask's ``"auto"`` limit), its
+    dashboard on a free port (``client.dashboard_link``). ``scheduler="tcp://HOST:8786"`` sends them
+    to a running cluster instead (started with ``dask scheduler`` and ``dask worker
+    tcp://HOST:8786`` on machines that have qnnforge installed); an existing ``distributed.Client``
+    may be passed as well, so that one cluster serves several calls. No cluster is started when
+    every job is cached.
 
 What is cached
     A job's key is the SHA-256 of its function's module and name, its arguments (pickled) and
@@ -24,9 +25,10 @@ What is cached
     written to ``CACHE/KEY.json`` by the client as the job completes, so the cache lives on the
     machine that runs the sweep even when the workers are elsewhere. A rerun reads every
     finished job from the cache and submits only the others; jobs of equal keys in one sweep run
-    once, and the Dask key of a job is its content key, so two clients of one cluster that
-    submit the same job share one run. Fresh results are returned as the cache would return
-    them (through JSON: a tuple comes back a list), so a rerun gives equal values.
+    once. (A job's Dask key is its content key and a token of the submission: a key that an
+    earlier sweep of the same client cancelled would otherwise come back cancelled.) Fresh
+    results are returned as the cache would return them (through JSON: a tuple comes back a
+    list), so a rerun gives equal values.
 
 Failures
     A job that raises stops the sweep with a :class:`JobError` naming the job's label, the
@@ -38,11 +40,13 @@ Failures
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
 import pickle
 import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -159,12 +163,12 @@ def job_key(job: Job) -> str:
     return digest.hexdigest()[:24]
 
 
-def source_version(*modules: ModuleType) -> str:
-    """Return 16 hex digits of the SHA-256 of the modules' source files (a :attr:`Job.version`
-    that changes whenever the code a job runs does)."""
+def source_version(*sources: ModuleType | Callable[..., Any]) -> str:
+    """Return 16 hex digits of the SHA-256 of the source of modules or functions (a
+    :attr:`Job.version` that changes whenever the code a job runs does)."""
     digest = hashlib.sha256()
-    for module in modules:
-        digest.update(Path(module.__file__).read_bytes())
+    for source in sources:
+        digest.update(inspect.getsource(source).encode())
     return digest.hexdigest()[:16]
 
 
@@ -224,7 +228,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             yield client
         return
     with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                      processes=True, memory_limit="auto", dashboard_address=None,
+                      processes=True, memory_limit="auto", dashboard_address=":0",
                       silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
         yield client
 
@@ -287,7 +291,7 @@ def run_jobs(jobs: Sequence[Job], *, scheduler: str | Any | None = None,
         If a job raises and ``errors="raise"``; a :class:`JobUserError` where what it raised
         is a :class:`~.errors.QnnforgeError`.
     TypeError
-        If a result cannot be written as JSON (with a cache), naming the job.
+        If a result is not JSON, naming the job.
     SweepError, SchedulerAddressError
         See :func:`open_client`; also if ``errors`` is neither value.
     """
@@ -302,12 +306,8 @@ def run_jobs(jobs: Sequence[Job], *, scheduler: str | Any | None = None,
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
     results: list[Any] = [None] * len(jobs)
-    if progress is True:
-        display = _progress_bar()
-    else:
-        display = progress or None
-    context = display if progress is True else nullcontext()
-    with context:
+    display = _progress_bar() if progress is True else progress or None
+    with display if progress is True else nullcontext():
         task = (display.add_task(description, total=len(jobs), cached=0, last="")
                 if display is not None else None)
         cached = 0
@@ -345,12 +345,14 @@ def _submit(jobs: list[Job], waiting: dict[str, list[int]], scheduler: str | Any
     """Run the jobs not cached (one per key in ``waiting``) and finish each as it completes."""
     from distributed import as_completed
 
+    token = uuid.uuid4().hex[:8]
     with _client(scheduler, workers) as client:
         futures = {}
         for key, indices in waiting.items():
             job = jobs[indices[0]]
             futures[client.submit(_call, job.function, job.args, dict(job.kwargs),
-                                  key=f"qnnforge-job-{key}", pure=False, retries=0)] = key
+                                  key=f"qnnforge-job-{key}-{token}", pure=False,
+                                  retries=0)] = key
         try:
             for future in as_completed(futures):
                 key = futures[future]

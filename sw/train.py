@@ -24,7 +24,7 @@ from .config import TrainConfig
 from .model import QuantMLP, QuantNet
 
 __all__ = ["TrainConfig", "TrainResult", "digits_input_quantizer", "train_model",
-           "train_quantized", "train_binarized", "train_float_baseline"]
+           "train_quantized", "quantized_model", "train_binarized", "train_float_baseline"]
 
 Progress = Callable[[int, int, float], None]
 """Called as ``progress(epoch, epochs, loss)`` after every epoch."""
@@ -153,11 +153,18 @@ def train_quantized(split: DigitsSplit, config: TrainConfig = TrainConfig(),
 
     The inputs are quantized by :func:`digits_input_quantizer` of ``config.input_bits``.
     """
+    model, quantizer = quantized_model(config, split.x_train.shape[1],
+                                       int(split.y_train.max()) + 1)
+    return train_model(model, quantizer, split, config, progress)
+
+
+def quantized_model(config: TrainConfig, features: int = 64,
+                    classes: int = 10) -> tuple[QuantNet, InputQuantizer]:
+    """Return the untrained network of ``config`` and its input rule; torch is seeded with
+    ``config.seed`` first, so the initialization is reproducible."""
     torch.manual_seed(config.seed)
     quantizer = digits_input_quantizer(config.input_bits)
-    model = _QUANTIZED[config.arch](config, quantizer, split.x_train.shape[1],
-                                    int(split.y_train.max()) + 1)
-    return train_model(model, quantizer, split, config, progress)
+    return _QUANTIZED[config.arch](config, quantizer, features, classes), quantizer
 
 
 def train_binarized(split: DigitsSplit, config: TrainConfig = TrainConfig(),

@@ -12,6 +12,7 @@ COMMANDS = (
     "build",
     "run",
     "cost",
+    "sensitivity",
     "import_onnx",
     "export",
     "predict",

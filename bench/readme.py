@@ -313,8 +313,11 @@ def _design(layers: list[dict]) -> str:
 
 
 def _budget(report: dict) -> str:
-    cycles = report["cycles_budget"]
-    return f"{report['lut_budget']} LUT" + ("" if cycles is None else f", {cycles} cycles")
+    """Return a search's budget, and its beam where it is not 1 (reports before ``--beam``
+    existed searched with a beam of 1)."""
+    cycles, beam = report["cycles_budget"], report["search"].get("beam", 1)
+    return (f"{report['lut_budget']} LUT" + ("" if cycles is None else f", {cycles} cycles")
+            + ("" if beam == 1 else f" (--beam {beam})"))
 
 
 def search_section(reports: dict[str, dict]) -> str:

@@ -53,7 +53,7 @@ __all__ = ["DEFAULT_PRECISIONS", "FOLD_FACTORS", "SearchError", "Budget", "Candi
            "Evaluation", "SearchTrace", "valid_assignments", "uniform_assignments", "moves",
            "check_precisions", "fold_targets", "estimate_candidates", "choose_candidate",
            "coordinate_search", "rank_designs", "best_uniform", "pareto_front",
-           "write_pareto_plot"]
+           "trained_points", "write_pareto_plot"]
 
 DEFAULT_PRECISIONS = ("binary", "ternary", "int2", "int4", "int8")
 """The precisions a search chooses from unless told otherwise."""
@@ -402,11 +402,21 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
+def trained_points(trace: SearchTrace) -> list[tuple[Candidate, Evaluation]]:
+    """Return every candidate of a trained assignment within the cycles budget (if any), with
+    its assignment's evaluation: the points of the accuracy-against-LUTs front."""
+    cycles = trace.budget.cycles
+    return [(candidate, design) for design in trace.evaluations.values()
+            if design.accuracy is not None for candidate in design.candidates
+            if cycles is None or candidate.cycles <= cycles]
+
+
 def write_pareto_plot(path: str | os.PathLike, trace: SearchTrace, winner: Candidate | None,
                       real_lut: int | None, fabric: str, title: str | None = None) -> None:
     """Plot accuracy against estimated LUTs of every trained candidate, with the front.
 
-    The budget is a vertical line; the winner is marked at its estimated LUTs and, if given,
+    Candidates slower than the cycles budget are hollow and left out of the front. The LUT
+    budget is a vertical line; the winner is marked at its estimated LUTs and, if given,
     joined to a mark at its real (synthesized) LUTs.
     """
     import matplotlib
@@ -414,11 +424,16 @@ def write_pareto_plot(path: str | os.PathLike, trace: SearchTrace, winner: Candi
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    trained = [(candidate, design) for design in trace.evaluations.values()
-               if design.accuracy is not None for candidate in design.candidates]
+    trained = trained_points(trace)
     points = [(candidate.lut, 100 * design.score) for candidate, design in trained]
     front = pareto_front(points)
     figure, axes = pyplot.subplots(figsize=(7.5, 4.8), dpi=120)
+    slower = [(candidate.lut, 100 * design.score) for design in trace.evaluations.values()
+              if design.accuracy is not None for candidate in design.candidates
+              if trace.budget.cycles is not None and candidate.cycles > trace.budget.cycles]
+    if slower:
+        axes.scatter([p[0] for p in slower], [p[1] for p in slower], s=18, facecolors="none",
+                     edgecolors="grey", label=f"slower than {trace.budget.cycles} cycles")
     for uniform, colour, label in ((True, "tab:blue", "single precision"),
                                    (False, "tab:orange", "mixed precision")):
         mine = [p for p, (_, design) in zip(points, trained) if design.uniform == uniform]

@@ -226,15 +226,15 @@ def _built(candidate, report: dict, fabric: str, budget, path: Path) -> dict:
 
 
 def pareto_points(trace) -> list[dict]:
-    """Return the Pareto front of the trained candidates: estimated LUTs against accuracy."""
-    from ..hw.explore.search import pareto_front
+    """Return the Pareto front of the trained candidates within the cycles budget: estimated
+    LUTs against accuracy."""
+    from ..hw.explore.search import pareto_front, trained_points
 
-    trained = [(candidate, design) for design in trace.evaluations.values()
-               if design.accuracy is not None for candidate in design.candidates]
+    trained = trained_points(trace)
     front = pareto_front([(candidate.lut, design.score) for candidate, design in trained])
-    return [{"layers": list(trained[i][0].precisions), "target_cycles": trained[i][0].target_cycles,
-             "cycles": trained[i][0].cycles, "estimated_lut": trained[i][0].lut,
-             "accuracy": trained[i][1].score} for i in front]
+    return [{"layers": list(candidate.precisions), "target_cycles": candidate.target_cycles,
+             "cycles": candidate.cycles, "estimated_lut": candidate.lut,
+             "accuracy": design.score} for candidate, design in (trained[i] for i in front)]
 
 
 def search_report(trace, fabric: str, *, winner=None, built: dict | None = None,
@@ -351,7 +351,8 @@ def run_search(config, budget, fabric: str, precisions, out: Path, *, beam: int 
     write_pareto_plot(out / "pareto.png", trace, winner,
                       None if winner is None else tried[-1]["real_lut"], fabric,
                       title=f"qnnforge search: {config.arch} on {fabric}, budget "
-                            f"{budget.lut} LUT")
+                            f"{budget.lut} LUT"
+                            + ("" if budget.cycles is None else f", {budget.cycles} cycles"))
     if winner is None:
         raise SearchError(f"none of the {len(tried)} most accurate designs met {budget.lut} "
                           f"LUTs once synthesized on {fabric} (see {out / 'report.json'})")

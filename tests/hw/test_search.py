@@ -7,7 +7,8 @@ from qnnforge.hw.compiler.folding import Folding, LayerFolding
 from qnnforge.hw.explore.search import (DEFAULT_PRECISIONS, Budget, Candidate, SearchError,
                                         best_uniform, check_precisions, choose_candidate,
                                         coordinate_search, estimate_candidates, fold_targets,
-                                        moves, pareto_front, rank_designs, valid_assignments)
+                                        moves, pareto_front, rank_designs, trained_points,
+                                        valid_assignments, write_pareto_plot)
 from tests.hw.layers import random_network
 
 
@@ -160,3 +161,15 @@ def test_a_wider_beam_reaches_designs_two_moves_from_the_best():
     assert ("int2", "int2", "binary") in wide.evaluations
     with pytest.raises(SearchError, match=r"^beam must be a positive integer, not 0$"):
         coordinate_search(3, ("binary", "int2"), budget, estimate, train, beam=0)
+
+
+def test_the_front_leaves_out_candidates_slower_than_the_cycles_budget(tmp_path):
+    trace = coordinate_search(2, ("binary", "int2"), Budget(1000, cycles=100), _estimate,
+                              _train)
+    points = trained_points(trace)
+    assert points and all(candidate.cycles == 64 for candidate, _ in points)
+    assert {design.precisions for _, design in points} == {("binary", "binary"),
+                                                           ("int2", "int2"),
+                                                           ("int2", "binary")}
+    write_pareto_plot(tmp_path / "front.png", trace, points[0][0], 150, "ice40")
+    assert (tmp_path / "front.png").read_bytes()[:4] == b"\x89PNG"

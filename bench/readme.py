@@ -19,6 +19,8 @@ each is rendered here from files in ``bench/results/``:
   ``qnnforge sensitivity``, per layer and lower precision the accuracy drop and HAWQ's proxy);
 * ``breakdown``: the ``breakdown`` of ``demo-binary.json`` and ``demo-cnn-binary.json`` (where
   the LUTs and flip-flops of the binary MLP and CNN go);
+* ``search``: ``search-<fabric>-<budget>.json`` (the report.json of ``qnnforge search``), one row
+  per budget: the design built against the best single-precision design within the same budget;
 * ``estimate``: ``estimate.json`` (``bench/estimate.py``: the resource estimator's LUTs against
   every demo's Yosys run, in sample and leaving the demo out of the calibration).
 
@@ -55,6 +57,12 @@ POPCOUNTS = (("adder_tree", "adder tree (`sum()` of XNOR bits)"),
              ("compressor", "compressor (LUT counters in carry chains)"),
              ("constant", "constant weights (baked into the logic)"))
 _SECTION = re.compile(r"(<!-- figures:(\w+) -->\n)(.*?)(<!-- /figures:\2 -->)", re.S)
+
+
+def _budget_order(path: Path) -> tuple[str, int]:
+    """Order ``search-<fabric>-<budget>.json`` by fabric, then budget as a number."""
+    fabric, budget = path.stem.split("-")[1:3]
+    return fabric, int(budget)
 
 
 def _load(name: str) -> dict:
@@ -300,6 +308,77 @@ def qonnx_section(report: dict) -> str:
     return "\n".join(table) + "\n"
 
 
+def _design(layers: list[dict]) -> str:
+    return ", ".join(f"{layer['precision']} {layer['pe']}x{layer['simd']}" for layer in layers)
+
+
+def _budget(report: dict) -> str:
+    """Return a search's budget, and its beam where it is not 1 (reports before ``--beam``
+    existed searched with a beam of 1)."""
+    cycles, beam = report["cycles_budget"], report["search"].get("beam", 1)
+    return (f"{report['lut_budget']} LUT" + ("" if cycles is None else f", {cycles} cycles")
+            + ("" if beam == 1 else f" (--beam {beam})"))
+
+
+def search_section(reports: dict[str, dict]) -> str:
+    """Return one row per search report: the design built and the best single precision, then
+    per report how the design built and the most accurate mixed design compare with it."""
+    table = ["| fabric, budget | design built: precision PExSIMD per layer | cycles | LUT "
+             "estimated / synthesized | DSP | hardware accuracy (verified / mismatches) | "
+             "best single precision | its LUT synthesized | its hardware accuracy | "
+             "trainings | wall time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for report in reports.values():
+        fabric, single = report["fabric"], report["single_precision"]
+        built, samples = single["built"], report["test_samples"]
+        table.append(
+            f"| {fabric}, {_budget(report)} | {_design(report['layers'])} | "
+            f"{report['cycles_per_inference']:g} | {report['estimated']['lut']} / "
+            f"{report['resources'][fabric]['lut']} | {report['resources'][fabric]['dsp']} | "
+            f"{report['hw_accuracy']:.4f} ({report['samples_verified']} / "
+            f"{report['mismatches']}) | {_design(single['layers'])} | {built['real_lut']} | "
+            f"{built['hw_accuracy']:.4f} ({built['samples_verified']} / "
+            f"{built['mismatches']}) | {report['search']['trainings']} | "
+            f"{report['wall_seconds'] / 60:.0f} min |")
+        kind = "mixed" if len({layer["precision"] for layer in report["layers"]}) > 1 else "single"
+        note = (f"{_budget(report)}: the design built is {kind} precision, "
+                f"{report['comparison']['difference_samples']:+d} held-out digits against the "
+                f"best single precision{'' if built['fits'] else ' (over budget, synthesized)'}")
+        mixed = [entry for entry in report["candidates"]
+                 if entry["accuracy"] is not None and len(set(entry["layers"])) > 1]
+        if mixed:
+            best = max(mixed, key=lambda entry: entry["accuracy"]["reference"])
+            digits = (best["accuracy"]["reference"] - single["accuracy"]["reference"]) * samples
+            note += (f"; the most accurate mixed design trained ({', '.join(best['layers'])}) "
+                     f"{round(digits):+d}")
+        tried = len(report["attempts"])
+        notes.append(f"{note}; {tried} design{'s' if tried > 1 else ''} built")
+    return "\n".join(table) + "\n\n" + ". ".join(notes) + ".\n"
+
+
+def estimate_section(report: dict) -> str:
+    """Return the estimated LUTs of every demo beside its Yosys LUTs, in sample and left out."""
+    table = ["| demo | precision per layer | fabric | Yosys LUT | estimate (error) | "
+             "left out (error) |", "|---|---|---|---|---|---|"]
+    for row in report["rows"]:
+        network = "CNN" if row["arch"] == "cnn" else "MLP"
+        table.append(f"| {network} {row['precision']} | {', '.join(row['layers'])} | "
+                     f"{row['fabric']} | {row['measured']['lut']} | "
+                     f"{row['in_sample']['lut']} ({100 * row['in_sample_error']['lut']:+.1f} %) | "
+                     f"{row['leave_one_out']['lut']} "
+                     f"({100 * row['leave_one_out_error']['lut']:+.1f} %) |")
+    target = 100 * report["target_lut_error"]
+
+    def errors(entry: dict, where: str) -> str:
+        return (f"{100 * entry['max_abs_lut']:.1f} % {where} ({entry['within_target']}/"
+                f"{entry['demos']} within {target:.0f} %)")
+
+    lines = [f"{fabric}: largest error {errors(entry['in_sample_error'], 'in sample')}, "
+             f"{errors(entry['leave_one_out_error'], 'left out')}"
+             for fabric, entry in report["summary"].items()]
+    return "\n".join(table) + "\n\n" + "; ".join(lines) + ".\n"
+
+
 def sensitivity_section(reports: dict[str, dict]) -> str:
     """Return per network, layer and lower precision the accuracy drop after and before
     fine-tuning, and the proxy's rank correlations."""
@@ -331,29 +410,6 @@ def sensitivity_section(reports: dict[str, dict]) -> str:
     return "\n".join(table) + "\n\n" + "\n\n".join(notes) + "\n"
 
 
-def estimate_section(report: dict) -> str:
-    """Return the estimated LUTs of every demo beside its Yosys LUTs, in sample and left out."""
-    table = ["| demo | precision per layer | fabric | Yosys LUT | estimate (error) | "
-             "left out (error) |", "|---|---|---|---|---|---|"]
-    for row in report["rows"]:
-        network = "CNN" if row["arch"] == "cnn" else "MLP"
-        table.append(f"| {network} {row['precision']} | {', '.join(row['layers'])} | "
-                     f"{row['fabric']} | {row['measured']['lut']} | "
-                     f"{row['in_sample']['lut']} ({100 * row['in_sample_error']['lut']:+.1f} %) | "
-                     f"{row['leave_one_out']['lut']} "
-                     f"({100 * row['leave_one_out_error']['lut']:+.1f} %) |")
-    target = 100 * report["target_lut_error"]
-
-    def errors(entry: dict, where: str) -> str:
-        return (f"{100 * entry['max_abs_lut']:.1f} % {where} ({entry['within_target']}/"
-                f"{entry['demos']} within {target:.0f} %)")
-
-    lines = [f"{fabric}: largest error {errors(entry['in_sample_error'], 'in sample')}, "
-             f"{errors(entry['leave_one_out_error'], 'left out')}"
-             for fabric, entry in report["summary"].items()]
-    return "\n".join(table) + "\n\n" + "; ".join(lines) + ".\n"
-
-
 def render_sections() -> dict[str, str]:
     """Return every figures section, rendered from the files in ``bench/results/``."""
     cost = _load("cost.json")
@@ -369,12 +425,14 @@ def render_sections() -> dict[str, str]:
             "cnv": cnv_section(_load("cnv.json")),
             "rounding": rounding_section(_load("rounding.json")),
             "qonnx": qonnx_section(_load("qonnx.json")),
+            "estimate": estimate_section(_load("estimate.json")),
             "sensitivity": sensitivity_section(
                 {arch: _load(f"sensitivity-{arch}.json") for arch in ("mlp", "cnn")
                  if (RESULTS / f"sensitivity-{arch}.json").exists()}),
-            "estimate": estimate_section(_load("estimate.json")),
             "breakdown": breakdown_section({"binary MLP": reports["binary"],
-                                            "binary CNN": _load("demo-cnn-binary.json")})}
+                                            "binary CNN": _load("demo-cnn-binary.json")}),
+            "search": search_section({path.stem: json.loads(path.read_text()) for path in sorted(
+                RESULTS.glob("search-*.json"), key=_budget_order)})}
 
 
 def render_readme(text: str, sections: dict[str, str]) -> str:

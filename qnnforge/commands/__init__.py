@@ -16,5 +16,6 @@ COMMANDS = (
     "import_onnx",
     "export",
     "predict",
+    "search",
     "summary",
 )

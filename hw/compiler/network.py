@@ -107,7 +107,7 @@ class Network(wiring.Component):
             units.append(unit)
             lanes = kind.out_lanes(fold)
         m.submodules.argmax = argmax = Argmax(self._score_shape, self._artifact.num_classes,
-                                              lanes)
+                                              lanes, pipelined=self._options.pipelined)
         wiring.connect(m, wiring.flipped(self.i_stream), units[0].i_stream)
         for producer, consumer in zip(units[:-1], units[1:]):
             wiring.connect(m, producer.o_stream, consumer.i_stream)

@@ -1,5 +1,9 @@
 """Pipelined adder tree: the balanced tree of :func:`~qnnforge.hw.cores.popcount.adder_tree` with a
 register stage after every ``every`` levels, trading flip-flops and latency for clock speed.
+
+The cost explorer registers the root too (a tree measured on its own); the matrix-vector unit's
+staged dot product (:mod:`~qnnforge.hw.cores.staged_dot`) leaves the root to the accumulator's
+register and loads every stage only under its ``advance`` enable, so a stall holds the tree.
 """
 
 from __future__ import annotations
@@ -18,16 +22,24 @@ def tree_levels(operands: int) -> int:
     return levels
 
 
-def pipeline_latency(operands: int, every: int) -> int:
-    """Return the cycles a tree over ``operands`` values registered every ``every`` levels takes."""
-    return max(1, -(-tree_levels(operands) // every))
+def pipeline_latency(operands: int, every: int, *, register_root: bool = True) -> int:
+    """Return the cycles a tree over ``operands`` values registered every ``every`` levels takes
+    (with ``register_root`` false: the registers before its root, none at the root)."""
+    if register_root:
+        return max(1, -(-tree_levels(operands) // every))
+    return max(0, (tree_levels(operands) - 1) // every)
 
 
-def pipelined_adder_tree(m: Module, operands: list[Value], every: int) -> tuple[Value, int]:
+def pipelined_adder_tree(m: Module, operands: list[Value], every: int, *,
+                         enable: Value | None = None,
+                         register_root: bool = True) -> tuple[Value, int]:
     """Return ``(sum, latency)``: ``operands`` summed in a tree registered every ``every`` levels.
 
-    The registers are in ``m.d.sync``; the sum appears ``latency`` cycles after its operands,
-    with ``latency = ceil(levels / every)`` (the last stage is always registered).
+    The registers are in ``m.d.sync`` and load only while ``enable`` (always, if None); the sum
+    appears ``latency`` cycles after its operands, with ``latency =``
+    :func:`pipeline_latency` ``(len(operands), every, register_root=register_root)``: the root
+    is registered unless ``register_root`` is false (then a tree of at most ``every`` levels is
+    combinational).
 
     Raises
     ------
@@ -43,11 +55,17 @@ def pipelined_adder_tree(m: Module, operands: list[Value], every: int) -> tuple[
             paired = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
             level = paired + ([level[-1]] if len(level) % 2 else [])
             depth += 1
+        if len(level) == 1 and not register_root:
+            return level[0], latency
         if depth == every or len(level) == 1:
             staged = []
             for value in level:
-                register = Signal(len(value))
-                m.d.sync += register.eq(value)
+                register = Signal(Value.cast(value).shape())
+                if enable is None:
+                    m.d.sync += register.eq(value)
+                else:
+                    with m.If(enable):
+                        m.d.sync += register.eq(value)
                 staged.append(register)
             level, depth, latency = staged, 0, latency + 1
             if len(level) == 1:

@@ -45,6 +45,9 @@ class Fabric:
     nextpnr : tuple of str
         Place-and-route program and its device arguments; empty where qnnforge does not place
         and route for the fabric.
+    pipeline : int
+        Adder levels between the datapath's registers that a board of the fabric builds with
+        by default (:attr:`~qnnforge.hw.compiler.options.HardwareOptions.pipeline`; 0: none).
     """
 
     name: ClassVar[str]
@@ -57,6 +60,7 @@ class Fabric:
     cells: ClassVar[dict[str, str]]
     luts_per_carry: ClassVar[int] = 0
     nextpnr: ClassVar[tuple[str, ...]] = ()
+    pipeline: ClassVar[int] = 0
 
     def synth_script(self, top: str, *, dsp: bool, flatten: bool = True) -> str:
         """Return the Yosys commands that synthesize ``top`` (without reading or reporting)."""
@@ -140,6 +144,7 @@ class ICE40(Fabric):
     cells = {"lut": r"SB_LUT4", "ff": r"SB_DFF\w*", "carry": r"SB_CARRY",
              "bram": r"SB_RAM40_4K\w*|SB_SPRAM256KA", "dsp": r"SB_MAC16"}
     nextpnr = ("nextpnr-ice40", "--up5k", "--package", "sg48")
+    pipeline = 4
 
 
 @register
@@ -172,3 +177,4 @@ class ECP5(Fabric):
              "bram": r"DP16KD|PDPW16KD", "dsp": r"MULT18X18D|ALU54B",
              "lutram": r"TRELLIS_DPR16X4"}
     luts_per_carry = 2
+    pipeline = 4

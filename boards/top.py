@@ -14,6 +14,7 @@ from amaranth.hdl import ClockDomain, Elaboratable, Module, Signal, signed
 from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
 
 from ..hw.compiler.folding import Folding
 from ..hw.compiler.interface import DesignInterface, design_interface
@@ -39,6 +40,11 @@ def quiet_cycles(divisor: int, quiet_bytes: int = QUIET_BYTES) -> int:
 class PulseStretcher(wiring.Component):
     """Hold ``output`` high for ``cycles`` after each ``pulse``, so a person can see it on a LED.
 
+    The count runs down from ``cycles - 1`` past 0 to -1, where its sign bit stops it and turns
+    the output off: the decrement's enable is that one bit, not a comparison of every bit with
+    0, so the counter's path is its carry chain alone (a LED count of 10**6 cycles and more is
+    some 20 bits wide).
+
     Parameters
     ----------
     cycles : int
@@ -59,12 +65,12 @@ class PulseStretcher(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        left = Signal(range(self._cycles + 1))
+        left = Signal(signed(bits_for(self._cycles) + 1), init=-1)
         with m.If(self.pulse):
-            m.d.sync += left.eq(self._cycles)
-        with m.Elif(left != 0):
+            m.d.sync += left.eq(self._cycles - 1)
+        with m.Elif(~left[-1]):
             m.d.sync += left.eq(left - 1)
-        m.d.comb += self.output.eq(left != 0)
+        m.d.comb += self.output.eq(~left[-1])
         return m
 
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..console import console, key_value_table, step
 from ..errors import UsageError, usage_errors
-from ..options import fold_overrides, positive_integer, positive_number
+from ..options import (PIPELINE_HELP, fold_overrides, non_negative_integer, positive_integer,
+                       positive_number)
 
 
 def register(subparsers) -> None:
@@ -56,6 +57,9 @@ def register(subparsers) -> None:
                        help="build fixed-point multipliers from LUTs instead of DSP blocks")
     group.add_argument("--popcount", choices=tuple(POPCOUNTS), default="adder_tree",
                        help="popcount of XNOR layers (default: %(default)s)")
+    group.add_argument("--pipeline", type=non_negative_integer, default=None, metavar="LEVELS",
+                       help=PIPELINE_HELP + " (default: the board fabric's, 4 on iCE40 and "
+                                            "ECP5)")
     parser.set_defaults(func=run)
 
 
@@ -109,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     clock_hz = None if args.clock_mhz is None else args.clock_mhz * 1e6
     with usage_errors():  # a clock no PLL makes, a baud rate the clock cannot
         board_clock(board, clock_hz, args.baud)
-    options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount)
+    options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount,
+                                         pipeline=args.pipeline)
     out = args.out or Path("build") / board.name
     with output_lock(out):
         artifact = load_artifact(args.artifact)

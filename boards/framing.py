@@ -15,6 +15,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
 
 from ..hw.cores.argmax import result_layout
 from .protocol import REQUEST, RESPONSE, SYNC, Status, response_length, score_bytes
@@ -113,16 +114,19 @@ class FrameReceiver(wiring.Component):
         lane = Signal(range(self._lanes))
         word = Signal(self._word)
         next_word = Signal(self._word)
-        quiet = Signal(range(self._timeout + 1))
+        # cycles since the last byte, as a count from -timeout up to 0 where it stops: its sign
+        # bit is its enable and no reset touches it, which keeps its carry chain whole on iCE40
+        # (see boards.top.PulseStretcher); it starts at -timeout, as after a byte
+        quiet = Signal(signed(bits_for(self._timeout) + 1), init=-self._timeout, reset_less=True)
         status = Signal(Status)
         finish = Signal()  # push ``status`` and leave the request
 
         m.d.comb += i.ready.eq(1)
         with m.If(i.valid):
-            m.d.sync += quiet.eq(0)
-        with m.Elif(quiet != self._timeout):
-            m.d.sync += quiet.eq(quiet + 1)
-        timed_out = ~i.valid & (quiet == self._timeout)
+            m.d.sync += quiet.eq(-self._timeout)
+        with m.Else():
+            m.d.sync += quiet.eq(quiet + quiet[-1])
+        timed_out = ~i.valid & ~quiet[-1]
 
         m.d.comb += [next_word.eq(word), next_word[lane].eq(byte[:self._input_bits])]
         m.d.comb += [write.addr.eq(Mux(bank, self.words, 0) + count // self._lanes),

@@ -151,8 +151,10 @@ class Argmax(wiring.Component):
                 paired.append(candidates[-1])
             candidates = []
             for k, (score, index) in enumerate(paired):
-                score_reg = Signal(self._score_shape, name=f"score{level + 1}_{k}")
-                index_reg = Signal(index_shape_, name=f"index{level + 1}_{k}")
+                # data registers: the stage tags say which are valid
+                score_reg = Signal(self._score_shape, name=f"score{level + 1}_{k}",
+                                   reset_less=True)
+                index_reg = Signal(index_shape_, name=f"index{level + 1}_{k}", reset_less=True)
                 with m.If(advance):
                     m.d.sync += [score_reg.eq(score), index_reg.eq(index)]
                 candidates.append((score_reg, index_reg))

@@ -345,13 +345,14 @@ class MatrixVectorUnit(wiring.Component):
         for p in range(pe):
             w_word = weight_port.data.word_select(p, simd * self.weight_width)
             contribution = self._dot_unit(m, p, x_word, w_word, advance)
-            acc = Signal(layer.acc_shape, name=f"acc{p}")
+            # data registers: `first` starts every sum and the tags say which are valid
+            acc = Signal(layer.acc_shape, name=f"acc{p}", reset_less=True)
             total = Signal(layer.acc_shape, name=f"total{p}")
             m.d.comb += total.eq(Mux(accumulating.first, 0, acc) + contribution)
             with m.If(advance & accumulating.busy):
                 m.d.sync += acc.eq(total)
             if finish_stages:
-                result = Signal(layer.acc_shape, name=f"result{p}")
+                result = Signal(layer.acc_shape, name=f"result{p}", reset_less=True)
                 with m.If(advance & accumulating.busy & accumulating.last):
                     m.d.sync += result.eq(total)
                 total = result

@@ -31,15 +31,16 @@ def pipeline_latency(operands: int, every: int, *, register_root: bool = True) -
 
 
 def pipelined_adder_tree(m: Module, operands: list[Value], every: int, *,
-                         enable: Value | None = None,
-                         register_root: bool = True) -> tuple[Value, int]:
+                         enable: Value | None = None, register_root: bool = True,
+                         reset_less: bool = False) -> tuple[Value, int]:
     """Return ``(sum, latency)``: ``operands`` summed in a tree registered every ``every`` levels.
 
     The registers are in ``m.d.sync`` and load only while ``enable`` (always, if None); the sum
     appears ``latency`` cycles after its operands, with ``latency =``
     :func:`pipeline_latency` ``(len(operands), every, register_root=register_root)``: the root
     is registered unless ``register_root`` is false (then a tree of at most ``every`` levels is
-    combinational).
+    combinational). ``reset_less`` registers take no reset: data whose validity travels beside
+    them needs none, and on iCE40 a reset beside an enable splits a carry chain through LUTs.
 
     Raises
     ------
@@ -60,7 +61,7 @@ def pipelined_adder_tree(m: Module, operands: list[Value], every: int, *,
         if depth == every or len(level) == 1:
             staged = []
             for value in level:
-                register = Signal(Value.cast(value).shape())
+                register = Signal(Value.cast(value).shape(), reset_less=reset_less)
                 if enable is None:
                     m.d.sync += register.eq(value)
                 else:

@@ -14,7 +14,8 @@ accumulator register follows it. ::
             [group G-1: the remaining lanes]   -> reg --+
 
 Every register loads only while ``en`` (the matrix-vector unit's ``advance``), so a stalled
-output holds every stage and no partial sum is lost or repeated. The sum appears
+output holds every stage and no partial sum is lost or repeated. The registers hold data whose
+validity travels beside them (the unit's tags), so they take no reset. The sum appears
 :func:`dot_stages` cycles after its operands; a dot product of at most ``2**levels`` lanes is one
 group and stays combinational.
 """
@@ -114,12 +115,12 @@ class StagedDot(wiring.Component):
             stop = start + unit.lanes
             m.d.comb += [unit.x.eq(self.x[start * x_width:stop * x_width]),
                          unit.w.eq(self.w[start * w_width:stop * w_width])]
-            partial = Signal(Value.cast(result).shape(), name=f"partial{g}")
+            partial = Signal(Value.cast(result).shape(), name=f"partial{g}", reset_less=True)
             with m.If(self.en):
                 m.d.sync += partial.eq(result)
             partials.append(partial)
         total, latency = pipelined_adder_tree(m, partials, self._levels, enable=self.en,
-                                              register_root=False)
+                                              register_root=False, reset_less=True)
         assert 1 + latency == self.latency == 1 + pipeline_latency(
             len(partials), self._levels, register_root=False)
         m.d.comb += self.sum.eq(total)

@@ -104,4 +104,8 @@ def test_layer_kind_summary_names_its_op_and_dot():
         entry = kind.summary(kind.lower(layer), folding, 1)
         assert entry["op"] == layer.op
         assert entry["cycles_per_vector"] == kind.cycles(layer, folding, 1)
-        assert kind.latency(layer, folding, 1) == entry["cycles_per_vector"] + 2
+        assert kind.latency(layer, folding, 1, HardwareOptions()) == entry["cycles_per_vector"] + 2
+        # pipelined every adder level: the dot's registers (SIMD lanes) and the result's
+        pipelined = kind.latency(layer, folding, 1, HardwareOptions(pipeline=1))
+        assert pipelined == entry["cycles_per_vector"] + 2 + max(
+            0, (folding.simd - 1).bit_length() - 1) + 1

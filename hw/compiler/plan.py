@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ...sw.layers import Layer
 from ..cores.argmax import argmax_registers
+from ..cores.skid_buffer import SKID_LATENCY
 from .folding import (DEFAULT_IMAGE_TARGET_CYCLES, DEFAULT_TARGET_CYCLES, Folding,
                       FoldingError, LayerFolding, divisors, resolve_overrides)
 from .layers import hardware_for
@@ -163,6 +164,7 @@ def cycle_model(layers: Sequence[Layer], folding: Folding,
                                 for kind, layer, fold, width
                                 in zip(kinds, layers, folding.layers, lanes))
     latency += argmax_registers(kinds[-1].out_lanes(folding.layers[-1]), options.pipelined)
+    latency += SKID_LATENCY if options.pipelined else 0  # the network's skid buffer
     return CycleModel(input_beats=input_beats, layer_cycles=cycles, interval=interval,
                       bottleneck=bottleneck, latency=latency,
                       latency_exact=all(kind.latency_exact for kind in kinds))

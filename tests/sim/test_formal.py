@@ -16,7 +16,7 @@ import types
 import numpy as np
 import pytest
 from amaranth.hdl import Module, Mux, Shape, signed, unsigned
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from qnnforge.hw.compiler.layers import lower_layer
@@ -30,6 +30,8 @@ from qnnforge.hw.cores.fixed_dot import FixedDot, FixedMultiplier
 from qnnforge.hw.cores.multithreshold import MultiThreshold
 from qnnforge.hw.cores.popcount import Popcount
 from qnnforge.hw.cores.requantizer import Requantizer
+from qnnforge.hw.cores import skid_buffer as skid_module
+from qnnforge.hw.cores.skid_buffer import SkidBuffer
 from qnnforge.hw.cores.ternary_dot import TernaryDot
 from qnnforge.hw.cores.threshold import Threshold
 from qnnforge.hw.cores.ttq_dot import TTQDot
@@ -353,6 +355,31 @@ def test_canary_pipelined_mvu_whose_dot_registers_ignore_stalls_fails():
             r"every input it depends on has been taken$")):
         prove_stream(unit, formal.mvu_model(unit, layer),
                      name="MVU with free-running dot registers", steps=10)
+
+
+def test_skid_buffer_stream_contract():
+    # one beat an item: the k-th beat out is the k-th beat in, never lost, repeated or changed
+    # under a stall, and the buffer holds no more than its two registers (ring 4)
+    model = formal.StreamModel(1, 1, (0,), lambda m, beats, k: beats[0].as_value(),
+                               patience=4, interval=1, settle=0, ring=4)
+    name = "SkidBuffer(2 x signed(2))"
+    proof = prove_stream(SkidBuffer(data.ArrayLayout(signed(2), 2)), model, name=name,
+                         steps=10)
+    _proved(proof, name)
+
+
+def test_canary_skid_buffer_that_forgets_its_skid_fails():
+    # the beat accepted while the output stalls is stored but never marked: it is lost
+    broken = _mutated(skid_module, "m.d.sync += [skid.eq(i.payload), skid_valid.eq(1)]",
+                      "m.d.sync += [skid.eq(i.payload)]")
+    model = formal.StreamModel(1, 1, (0,), lambda m, beats, k: beats[0].as_value(),
+                               patience=4, interval=1, settle=0, ring=4)
+    with pytest.raises(EquivalenceError, match=(
+            r"^forgetful skid buffer breaks its stream contract at step \d+: an offered beat is "
+            r"the next one the reference gives for the items taken in, and every input it "
+            r"depends on has been taken$")):
+        prove_stream(broken.SkidBuffer(data.ArrayLayout(signed(2), 2)), model,
+                     name="forgetful skid buffer", steps=10)
 
 
 def _window(in_shape, lanes, kernel, stride, padding, cls=None):

@@ -276,9 +276,21 @@ class ResponseSender(wiring.Component):
         index = Signal(range(self.ok_length))
         total = Signal(8)
         last = index == Mux(ok, self.ok_length - 1, 3)
-        m.d.comb += [o.valid.eq(status.valid & (~ok | result.valid)),
-                     o.payload.eq(Mux(last, total, body[index]))]
+        # Each byte is picked in two registered steps, its 4-byte word (index // 4), then the
+        # byte in it, so no path runs from the result through a whole body multiplexer into the
+        # checksum (a UART byte takes thousands of cycles; these two cost nothing there).
+        words = -(-(self.ok_length - 1) // 4)
+        padded = Signal(data.ArrayLayout(32, words))
+        m.d.comb += padded.as_value()[:len(body.as_value())].eq(body.as_value())
+        word, byte = Signal(32), Signal(8)
+        phase = Signal(range(3))  # 0: pick the word, 1: pick the byte, 2: offer it
+        m.d.comb += [o.valid.eq(phase == 2), o.payload.eq(byte)]
+        with m.If((phase == 0) & status.valid & (~ok | result.valid)):
+            m.d.sync += [word.eq(padded[index[2:]]), phase.eq(1)]
+        with m.If(phase == 1):
+            m.d.sync += [byte.eq(Mux(last, total, word.word_select(index[:2], 8))), phase.eq(2)]
         with m.If(o.valid & o.ready):
+            m.d.sync += phase.eq(0)
             with m.If(last):
                 m.d.sync += [index.eq(0), total.eq(0)]
                 m.d.comb += [status.ready.eq(1), result.ready.eq(ok)]

@@ -37,6 +37,14 @@ Structure::
   score offsets) sit in a second memory, in the layout the stage gives.
 * Backpressure: the whole compute pipeline advances only when the output register is empty or
   being emptied (``advance = ~o.valid | o.ready``), so a stalled consumer never loses a result.
+* Pipelining (``options.pipeline = L > 0``): the dot product of each PE is a
+  :class:`~qnnforge.hw.cores.staged_dot.StagedDot` registered every ``L`` adder levels, and a
+  result register holds each accumulator's final value before the output stage. Every added
+  register loads under ``advance`` too, and a tag (busy, first, last, fold) travels beside the
+  data, so the accumulator and the output stage see their step's flags and the constants are
+  read one cycle before the output stage from the fold in its tag. The unit still takes a step
+  a cycle; a vector's latency grows by :attr:`MatrixVectorUnit.stages`
+  (:func:`mvu_registers`).
 """
 
 from __future__ import annotations

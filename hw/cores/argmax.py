@@ -164,10 +164,11 @@ class Argmax(wiring.Component):
             staged = following
         (winner, winner_index), = candidates
 
-        # the winner against the running maximum (earlier classes: they win ties)
-        best = Signal(self._score_shape)
-        best_index = Signal(index_shape_)
-        scores = Signal(data.ArrayLayout(self._score_shape, self._classes))
+        # the winner against the running maximum (earlier classes: they win ties); data
+        # registers, seeded by each vector's first beat
+        best = Signal(self._score_shape, reset_less=True)
+        best_index = Signal(index_shape_, reset_less=True)
+        scores = Signal(data.ArrayLayout(self._score_shape, self._classes), reset_less=True)
         first = staged.beat == 0
         better = first | (winner > best)
         run_score, run_index = Mux(better, winner, best), Mux(better, winner_index, best_index)

@@ -33,7 +33,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default: build/BOARD)")
     parser.add_argument("--clock-mhz", type=positive_number, default=None,
-                        help="clock to run at, made by a PLL (default: the board oscillator)")
+                        help="clock to run at, made by a PLL (default: the board's: 50 MHz on "
+                             "icebreaker for an MLP, else the board oscillator)")
     parser.add_argument("--baud", type=positive_integer, default=DEFAULT_BAUD,
                         help="UART baud rate (default: %(default)s)")
     parser.add_argument("--no-run", action="store_true",
@@ -48,7 +49,7 @@ def register(subparsers) -> None:
     group = parser.add_argument_group("folding")
     group.add_argument("--target-cycles", type=positive_integer, default=None,
                        help="cycles per inference the folding aims for (default: the board's; "
-                            "for icebreaker 512 for an MLP and 8192 for a CNN so the design "
+                            "for icebreaker 128 for an MLP and 8192 for a CNN so the design "
                             "fits the UP5K, elsewhere 128 and 1024)")
     group.add_argument("--fold", action="append", default=[], metavar="LAYER:PExSIMD",
                        help="set one layer's folding, e.g. --fold 1:8x16 (repeatable)")

@@ -59,7 +59,7 @@ def register(subparsers) -> None:
     group.add_argument("--popcount", choices=tuple(POPCOUNTS), default="adder_tree",
                        help="popcount of XNOR layers (default: %(default)s)")
     group.add_argument("--pipeline", type=non_negative_integer, default=None, metavar="LEVELS",
-                       help=PIPELINE_HELP + " (default: the board fabric's, 4 on iCE40 and "
+                       help=PIPELINE_HELP + " (default: the board fabric's, 2 on iCE40, 4 on "
                                             "ECP5)")
     parser.set_defaults(func=run)
 

@@ -285,19 +285,22 @@ class ResponseSender(wiring.Component):
         word, byte = Signal(32), Signal(8)
         phase = Signal(range(3))  # 0: pick the word, 1: pick the byte, 2: offer it
         m.d.comb += [o.valid.eq(phase == 2), o.payload.eq(byte)]
-        with m.If((phase == 0) & status.valid & (~ok | result.valid)):
-            m.d.sync += [word.eq(padded[index[2:]]), phase.eq(1)]
-        # whether the offered byte ends the response (and takes an OK's result) is registered
-        # with the byte: the status and index no longer reach the result's ready through them
+        # whether the byte ends the response, and takes an OK's result, is registered with its
+        # word: neither the status nor the UART reaches the result's ready, whose fan-out is the
+        # whole result register. The result is released as the last byte (the checksum, which
+        # reads no result) is picked.
         ends, takes = Signal(), Signal()
+        with m.If((phase == 0) & status.valid & (~ok | result.valid)):
+            m.d.sync += [word.eq(padded[index[2:]]), phase.eq(1), ends.eq(last),
+                         takes.eq(last & ok)]
         with m.If(phase == 1):
-            m.d.sync += [byte.eq(Mux(last, total, word.word_select(index[:2], 8))), phase.eq(2),
-                         ends.eq(last), takes.eq(last & ok)]
+            m.d.sync += [byte.eq(Mux(ends, total, word.word_select(index[:2], 8))), phase.eq(2)]
+            m.d.comb += result.ready.eq(takes)
         with m.If(o.valid & o.ready):
             m.d.sync += phase.eq(0)
             with m.If(ends):
                 m.d.sync += [index.eq(0), total.eq(0)]
-                m.d.comb += [status.ready.eq(1), result.ready.eq(takes)]
+                m.d.comb += status.ready.eq(1)
             with m.Else():
                 m.d.sync += index.eq(index + 1)
                 with m.If(index >= 2):

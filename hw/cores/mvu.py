@@ -67,7 +67,11 @@ from .staged_dot import StagedDot, dot_stages
 if TYPE_CHECKING:
     from ..compiler.layers.dense import LoweredDense
 
-__all__ = ["MatrixVectorUnit", "mvu_registers"]
+__all__ = ["MatrixVectorUnit", "mvu_registers", "LOGIC_ROM_WORDS"]
+
+LOGIC_ROM_WORDS = 32
+"""Most folds whose output constants a pipelined unit leaves to synthesis to place (a ROM of 32
+words is two LUT4 levels); above, it asks for a block RAM."""
 
 
 @dataclass(frozen=True)
@@ -315,7 +319,7 @@ class MatrixVectorUnit(wiring.Component):
             init=self.weight_words())
         m.submodules.constants = constants = Memory(
             shape=self._output_layout(), depth=memory_depth(nf_count),
-            init=self.output_words())
+            init=self.output_words(), attrs=self._constant_attrs())
         weight_port = weights.read_port()
         constant_port = constants.read_port()
         buffer_ports = [buffer.read_port() for buffer in buffers]
@@ -464,6 +468,14 @@ class MatrixVectorUnit(wiring.Component):
         m.submodules[f"dot{p}"] = unit
         m.d.comb += [unit.x.eq(x_word), unit.w.eq(w_bits)]
         return result
+
+    def _constant_attrs(self) -> dict | None:
+        """Ask synthesis for a block RAM for the output constants of a pipelined unit with more
+        than :data:`LOGIC_ROM_WORDS` folds: Yosys would build so small a ROM from LUTs (its
+        constant bits removed), a multiplexer deeper than the pipeline's stages."""
+        if self._options.pipelined and self.neuron_folds > LOGIC_ROM_WORDS:
+            return {"rom_style": "block"}
+        return None
 
     def _tag_layout(self) -> data.StructLayout:
         """What travels beside a step's data down the pipeline: whether it is a step, the first

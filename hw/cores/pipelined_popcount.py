@@ -1,9 +1,8 @@
 """Pipelined adder tree: the balanced tree of :func:`~qnnforge.hw.cores.popcount.adder_tree` with a
 register stage after every ``every`` levels, trading flip-flops and latency for clock speed.
 
-The cost explorer registers the root too (a tree measured on its own); the matrix-vector unit's
-staged dot product (:mod:`~qnnforge.hw.cores.staged_dot`) leaves the root to the accumulator's
-register and loads every stage only under its ``advance`` enable, so a stall holds the tree.
+The matrix-vector unit's staged dot product (:mod:`~qnnforge.hw.cores.staged_dot`) loads every
+stage only under its ``advance`` enable, so a stall holds the tree.
 """
 
 from __future__ import annotations
@@ -22,25 +21,21 @@ def tree_levels(operands: int) -> int:
     return levels
 
 
-def pipeline_latency(operands: int, every: int, *, register_root: bool = True) -> int:
-    """Return the cycles a tree over ``operands`` values registered every ``every`` levels takes
-    (with ``register_root`` false: the registers before its root, none at the root)."""
-    if register_root:
-        return max(1, -(-tree_levels(operands) // every))
-    return max(0, (tree_levels(operands) - 1) // every)
+def pipeline_latency(operands: int, every: int) -> int:
+    """Return the cycles a tree over ``operands`` values registered every ``every`` levels takes."""
+    return max(1, -(-tree_levels(operands) // every))
 
 
 def pipelined_adder_tree(m: Module, operands: list[Value], every: int, *,
-                         enable: Value | None = None, register_root: bool = True,
+                         enable: Value | None = None,
                          reset_less: bool = False) -> tuple[Value, int]:
     """Return ``(sum, latency)``: ``operands`` summed in a tree registered every ``every`` levels.
 
     The registers are in ``m.d.sync`` and load only while ``enable`` (always, if None); the sum
-    appears ``latency`` cycles after its operands, with ``latency =``
-    :func:`pipeline_latency` ``(len(operands), every, register_root=register_root)``: the root
-    is registered unless ``register_root`` is false (then a tree of at most ``every`` levels is
-    combinational). ``reset_less`` registers take no reset: data whose validity travels beside
-    them needs none, and on iCE40 a reset beside an enable splits a carry chain through LUTs.
+    appears ``latency = ceil(levels / every)`` cycles after its operands (the last stage is
+    always registered, :func:`pipeline_latency`). ``reset_less`` registers take no reset: data
+    whose validity travels beside them needs none, and on iCE40 a reset beside an enable splits
+    a carry chain through LUTs.
 
     Raises
     ------
@@ -56,8 +51,6 @@ def pipelined_adder_tree(m: Module, operands: list[Value], every: int, *,
             paired = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
             level = paired + ([level[-1]] if len(level) % 2 else [])
             depth += 1
-        if len(level) == 1 and not register_root:
-            return level[0], latency
         if depth == every or len(level) == 1:
             staged = []
             for value in level:

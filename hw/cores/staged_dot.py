@@ -3,14 +3,14 @@
 Every dot-product kind sums one term per lane, so a dot product over ``lanes`` lanes is the sum of
 the dot products of its lane groups. Cut into groups of ``2**levels`` lanes (each the kind's own
 combinational unit, a tree of at most ``levels`` adder levels), with the group sums registered
-and added in a tree registered every ``levels`` levels
+and added in a tree registered every ``levels`` levels and at its root
 (:func:`~qnnforge.hw.cores.pipelined_popcount.pipelined_adder_tree`), no path crosses more than
-``levels`` adder levels. The root of that tree is not registered: the matrix-vector unit's
-accumulator register follows it. ::
+``levels`` adder levels, and the accumulator after it adds one registered sum (Yosys maps an
+unregistered root and the accumulator's adder together into a deeper LUT network). ::
 
     x, w -> [group 0: unit of 2**levels lanes] -> reg --+
             [group 1: unit of 2**levels lanes] -> reg --+--> tree, a register every ``levels``
-            ...                                         |    levels (none at the root) -> sum
+            ...                                         |    levels and at the root -> sum
             [group G-1: the remaining lanes]   -> reg --+
 
 Every register loads only while ``en`` (the matrix-vector unit's ``advance``), so a stalled
@@ -40,10 +40,11 @@ DotBuilder = Callable[[int], tuple[wiring.Component, Value]]
 
 def dot_stages(lanes: int, levels: int) -> int:
     """Return the registers a dot product of ``lanes`` lanes registered every ``levels`` adder
-    levels takes (``levels`` 0: none), i.e. ``(ceil(log2(lanes)) - 1) // levels``."""
-    if levels == 0:
+    levels takes: ``ceil(ceil(log2(lanes)) / levels)``, or none for at most ``2**levels`` lanes
+    (one group) or ``levels`` 0."""
+    if levels == 0 or tree_levels(lanes) <= levels:
         return 0
-    return max(0, (tree_levels(lanes) - 1) // levels)
+    return -(-tree_levels(lanes) // levels)
 
 
 class StagedDot(wiring.Component):
@@ -120,8 +121,7 @@ class StagedDot(wiring.Component):
                 m.d.sync += partial.eq(result)
             partials.append(partial)
         total, latency = pipelined_adder_tree(m, partials, self._levels, enable=self.en,
-                                              register_root=False, reset_less=True)
-        assert 1 + latency == self.latency == 1 + pipeline_latency(
-            len(partials), self._levels, register_root=False)
+                                              reset_less=True)
+        assert 1 + latency == self.latency == 1 + pipeline_latency(len(partials), self._levels)
         m.d.comb += self.sum.eq(total)
         return m

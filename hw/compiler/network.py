@@ -2,15 +2,17 @@
 
 ::
 
-    i_stream -> unit 0 -> unit 1 -> ... -> unit L -> Argmax [-> SkidBuffer] -> o_stream
+    i_stream [-> SkidBuffer] -> unit 0 -> unit 1 -> ... -> unit L -> Argmax [-> SkidBuffer]
+             -> o_stream
 
 Each layer's kind (:mod:`.layers`) lowers it and builds its unit (a matrix-vector unit, a
 sliding-window unit feeding one, a pool); each arrow is an ``amaranth.lib.stream`` valid/ready
 connection. The output beat width of one layer is the input beat width of the next, so no width
-converter is needed. A pipelined network (``HardwareOptions.pipeline``) ends in a
-:class:`~..cores.skid_buffer.SkidBuffer`, so its consumer's ``ready`` stops there instead of
-reaching the argmax and the last layer's enables (between layers, the input buffers' ``ready`` is
-a register already).
+converter is needed. A pipelined network (``HardwareOptions.pipeline``) starts and ends in a
+:class:`~..cores.skid_buffer.SkidBuffer`, so its producer's ``valid`` stops there instead of
+reaching the first input buffer's write logic, and its consumer's ``ready`` instead of the argmax
+and the last layer's enables (between layers, the input buffers' ``ready`` is a register
+already).
 """
 
 from __future__ import annotations
@@ -112,7 +114,13 @@ class Network(wiring.Component):
             lanes = kind.out_lanes(fold)
         m.submodules.argmax = argmax = Argmax(self._score_shape, self._artifact.num_classes,
                                               lanes, pipelined=self._options.pipelined)
-        wiring.connect(m, wiring.flipped(self.i_stream), units[0].i_stream)
+        if self._options.pipelined:
+            # the producer's valid would otherwise reach the first input buffer's write logic
+            m.submodules.source = source = SkidBuffer(self.i_stream.payload.shape())
+            wiring.connect(m, wiring.flipped(self.i_stream), source.i_stream)
+            wiring.connect(m, source.o_stream, units[0].i_stream)
+        else:
+            wiring.connect(m, wiring.flipped(self.i_stream), units[0].i_stream)
         for producer, consumer in zip(units[:-1], units[1:]):
             wiring.connect(m, producer.o_stream, consumer.i_stream)
         wiring.connect(m, units[-1].o_stream, argmax.i_stream)

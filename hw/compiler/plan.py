@@ -164,7 +164,7 @@ def cycle_model(layers: Sequence[Layer], folding: Folding,
                                 for kind, layer, fold, width
                                 in zip(kinds, layers, folding.layers, lanes))
     latency += argmax_registers(kinds[-1].out_lanes(folding.layers[-1]), options.pipelined)
-    latency += SKID_LATENCY if options.pipelined else 0  # the network's skid buffer
+    latency += 2 * SKID_LATENCY if options.pipelined else 0  # the network's skid buffers
     return CycleModel(input_beats=input_beats, layer_cycles=cycles, interval=interval,
                       bottleneck=bottleneck, latency=latency,
                       latency_exact=all(kind.latency_exact for kind in kinds))

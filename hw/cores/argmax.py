@@ -17,7 +17,7 @@ the whole pipeline; a result comes out :attr:`Argmax.latency` cycles later than 
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal, unsigned
+from amaranth.hdl import Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
@@ -164,21 +164,27 @@ class Argmax(wiring.Component):
             staged = following
         (winner, winner_index), = candidates
 
-        # the winner against the running maximum (earlier classes: they win ties); data
-        # registers, seeded by each vector's first beat
-        best = Signal(self._score_shape, reset_less=True)
+        # The winner against the running maximum (earlier classes: they win ties). The maximum
+        # is kept doubled plus one, `2 * best + 1`, and a vector starts from a value below every
+        # doubled score, so `2 * winner > kept` is both `winner > best` and "first beat": the
+        # comparison's operands are registers and its result alone chooses (one loop, short).
+        width_x = self._score_shape.width + 2
+        start = -(1 << (width_x - 1))  # below 2 * the lowest score (a signed score's -2**(w-1))
+        kept = Signal(signed(width_x), init=start)
         best_index = Signal(index_shape_, reset_less=True)
         scores = Signal(data.ArrayLayout(self._score_shape, self._classes), reset_less=True)
-        first = staged.beat == 0
-        better = first | (winner > best)
-        run_score, run_index = Mux(better, winner, best), Mux(better, winner_index, best_index)
+        doubled = Signal(signed(width_x))
+        m.d.comb += doubled.eq(winner * 2)
+        better = doubled > kept
+        run_index = Mux(better, winner_index, best_index)
+        run_kept = Mux(better, doubled + 1, kept)
         with m.If(o.ready):
             m.d.sync += o.valid.eq(0)
         with m.If(advance & staged.valid):
-            m.d.sync += [best.eq(run_score), best_index.eq(run_index),
+            m.d.sync += [kept.eq(run_kept), best_index.eq(run_index),
                          scores.as_value().word_select(staged.beat, width).eq(staged.scores)]
             with m.If(staged.beat == beats - 1):
-                m.d.sync += [o.valid.eq(1), o.payload.cls.eq(run_index),
+                m.d.sync += [kept.eq(start), o.valid.eq(1), o.payload.cls.eq(run_index),
                              o.payload.scores.as_value().eq(scores.as_value())]
                 m.d.sync += o.payload.scores.as_value().word_select(
                     staged.beat, width).eq(staged.scores)

@@ -18,6 +18,8 @@ def test_argmax_matches_numpy_with_ties(classes, lanes, pipelined):
     scores[0] = 3  # all equal: class 0
     scores[1] = -8
     scores[1, -1] = 7  # maximum in the last lane of the last beat
+    scores[2] = -16  # all the shape's minimum: class 0
+    scores[3, 1:] = -16  # the minimum everywhere but class 0
     unit = Argmax(signed(5), classes, lanes, pipelined=pipelined)
     beats = [list(map(int, row[i:i + lanes])) for row in scores for i in range(0, classes, lanes)]
     results = run_stream(unit, beats, len(scores), stall=0.3, backpressure=0.5, seed=lanes)

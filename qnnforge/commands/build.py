@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default: build/BOARD)")
     parser.add_argument("--clock-mhz", type=positive_number, default=None,
-                        help="clock to run at, made by a PLL (default: the board's: 50 MHz on "
+                        help="clock to run at, made by a PLL (default: the board's: 36 MHz on "
                              "icebreaker for an MLP, else the board oscillator)")
     parser.add_argument("--baud", type=positive_integer, default=DEFAULT_BAUD,
                         help="UART baud rate (default: %(default)s)")

@@ -238,7 +238,8 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         DSP use, popcount architecture and LUT size; by default
         ``HardwareOptions.for_fabric(board.fabric)``.
     clock_hz : float, optional
-        Clock to run the design at; a PLL makes it when it differs from the oscillator.
+        Clock to run the design at; a PLL makes it when it differs from the oscillator. By
+        default the board's for the network (:meth:`~.platforms.Board.clock_for`).
     baud : int
         UART rate.
     run : bool
@@ -268,6 +269,8 @@ def build_board(artifact: Artifact, board: Board, out_dir: str | os.PathLike, *,
         folding = default_folding(artifact.layers, target, overrides)
     platform = board.platform()
     oscillator = platform.default_clk_frequency
+    if clock_hz is None:
+        clock_hz = board.clock_for(artifact.layers)
     clock, pll, divisor = board_clock(board, clock_hz, baud)
     core = UartAccelerator(artifact, folding, divisor, options=options,
                            led_cycles=int(clock // 10))

@@ -15,6 +15,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
 
 from ..hw.cores.argmax import result_layout
 from .protocol import REQUEST, RESPONSE, SYNC, Status, response_length, score_bytes
@@ -113,16 +114,19 @@ class FrameReceiver(wiring.Component):
         lane = Signal(range(self._lanes))
         word = Signal(self._word)
         next_word = Signal(self._word)
-        quiet = Signal(range(self._timeout + 1))
+        # cycles since the last byte, as a count from -timeout up to 0 where it stops: its sign
+        # bit is its enable and no reset touches it, which keeps its carry chain whole on iCE40
+        # (see boards.top.PulseStretcher); it starts at -timeout, as after a byte
+        quiet = Signal(signed(bits_for(self._timeout) + 1), init=-self._timeout, reset_less=True)
         status = Signal(Status)
         finish = Signal()  # push ``status`` and leave the request
 
         m.d.comb += i.ready.eq(1)
         with m.If(i.valid):
-            m.d.sync += quiet.eq(0)
-        with m.Elif(quiet != self._timeout):
-            m.d.sync += quiet.eq(quiet + 1)
-        timed_out = ~i.valid & (quiet == self._timeout)
+            m.d.sync += quiet.eq(-self._timeout)
+        with m.Else():
+            m.d.sync += quiet.eq(quiet + quiet[-1])
+        timed_out = ~i.valid & ~quiet[-1]
 
         m.d.comb += [next_word.eq(word), next_word[lane].eq(byte[:self._input_bits])]
         m.d.comb += [write.addr.eq(Mux(bank, self.words, 0) + count // self._lanes),
@@ -272,12 +276,31 @@ class ResponseSender(wiring.Component):
         index = Signal(range(self.ok_length))
         total = Signal(8)
         last = index == Mux(ok, self.ok_length - 1, 3)
-        m.d.comb += [o.valid.eq(status.valid & (~ok | result.valid)),
-                     o.payload.eq(Mux(last, total, body[index]))]
+        # Each byte is picked in two registered steps, its 4-byte word (index // 4), then the
+        # byte in it, so no path runs from the result through a whole body multiplexer into the
+        # checksum (a UART byte takes thousands of cycles; these two cost nothing there).
+        words = -(-(self.ok_length - 1) // 4)
+        padded = Signal(data.ArrayLayout(32, words))
+        m.d.comb += padded.as_value()[:len(body.as_value())].eq(body.as_value())
+        word, byte = Signal(32), Signal(8)
+        phase = Signal(range(3))  # 0: pick the word, 1: pick the byte, 2: offer it
+        m.d.comb += [o.valid.eq(phase == 2), o.payload.eq(byte)]
+        # whether the byte ends the response, and takes an OK's result, is registered with its
+        # word: neither the status nor the UART reaches the result's ready, whose fan-out is the
+        # whole result register. The result is released as the last byte (the checksum, which
+        # reads no result) is picked.
+        ends, takes = Signal(), Signal()
+        with m.If((phase == 0) & status.valid & (~ok | result.valid)):
+            m.d.sync += [word.eq(padded[index[2:]]), phase.eq(1), ends.eq(last),
+                         takes.eq(last & ok)]
+        with m.If(phase == 1):
+            m.d.sync += [byte.eq(Mux(ends, total, word.word_select(index[:2], 8))), phase.eq(2)]
+            m.d.comb += result.ready.eq(takes)
         with m.If(o.valid & o.ready):
-            with m.If(last):
+            m.d.sync += phase.eq(0)
+            with m.If(ends):
                 m.d.sync += [index.eq(0), total.eq(0)]
-                m.d.comb += [status.ready.eq(1), result.ready.eq(ok)]
+                m.d.comb += status.ready.eq(1)
             with m.Else():
                 m.d.sync += index.eq(index + 1)
                 with m.If(index >= 2):

@@ -43,6 +43,9 @@ class Board:
         The same for a network with an image input (a CNN).
     capacity : dict
         Logic cells, block RAMs and DSPs of the device.
+    mlp_clock_mhz : float or None
+        Clock a network with a flat input runs at by default, made by the board's PLL (None:
+        the oscillator); a network with an image input runs at the oscillator by default.
     """
 
     name: str
@@ -55,10 +58,17 @@ class Board:
     target_cycles: int
     image_target_cycles: int
     capacity: dict
+    mlp_clock_mhz: float | None = None
 
     def target_for(self, layers) -> int:
         """Return the default cycles per inference for a network of ``layers``."""
         return self.image_target_cycles if len(layers[0].in_shape) == 3 else self.target_cycles
+
+    def clock_for(self, layers) -> float | None:
+        """Return the default clock in Hz for a network of ``layers`` (None: the oscillator)."""
+        if len(layers[0].in_shape) == 3 or self.mlp_clock_mhz is None:
+            return None
+        return self.mlp_clock_mhz * 1e6
 
     @property
     def clock_hz(self) -> float:
@@ -70,7 +80,8 @@ BOARDS = {
     "icebreaker": Board(
         name="icebreaker", platform=ICEBreakerPlatform, fabric="ice40", flow="icestorm",
         constraints="pcf", activity_led=("led_g", 0), fault_led=("led_r", 0),
-        target_cycles=512, image_target_cycles=8192, capacity={"lc": 5280, "bram": 30, "dsp": 8}),
+        target_cycles=128, image_target_cycles=8192, capacity={"lc": 5280, "bram": 30, "dsp": 8},
+        mlp_clock_mhz=36.0),
     "ulx3s-85f": Board(
         name="ulx3s-85f", platform=ULX3S_85F_Platform, fabric="ecp5", flow="trellis",
         constraints="lpf", activity_led=("led", 0), fault_led=("led", 1),

@@ -64,7 +64,8 @@ class UARTReceiver(wiring.Component):
     o_stream : Out(stream.Signature(8))
         Received bytes.
     error : Out(1)
-        One-cycle pulse for a missing stop bit or a byte lost to overrun.
+        One-cycle pulse for a missing stop bit or a byte lost to overrun, in the cycle after the
+        stop bit's sample (with ``o_stream.valid`` of an overrunning byte).
 
     Raises
     ------
@@ -98,6 +99,8 @@ class UARTReceiver(wiring.Component):
 
         with m.If(o.ready):
             m.d.sync += o.valid.eq(0)
+        # a register, like o.valid: the FSM and its timer do not reach the consumer's logic
+        m.d.sync += self.error.eq(0)
         with m.If(timer != 0):
             m.d.sync += timer.eq(timer - 1)
         with m.FSM():
@@ -122,10 +125,10 @@ class UARTReceiver(wiring.Component):
                 with m.If(timer == 0):
                     with m.If(rx):
                         m.d.sync += [o.valid.eq(1), o.payload.eq(shift)]
-                        m.d.comb += self.error.eq(o.valid & ~o.ready)
+                        m.d.sync += self.error.eq(o.valid & ~o.ready)
                         m.next = "IDLE"
                     with m.Else():
-                        m.d.comb += self.error.eq(1)
+                        m.d.sync += self.error.eq(1)
                         m.next = "BREAK"
             with m.State("BREAK"):  # wait out a held-low line before looking for a start bit
                 with m.If(rx):

@@ -83,7 +83,7 @@ def verify_board(artifact: Artifact, folding: Folding, codes: np.ndarray,
                          f"not {codes.shape}")
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    timing = cycle_model(artifact.layers, folding)
+    timing = cycle_model(artifact.layers, folding, options)
     if divisor is None:
         bits = 10 * request_length(artifact.in_features)
         divisor = max(SIM_DIVISOR, -(-timing.interval // bits) + 1)

@@ -13,7 +13,8 @@ from .errors import usage_errors
 
 __all__ = ["add_training_options", "train_config", "add_hardware_options", "hardware_options",
            "design_folding", "fold_overrides", "probability", "positive_integer",
-           "positive_number", "add_scheduler_option", "scheduler_address"]
+           "non_negative_integer", "positive_number", "PIPELINE_HELP", "add_scheduler_option",
+           "scheduler_address"]
 
 
 def _positive_list(what: str):
@@ -29,6 +30,11 @@ def _positive_list(what: str):
         return widths
     return parse
 
+
+PIPELINE_HELP = ("adder levels between the datapath's registers: each matrix-vector unit "
+                 "registers its dot product every LEVELS levels and its accumulator's result, "
+                 "and the argmax compares in a registered tree (more latency, same "
+                 "throughput); 0: no pipeline registers")
 
 _widths = _positive_list("hidden widths")
 _channels = _positive_list("channels")
@@ -55,6 +61,18 @@ def positive_integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
+    return value
+
+
+def non_negative_integer(text: str) -> int:
+    """Parse an integer of at least 0 (an argparse ``type``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a non-negative integer, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {value}")
     return value
 
 
@@ -167,6 +185,8 @@ def add_hardware_options(parser: argparse.ArgumentParser, *, top: bool = False) 
     group.add_argument("--lut-inputs", type=int, choices=(4, 5, 6), default=defaults.lut_inputs,
                        help="LUT size the compressor popcount is built for: 6 for Xilinx "
                             "7-series, 4 for iCE40 and ECP5 (default: %(default)s)")
+    group.add_argument("--pipeline", type=non_negative_integer, default=defaults.pipeline,
+                       metavar="LEVELS", help=PIPELINE_HELP + " (default: %(default)s)")
 
 
 def hardware_options(args: argparse.Namespace):
@@ -180,7 +200,8 @@ def hardware_options(args: argparse.Namespace):
     from .hw.compiler.options import HardwareOptions
 
     with usage_errors():
-        return HardwareOptions(dsp=args.dsp, popcount=args.popcount, lut_inputs=args.lut_inputs)
+        return HardwareOptions(dsp=args.dsp, popcount=args.popcount, lut_inputs=args.lut_inputs,
+                               pipeline=args.pipeline)
 
 
 def fold_overrides(specs: list[str]) -> dict:

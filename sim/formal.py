@@ -391,9 +391,15 @@ class _StageMiter(wiring.Component):
 
 
 class _ArgmaxMiter(_StageMiter):
-    """An argmax stage beside a checker that models, from the transfers, what must come out."""
+    """An argmax stage beside a checker that models, from the transfers, what must come out.
 
-    def __init__(self, core: wiring.Component):
+    A result is owed ``latency`` moves of the output after the transfer that completes its
+    vector, where the output moves in a cycle it is empty or taken (a pipelined argmax holds
+    its registers otherwise); unpipelined (``latency`` 0), from the next cycle on.
+    """
+
+    def __init__(self, core: wiring.Component, latency: int):
+        self._latency = latency
         super().__init__(core, ARGMAX_CHECKS)
 
     def elaborate(self, platform):
@@ -421,11 +427,20 @@ class _ArgmaxMiter(_StageMiter):
         owed = Signal()
         expected = Signal.like(o.payload)
         completes = taken & (beat == beats - 1)
-        with m.If(given):
-            m.d.sync += owed.eq(0)
-        with m.If(completes):
-            m.d.sync += [owed.eq(1), expected.cls.eq(cls)]
-            m.d.sync += [expected.scores[c].eq(complete[c]) for c in range(classes)]
+        moves = ~owed | given
+        # the completed vector's result, `latency` moves from being owed
+        result = Signal.like(o.payload, name="completed")
+        m.d.comb += [result.cls.eq(cls)]
+        m.d.comb += [result.scores[c].eq(complete[c]) for c in range(classes)]
+        ahead, ahead_valid = result, completes
+        for k in range(self._latency):
+            stage, stage_valid = (Signal.like(o.payload, name=f"ahead{k + 1}"),
+                                  Signal(name=f"ahead{k + 1}_valid"))
+            with m.If(moves):
+                m.d.sync += [stage.eq(ahead), stage_valid.eq(ahead_valid)]
+            ahead, ahead_valid = stage, stage_valid
+        with m.If(moves):
+            m.d.sync += [owed.eq(ahead_valid), expected.eq(ahead)]
 
         stalled, offered = Signal(), Signal.like(o.payload)
         m.d.sync += [stalled.eq(o.valid & ~o.ready), offered.eq(o.payload)]
@@ -434,7 +449,7 @@ class _ArgmaxMiter(_StageMiter):
             self.check_exact.eq(~owed | (o.payload.as_value() == expected.as_value())),
             self.check_held.eq(~stalled | (o.valid & (o.payload.as_value()
                                                       == offered.as_value()))),
-            self.check_not_overwritten.eq(~(completes & owed & ~given)),
+            self.check_not_overwritten.eq(~(completes & ~moves)),
             self.check_ready_when_empty.eq(o.valid | i.ready),
         ]
         m.d.comb += [self.ok.eq(Cat(*(getattr(self, f"check_{c}") for c in ARGMAX_CHECKS)).all()),
@@ -442,7 +457,7 @@ class _ArgmaxMiter(_StageMiter):
         return m
 
 
-def prove_argmax_stream(core: wiring.Component, *, name: str, steps: int,
+def prove_argmax_stream(core: wiring.Component, *, name: str, steps: int, latency: int = 0,
                         timeout: float | None = 600) -> Proof:
     """Prove that an argmax stage keeps its stream contract for ``steps`` cycles from reset.
 
@@ -459,6 +474,9 @@ def prove_argmax_stream(core: wiring.Component, *, name: str, steps: int,
         The core and its parameters, for the result and the error message.
     steps : int
         Cycles searched (a bounded proof); at least 2.
+    latency : int
+        Moves of the output (cycles it is empty or taken) a result takes beyond the
+        unpipelined argmax's (:attr:`~qnnforge.hw.cores.argmax.Argmax.latency`).
 
     Raises
     ------
@@ -472,8 +490,10 @@ def prove_argmax_stream(core: wiring.Component, *, name: str, steps: int,
     """
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
         raise ValueError(f"steps must be an integer of at least 2, not {steps!r}")
+    if not isinstance(latency, int) or isinstance(latency, bool) or latency < 0:
+        raise ValueError(f"latency must be a non-negative integer, not {latency!r}")
     start = time.perf_counter()
-    top = _ArgmaxMiter(core)
+    top = _ArgmaxMiter(core, latency)
     outcome = _solve(top, name, steps=steps, skip=0, timeout=timeout)
     if not outcome.proved:
         step = next(index for index, values in enumerate(outcome.model) if not values["ok"])
@@ -595,11 +615,14 @@ def mvu_model(unit, layer) -> StreamModel:
         words = [_table(m, vector, table[fold], out_width * pe) for fold in range(folds)]
         return words[0] if folds == 1 else _pick(m, index, words)
 
-    # a vector waits behind at most two (the banks) and then takes NF * SF cycles; once taken
-    # in whole it sits in its bank, so its folds follow each other SF cycles apart (settle 0)
-    sf = unit.synapse_folds
+    # a vector waits behind at most two (the banks) and then takes NF * SF cycles plus the
+    # pipeline's registers; once taken in whole it sits in its bank, so its folds follow each
+    # other SF cycles apart (settle 0). Besides the banks and the output register, each
+    # pipeline register can hold a vector of its own (an unfolded unit), so the ring grows.
+    sf, registers = unit.synapse_folds, sum(unit.stages)
     return StreamModel(beats, folds, (beats - 1,) * folds, expected,
-                       patience=2 * folds * sf + 4, interval=sf, settle=0, ring=4)
+                       patience=2 * folds * sf + 4 + registers, interval=sf, settle=0,
+                       ring=_power_of_two(4 + registers))
 
 
 def _pick(m: Module, index: Value, values: Sequence[Value]) -> Signal:

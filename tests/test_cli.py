@@ -65,6 +65,24 @@ def test_generate_with_the_compressor_popcount(tmp_path):
     assert summary["popcount"] == {"architecture": "compressor", "lut_inputs": 4}
 
 
+def test_generate_pipelined_predicts_the_longer_latency(tmp_path, capsys):
+    from tests.hw.layers import random_network
+    import numpy as np
+
+    random_network(np.random.default_rng(0), [16, 8, 4]).save(tmp_path / "model")
+    for levels in (0, 1):
+        assert main(["generate", str(tmp_path / "model"), "--pipeline", str(levels),
+                     "--out", str(tmp_path / f"hw{levels}")]) == 0
+    plain, pipelined = (json.loads((tmp_path / f"hw{levels}" / "design.json").read_text())
+                        for levels in (0, 1))
+    assert pipelined["pipeline"] == {"levels": 1} and plain["pipeline"] == {"levels": 0}
+    assert pipelined["cycles_per_inference"] == plain["cycles_per_inference"]
+    assert pipelined["latency_cycles"] > plain["latency_cycles"]
+    with pytest.raises(SystemExit):
+        main(["generate", str(tmp_path / "model"), "--pipeline", "-1"])
+    assert "argument --pipeline: must be a non-negative integer, not -1" in capsys.readouterr().err
+
+
 def test_train_with_mixed_precision_and_a_layer_override(tmp_path, capsys):
     model = tmp_path / "model"
     assert main(["train", "--out", str(model), "--precision", "mixed", "--epochs", "2",

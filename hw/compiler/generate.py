@@ -49,7 +49,7 @@ def design_summary(network: Network, top: str) -> dict:
     """
     artifact, folding = network.artifact, network.folding
     layers = network.layer_summaries()
-    timing = cycle_model(artifact.layers, folding)
+    timing = cycle_model(artifact.layers, folding, network.options)
     return {
         "top": top,
         "folding": folding.to_json(),

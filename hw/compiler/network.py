@@ -2,12 +2,17 @@
 
 ::
 
-    i_stream -> unit 0 -> unit 1 -> ... -> unit L -> Argmax -> o_stream
+    i_stream [-> SkidBuffer] -> unit 0 -> unit 1 -> ... -> unit L -> Argmax [-> SkidBuffer]
+             -> o_stream
 
 Each layer's kind (:mod:`.layers`) lowers it and builds its unit (a matrix-vector unit, a
 sliding-window unit feeding one, a pool); each arrow is an ``amaranth.lib.stream`` valid/ready
 connection. The output beat width of one layer is the input beat width of the next, so no width
-converter is needed.
+converter is needed. A pipelined network (``HardwareOptions.pipeline``) starts and ends in a
+:class:`~..cores.skid_buffer.SkidBuffer`, so its producer's ``valid`` stops there instead of
+reaching the first input buffer's write logic, and its consumer's ``ready`` instead of the argmax
+and the last layer's enables (between layers, the input buffers' ``ready`` is a register
+already).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...sw.artifact import Artifact
 from ..cores.argmax import Argmax, result_layout
+from ..cores.skid_buffer import SkidBuffer
 from .folding import Folding
 from .layers import hardware_for
 from .lowering import element_shape
@@ -107,10 +113,22 @@ class Network(wiring.Component):
             units.append(unit)
             lanes = kind.out_lanes(fold)
         m.submodules.argmax = argmax = Argmax(self._score_shape, self._artifact.num_classes,
-                                              lanes)
-        wiring.connect(m, wiring.flipped(self.i_stream), units[0].i_stream)
+                                              lanes, pipelined=self._options.pipelined)
+        if self._options.pipelined:
+            # the producer's valid would otherwise reach the first input buffer's write logic
+            m.submodules.source = source = SkidBuffer(self.i_stream.payload.shape())
+            wiring.connect(m, wiring.flipped(self.i_stream), source.i_stream)
+            wiring.connect(m, source.o_stream, units[0].i_stream)
+        else:
+            wiring.connect(m, wiring.flipped(self.i_stream), units[0].i_stream)
         for producer, consumer in zip(units[:-1], units[1:]):
             wiring.connect(m, producer.o_stream, consumer.i_stream)
         wiring.connect(m, units[-1].o_stream, argmax.i_stream)
-        wiring.connect(m, argmax.o_stream, wiring.flipped(self.o_stream))
+        if self._options.pipelined:
+            # the consumer's ready would otherwise reach every register of the last layer
+            m.submodules.result = result = SkidBuffer(argmax.o_stream.payload.shape())
+            wiring.connect(m, argmax.o_stream, result.i_stream)
+            wiring.connect(m, result.o_stream, wiring.flipped(self.o_stream))
+        else:
+            wiring.connect(m, argmax.o_stream, wiring.flipped(self.o_stream))
         return m

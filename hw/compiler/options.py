@@ -23,37 +23,59 @@ class HardwareOptions:
         Popcount of XNOR layers, one of :data:`~qnnforge.hw.cores.xnor_dot.POPCOUNTS`.
     lut_inputs : int
         LUT size the compressor popcount is built for (6: Xilinx 7-series; 4: iCE40, ECP5).
+    pipeline : int
+        Adder levels between the registers of the datapath (0: no registers beyond the
+        issue and output ones). Above 0, every matrix-vector unit registers its dot product
+        every ``pipeline`` levels (:func:`~qnnforge.hw.cores.staged_dot.dot_stages`: as many
+        as its SIMD needs) and its accumulator's result before the output stage, and the argmax
+        compares in a registered tree; each register adds a cycle of latency, none of
+        throughput.
 
     Raises
     ------
     TypeError
         If ``dsp`` is not a bool.
     ValueError
-        If ``popcount`` is unknown or ``lut_inputs`` is not an integer of at least 3.
+        If ``popcount`` is unknown, ``lut_inputs`` is not an integer of at least 3 or
+        ``pipeline`` is not a non-negative integer.
     """
 
     dsp: bool = True
     popcount: str = "adder_tree"
     lut_inputs: int = 6
+    pipeline: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.dsp, bool):
             raise TypeError(f"dsp must be a bool, not {self.dsp!r}")
         check_popcount(self.popcount, self.lut_inputs)
+        if (not isinstance(self.pipeline, int) or isinstance(self.pipeline, bool)
+                or self.pipeline < 0):
+            raise ValueError(f"pipeline must be a non-negative integer, not {self.pipeline!r}")
 
     @classmethod
-    def for_fabric(cls, fabric: str, *, dsp: bool = True,
-                   popcount: str = "adder_tree") -> HardwareOptions:
-        """Return the options for ``fabric`` (its LUT size sizes the compressor popcount).
+    def for_fabric(cls, fabric: str, *, dsp: bool = True, popcount: str = "adder_tree",
+                   pipeline: int | None = None) -> HardwareOptions:
+        """Return the options for ``fabric``: its LUT size sizes the compressor popcount, and
+        its adder levels per register (:attr:`~qnnforge.hw.tools.fabrics.Fabric.pipeline`)
+        pipeline the datapath unless ``pipeline`` is given.
 
         Raises
         ------
         ValueError
             If ``fabric`` is not one of the known fabrics.
         """
-        return cls(dsp=dsp, popcount=popcount, lut_inputs=get_fabric(fabric).lut_inputs)
+        chosen = get_fabric(fabric)
+        return cls(dsp=dsp, popcount=popcount, lut_inputs=chosen.lut_inputs,
+                   pipeline=chosen.pipeline if pipeline is None else pipeline)
+
+    @property
+    def pipelined(self) -> bool:
+        """Whether the datapath has registers beyond the issue and output ones."""
+        return self.pipeline > 0
 
     def to_json(self) -> dict:
         """Return the design-summary form of these options."""
         return {"dsp": self.dsp, "popcount": {"architecture": self.popcount,
-                                               "lut_inputs": self.lut_inputs}}
+                                               "lut_inputs": self.lut_inputs},
+                "pipeline": {"levels": self.pipeline}}

@@ -6,6 +6,8 @@ cycles per inference is its slowest stage: a layer, or the input stream (``K / i
 beats). The latency of one inference through an idle pipeline, from
 its first input beat being accepted to its result being offered, is the input beats plus each
 layer's latency; the argmax's register takes the cycle the last input beat would otherwise need.
+Pipeline registers (:class:`~.options.HardwareOptions` ``pipeline``) add to the latency of the
+layers and the argmax, not to the interval.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ...sw.layers import Layer
+from ..cores.argmax import argmax_registers
+from ..cores.skid_buffer import SKID_LATENCY
 from .folding import (DEFAULT_IMAGE_TARGET_CYCLES, DEFAULT_TARGET_CYCLES, Folding,
                       FoldingError, LayerFolding, divisors, resolve_overrides)
 from .layers import hardware_for
+from .options import HardwareOptions
 
 __all__ = ["default_target_cycles", "default_folding", "check_folding", "stream_lanes",
            "CycleModel", "cycle_model"]
@@ -144,8 +149,10 @@ class CycleModel:
     latency_exact: bool = True
 
 
-def cycle_model(layers: Sequence[Layer], folding: Folding) -> CycleModel:
-    """Return the cycle model of ``layers`` folded by ``folding``."""
+def cycle_model(layers: Sequence[Layer], folding: Folding,
+                options: HardwareOptions = HardwareOptions()) -> CycleModel:
+    """Return the cycle model of ``layers`` folded by ``folding`` and built with ``options``
+    (their pipeline registers lengthen the latency, not the interval)."""
     input_beats = layers[0].in_features // folding.input_lanes
     kinds = [hardware_for(layer) for layer in layers]
     lanes = stream_lanes(layers, folding)
@@ -153,8 +160,11 @@ def cycle_model(layers: Sequence[Layer], folding: Folding) -> CycleModel:
                    for kind, layer, fold, width in zip(kinds, layers, folding.layers, lanes))
     stages = [("input", input_beats)] + [(layer.name, c) for layer, c in zip(layers, cycles)]
     bottleneck, interval = max(stages, key=lambda stage: stage[1])
-    latency = input_beats + sum(kind.latency(layer, fold, width) for kind, layer, fold, width
+    latency = input_beats + sum(kind.latency(layer, fold, width, options)
+                                for kind, layer, fold, width
                                 in zip(kinds, layers, folding.layers, lanes))
+    latency += argmax_registers(kinds[-1].out_lanes(folding.layers[-1]), options.pipelined)
+    latency += 2 * SKID_LATENCY if options.pipelined else 0  # the network's skid buffers
     return CycleModel(input_beats=input_beats, layer_cycles=cycles, interval=interval,
                       bottleneck=bottleneck, latency=latency,
                       latency_exact=all(kind.latency_exact for kind in kinds))

@@ -3,18 +3,35 @@
 Scores arrive ``lanes`` per beat (the output layer's PE), ``classes / lanes`` beats per vector.
 A running maximum is updated with a strict ``>`` chain across each beat, so the first of equal
 scores wins, which is :func:`numpy.argmax`'s rule and the artifact's ``lowest_index`` tie break.
+
+A chain of ``lanes`` comparisons, each choosing the operand of the next, is a long path. The
+pipelined argmax (``pipelined=True``) compares instead in a tournament tree over the beat's
+lanes, one level of comparisons a cycle (a lane wins against a later one unless the later one is
+strictly greater, so ties still go to the lowest index), then the tree's winner against the
+running maximum (whose classes all come before the beat's). The beat's scores travel beside the
+tree and are written into the result when its winner is. Every register loads only while the
+output can move (``advance = ~o.valid | o.ready``, which is also ``i.ready``), so a stall holds
+the whole pipeline; a result comes out :attr:`Argmax.latency` cycles later than unpipelined
+(:func:`argmax_registers`), at the same rate of a beat a cycle.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal, unsigned
+from amaranth.hdl import Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from .params import index_shape, positive_int
+from .pipelined_popcount import tree_levels
 
-__all__ = ["Argmax", "result_layout"]
+__all__ = ["Argmax", "argmax_registers", "result_layout"]
+
+
+def argmax_registers(lanes: int, pipelined: bool) -> int:
+    """Return the registers a pipelined argmax of ``lanes`` lanes adds between a vector's last
+    beat and its result (a level of its tree a cycle; 0 unpipelined)."""
+    return tree_levels(lanes) if pipelined else 0
 
 
 def result_layout(score_shape, classes: int) -> data.StructLayout:
@@ -34,6 +51,8 @@ class Argmax(wiring.Component):
         Number of scores per vector.
     lanes : int
         Scores per input beat; must divide ``classes``.
+    pipelined : bool
+        Compare in a registered tree instead of a chain.
 
     Attributes
     ----------
@@ -48,7 +67,7 @@ class Argmax(wiring.Component):
         If ``lanes`` does not divide ``classes``.
     """
 
-    def __init__(self, score_shape, classes: int, lanes: int):
+    def __init__(self, score_shape, classes: int, lanes: int, *, pipelined: bool = False):
         positive_int("Argmax classes", classes)
         positive_int("Argmax lanes", lanes)
         if classes % lanes:
@@ -56,12 +75,22 @@ class Argmax(wiring.Component):
         self._score_shape = Shape.cast(score_shape)
         self._classes = classes
         self._lanes = lanes
+        if not isinstance(pipelined, bool):
+            raise TypeError(f"Argmax pipelined must be a bool, not {pipelined!r}")
+        self._pipelined = pipelined
         super().__init__({
             "i_stream": In(stream.Signature(data.ArrayLayout(self._score_shape, lanes))),
             "o_stream": Out(stream.Signature(result_layout(self._score_shape, classes))),
         })
 
+    @property
+    def latency(self) -> int:
+        """Cycles a result takes beyond the unpipelined argmax's: :func:`argmax_registers`."""
+        return argmax_registers(self._lanes, self._pipelined)
+
     def elaborate(self, platform):
+        if self._pipelined:
+            return self._elaborate_tree()
         m = Module()
         lanes, beats = self._lanes, self._classes // self._lanes
         i, o = self.i_stream, self.o_stream
@@ -92,4 +121,71 @@ class Argmax(wiring.Component):
                     beat, lanes * self._score_shape.width).eq(i.payload.as_value())
             with m.Else():
                 m.d.sync += beat.eq(beat + 1)
+        return m
+
+    def _elaborate_tree(self):
+        m = Module()
+        lanes, beats = self._lanes, self._classes // self._lanes
+        i, o = self.i_stream, self.o_stream
+        width = lanes * self._score_shape.width
+        advance = Signal()
+        m.d.comb += [advance.eq(~o.valid | o.ready), i.ready.eq(advance)]
+        beat = Signal(index_shape(beats))
+        with m.If(i.valid & advance):
+            m.d.sync += beat.eq(Mux(beat == beats - 1, 0, beat + 1))
+
+        # the beat's tag and scores, and its candidates (score, class), a tree level a stage
+        tag = data.StructLayout({"valid": 1, "beat": index_shape(beats),
+                                 "scores": unsigned(width)})
+        staged = Signal(tag, name="stage0")
+        m.d.comb += [staged.valid.eq(i.valid), staged.beat.eq(beat),
+                     staged.scores.eq(i.payload.as_value())]
+        candidates = [(i.payload[lane], beat * lanes + lane) for lane in range(lanes)]
+        index_shape_ = index_shape(self._classes)
+        for level in range(self.latency):
+            paired = []
+            for k in range(0, len(candidates) - 1, 2):
+                (a, a_index), (b, b_index) = candidates[k], candidates[k + 1]
+                paired.append((Mux(b > a, b, a), Mux(b > a, b_index, a_index)))
+            if len(candidates) % 2:
+                paired.append(candidates[-1])
+            candidates = []
+            for k, (score, index) in enumerate(paired):
+                # data registers: the stage tags say which are valid
+                score_reg = Signal(self._score_shape, name=f"score{level + 1}_{k}",
+                                   reset_less=True)
+                index_reg = Signal(index_shape_, name=f"index{level + 1}_{k}", reset_less=True)
+                with m.If(advance):
+                    m.d.sync += [score_reg.eq(score), index_reg.eq(index)]
+                candidates.append((score_reg, index_reg))
+            following = Signal(tag, name=f"stage{level + 1}")
+            with m.If(advance):
+                m.d.sync += following.eq(staged)
+            staged = following
+        (winner, winner_index), = candidates
+
+        # The winner against the running maximum (earlier classes: they win ties). The maximum
+        # is kept doubled plus one, `2 * best + 1`, and a vector starts from a value below every
+        # doubled score, so `2 * winner > kept` is both `winner > best` and "first beat": the
+        # comparison's operands are registers and its result alone chooses (one loop, short).
+        width_x = self._score_shape.width + 2
+        start = -(1 << (width_x - 1))  # below 2 * the lowest score (a signed score's -2**(w-1))
+        kept = Signal(signed(width_x), init=start)
+        best_index = Signal(index_shape_, reset_less=True)
+        scores = Signal(data.ArrayLayout(self._score_shape, self._classes), reset_less=True)
+        doubled = Signal(signed(width_x))
+        m.d.comb += doubled.eq(winner * 2)
+        better = doubled > kept
+        run_index = Mux(better, winner_index, best_index)
+        run_kept = Mux(better, doubled + 1, kept)
+        with m.If(o.ready):
+            m.d.sync += o.valid.eq(0)
+        with m.If(advance & staged.valid):
+            m.d.sync += [kept.eq(run_kept), best_index.eq(run_index),
+                         scores.as_value().word_select(staged.beat, width).eq(staged.scores)]
+            with m.If(staged.beat == beats - 1):
+                m.d.sync += [kept.eq(start), o.valid.eq(1), o.payload.cls.eq(run_index),
+                             o.payload.scores.as_value().eq(scores.as_value())]
+                m.d.sync += o.payload.scores.as_value().word_select(
+                    staged.beat, width).eq(staged.scores)
         return m

@@ -37,6 +37,14 @@ Structure::
   score offsets) sit in a second memory, in the layout the stage gives.
 * Backpressure: the whole compute pipeline advances only when the output register is empty or
   being emptied (``advance = ~o.valid | o.ready``), so a stalled consumer never loses a result.
+* Pipelining (``options.pipeline = L > 0``): the dot product of each PE is a
+  :class:`~qnnforge.hw.cores.staged_dot.StagedDot` registered every ``L`` adder levels, and a
+  result register holds each accumulator's final value before the output stage. Every added
+  register loads under ``advance`` too, and a tag (busy, first, last, fold) travels beside the
+  data, so the accumulator and the output stage see their step's flags and the constants are
+  read one cycle before the output stage from the fold in its tag. The unit still takes a step
+  a cycle; a vector's latency grows by :attr:`MatrixVectorUnit.stages`
+  (:func:`mvu_registers`).
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -54,11 +62,16 @@ from amaranth.lib.wiring import In, Out
 from ..compiler.folding import layer_cycles
 from ..compiler.options import HardwareOptions
 from .params import index_shape, memory_depth, positive_int
+from .staged_dot import StagedDot, dot_stages
 
 if TYPE_CHECKING:
     from ..compiler.layers.dense import LoweredDense
 
-__all__ = ["MatrixVectorUnit"]
+__all__ = ["MatrixVectorUnit", "mvu_registers", "LOGIC_ROM_WORDS"]
+
+LOGIC_ROM_WORDS = 32
+"""Most folds whose output constants a pipelined unit leaves to synthesis to place (a ROM of 32
+words is two LUT4 levels); above, it asks for a block RAM."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,30 @@ class _Packing:
                     sources.setdefault((piece.column, piece.lane + k), set()).add(
                         piece.beat_lane + k)
         return sources
+
+
+def _stages(simd: int, options: HardwareOptions) -> tuple[int, int]:
+    return dot_stages(simd, options.pipeline), int(options.pipelined)
+
+
+def mvu_registers(simd: int, options: HardwareOptions) -> int:
+    """Return the registers a vector passes in a matrix-vector unit of ``simd`` lanes besides
+    its cycles: the issue and output registers, plus the dot product's and the result's when
+    ``options`` pipeline the datapath."""
+    return 2 + sum(_stages(simd, options))
+
+
+def _delayed(m: Module, value, stages: int, enable: Value, name: str) -> list:
+    """Return ``stages`` registers in a row after ``value`` (named ``name1``...), each loading
+    while ``enable``."""
+    chain = []
+    for k in range(stages):
+        register = Signal.like(value, name=f"{name}{k + 1}")
+        with m.If(enable):
+            m.d.sync += register.eq(value)
+        chain.append(register)
+        value = register
+    return chain
 
 
 class MatrixVectorUnit(wiring.Component):
@@ -202,6 +239,13 @@ class MatrixVectorUnit(wiring.Component):
         return self._layer.fan_out // self._pe
 
     @property
+    def stages(self) -> tuple[int, int]:
+        """``(dot, finish)``: registers of the staged dot product
+        (:func:`~qnnforge.hw.cores.staged_dot.dot_stages`) and before the output stage (1 when
+        pipelined), both beyond the issue and output registers; see :func:`mvu_registers`."""
+        return _stages(self._simd, self._options)
+
+    @property
     def cycles_per_vector(self) -> int:
         """Steady-state cycles per input vector: ``NF * SF``."""
         return layer_cycles(self._layer.fan_in, self._layer.fan_out, self._pe, self._simd)
@@ -275,25 +319,25 @@ class MatrixVectorUnit(wiring.Component):
             init=self.weight_words())
         m.submodules.constants = constants = Memory(
             shape=self._output_layout(), depth=memory_depth(nf_count),
-            init=self.output_words())
+            init=self.output_words(), attrs=self._constant_attrs())
         weight_port = weights.read_port()
         constant_port = constants.read_port()
         buffer_ports = [buffer.read_port() for buffer in buffers]
         m.d.comb += [weight_port.addr.eq(step), weight_port.en.eq(advance),
-                     constant_port.addr.eq(nf), constant_port.en.eq(advance)]
+                     constant_port.en.eq(advance)]
         for port in buffer_ports:
             m.d.comb += [port.addr.eq(row), port.en.eq(advance)]
 
         # Stage 1 registers (aligned with the memory read data).
-        busy, first, last = Signal(), Signal(), Signal()
+        tag = Signal(self._tag_layout())
         word_column = Signal.like(column)
         issuing = Signal()
         m.d.comb += issuing.eq(full.bit_select(read_bank, 1))
         with m.If(advance):
-            m.d.sync += busy.eq(issuing)
+            m.d.sync += tag.busy.eq(issuing)
             with m.If(issuing):
-                m.d.sync += [word_column.eq(column),
-                             first.eq(sf == 0), last.eq(sf == sf_count - 1)]
+                m.d.sync += [word_column.eq(column), tag.nf.eq(nf),
+                             tag.first.eq(sf == 0), tag.last.eq(sf == sf_count - 1)]
                 self._step_counters(m, sf, nf, step, read_bank, full, column, row)
         x_word = Signal(word_layout)
         with m.Switch(word_column):
@@ -301,20 +345,32 @@ class MatrixVectorUnit(wiring.Component):
                 with m.Case(c) if packing.columns > 1 else m.Default():
                     m.d.comb += x_word.eq(port.data)
 
-        # Stage 1: PE dot units and accumulators; results go to the output register.
+        # Stage 1 + dot stages: the accumulators; their results go to the output register, or
+        # first to a result register when the unit is pipelined (see `stages`).
+        dot_stages, finish_stages = self.stages
+        tags = [tag] + _delayed(m, tag, dot_stages + finish_stages, advance, "tag")
+        accumulating = tags[dot_stages]
+        # the constants of a fold are read one cycle before its output stage needs them
+        m.d.comb += constant_port.addr.eq(nf if len(tags) == 1 else tags[-2].nf)
         constant_words = constant_port.data
         results = []
         for p in range(pe):
             w_word = weight_port.data.word_select(p, simd * self.weight_width)
-            contribution = self._dot_unit(m, p, x_word, w_word)
-            acc = Signal(layer.acc_shape, name=f"acc{p}")
+            contribution = self._dot_unit(m, p, x_word, w_word, advance)
+            # data registers: `first` starts every sum and the tags say which are valid
+            acc = Signal(layer.acc_shape, name=f"acc{p}", reset_less=True)
             total = Signal(layer.acc_shape, name=f"total{p}")
-            m.d.comb += total.eq(Mux(first, 0, acc) + contribution)
-            with m.If(advance & busy):
+            m.d.comb += total.eq(Mux(accumulating.first, 0, acc) + contribution)
+            with m.If(advance & accumulating.busy):
                 m.d.sync += acc.eq(total)
+            if finish_stages:
+                result = Signal(layer.acc_shape, name=f"result{p}", reset_less=True)
+                with m.If(advance & accumulating.busy & accumulating.last):
+                    m.d.sync += result.eq(total)
+                total = result
             results.append(layer.output.finish(m, str(p), total, constant_words[p],
                                                self._options))
-        with m.If(advance & busy & last):
+        with m.If(advance & tags[-1].busy & tags[-1].last):
             m.d.sync += [o.valid.eq(1), o.payload.eq(Cat(*results))]
         with m.Elif(o.ready):
             m.d.sync += o.valid.eq(0)
@@ -396,10 +452,33 @@ class MatrixVectorUnit(wiring.Component):
             with m.Else():
                 m.d.sync += write_beat.eq(write_beat + 1)
 
-    def _dot_unit(self, m, p, x_word, w_bits):
-        layer = self._layer
-        unit, result = layer.dot.build(self._simd, layer.input_shape, layer.weight_shape,
-                                       self._options)
+    def _dot_unit(self, m, p, x_word, w_bits, advance):
+        layer, options = self._layer, self._options
+
+        def build(lanes):
+            return layer.dot.build(lanes, layer.input_shape, layer.weight_shape, options)
+
+        if options.pipelined:
+            unit = StagedDot(build, self._simd, layer.input_shape.width, self.weight_width,
+                             options.pipeline)
+            m.d.comb += unit.en.eq(advance)
+            result = unit.sum
+        else:
+            unit, result = build(self._simd)
         m.submodules[f"dot{p}"] = unit
         m.d.comb += [unit.x.eq(x_word), unit.w.eq(w_bits)]
         return result
+
+    def _constant_attrs(self) -> dict | None:
+        """Ask synthesis for a block RAM for the output constants of a pipelined unit with more
+        than :data:`LOGIC_ROM_WORDS` folds: Yosys would build so small a ROM from LUTs (its
+        constant bits removed), a multiplexer deeper than the pipeline's stages."""
+        if self._options.pipelined and self.neuron_folds > LOGIC_ROM_WORDS:
+            return {"rom_style": "block"}
+        return None
+
+    def _tag_layout(self) -> data.StructLayout:
+        """What travels beside a step's data down the pipeline: whether it is a step, the first
+        or last of its fold, and the fold (to read its output constants)."""
+        return data.StructLayout({"busy": 1, "first": 1, "last": 1,
+                                  "nf": index_shape(self.neuron_folds)})

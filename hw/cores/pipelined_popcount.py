@@ -1,5 +1,8 @@
 """Pipelined adder tree: the balanced tree of :func:`~qnnforge.hw.cores.popcount.adder_tree` with a
 register stage after every ``every`` levels, trading flip-flops and latency for clock speed.
+
+The matrix-vector unit's staged dot product (:mod:`~qnnforge.hw.cores.staged_dot`) loads every
+stage only under its ``advance`` enable, so a stall holds the tree.
 """
 
 from __future__ import annotations
@@ -23,11 +26,16 @@ def pipeline_latency(operands: int, every: int) -> int:
     return max(1, -(-tree_levels(operands) // every))
 
 
-def pipelined_adder_tree(m: Module, operands: list[Value], every: int) -> tuple[Value, int]:
+def pipelined_adder_tree(m: Module, operands: list[Value], every: int, *,
+                         enable: Value | None = None,
+                         reset_less: bool = False) -> tuple[Value, int]:
     """Return ``(sum, latency)``: ``operands`` summed in a tree registered every ``every`` levels.
 
-    The registers are in ``m.d.sync``; the sum appears ``latency`` cycles after its operands,
-    with ``latency = ceil(levels / every)`` (the last stage is always registered).
+    The registers are in ``m.d.sync`` and load only while ``enable`` (always, if None); the sum
+    appears ``latency = ceil(levels / every)`` cycles after its operands (the last stage is
+    always registered, :func:`pipeline_latency`). ``reset_less`` registers take no reset: data
+    whose validity travels beside them needs none, and on iCE40 a reset beside an enable splits
+    a carry chain through LUTs.
 
     Raises
     ------
@@ -46,8 +54,12 @@ def pipelined_adder_tree(m: Module, operands: list[Value], every: int) -> tuple[
         if depth == every or len(level) == 1:
             staged = []
             for value in level:
-                register = Signal(len(value))
-                m.d.sync += register.eq(value)
+                register = Signal(Value.cast(value).shape(), reset_less=reset_less)
+                if enable is None:
+                    m.d.sync += register.eq(value)
+                else:
+                    with m.If(enable):
+                        m.d.sync += register.eq(value)
                 staged.append(register)
             level, depth, latency = staged, 0, latency + 1
             if len(level) == 1:

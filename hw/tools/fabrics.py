@@ -47,6 +47,9 @@ class Fabric:
         and route for the fabric.
     bram_shapes : tuple of (int, int)
         The ``(width, depth)`` configurations of one block RAM; empty where it has none.
+    pipeline : int
+        Adder levels between the datapath's registers that a board of the fabric builds with
+        by default (:attr:`~qnnforge.hw.compiler.options.HardwareOptions.pipeline`; 0: none).
     """
 
     name: ClassVar[str]
@@ -60,6 +63,7 @@ class Fabric:
     luts_per_carry: ClassVar[int] = 0
     nextpnr: ClassVar[tuple[str, ...]] = ()
     bram_shapes: ClassVar[tuple[tuple[int, int], ...]] = ()
+    pipeline: ClassVar[int] = 0
 
     def synth_script(self, top: str, *, dsp: bool, flatten: bool = True) -> str:
         """Return the Yosys commands that synthesize ``top`` (without reading or reporting)."""
@@ -149,6 +153,9 @@ class ICE40(Fabric):
              "bram": r"SB_RAM40_4K\w*|SB_SPRAM256KA", "dsp": r"SB_MAC16"}
     nextpnr = ("nextpnr-ice40", "--up5k", "--package", "sg48")
     bram_shapes = ((16, 256), (8, 512), (4, 1024), (2, 2048))  # SB_RAM40_4K
+    # a LUT4 and its routing take some 3 ns on the UP5K, and Yosys maps a group's sum to a
+    # LUT network deeper than its adder levels: groups of 4 lanes reach 50 MHz
+    pipeline = 2
 
 
 @register
@@ -183,3 +190,4 @@ class ECP5(Fabric):
              "lutram": r"TRELLIS_DPR16X4"}
     luts_per_carry = 2
     bram_shapes = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))  # DP16KD
+    pipeline = 4

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..console import console, key_value_table, step
 from ..errors import UsageError, usage_errors
-from ..options import fold_overrides, positive_integer, positive_number
+from ..options import (PIPELINE_HELP, fold_overrides, non_negative_integer, positive_integer,
+                       positive_number)
 
 
 def register(subparsers) -> None:
@@ -32,7 +33,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default: build/BOARD)")
     parser.add_argument("--clock-mhz", type=positive_number, default=None,
-                        help="clock to run at, made by a PLL (default: the board oscillator)")
+                        help="clock to run at, made by a PLL (default: the board's: 36 MHz on "
+                             "icebreaker for an MLP, else the board oscillator)")
     parser.add_argument("--baud", type=positive_integer, default=DEFAULT_BAUD,
                         help="UART baud rate (default: %(default)s)")
     parser.add_argument("--no-run", action="store_true",
@@ -47,7 +49,7 @@ def register(subparsers) -> None:
     group = parser.add_argument_group("folding")
     group.add_argument("--target-cycles", type=positive_integer, default=None,
                        help="cycles per inference the folding aims for (default: the board's; "
-                            "for icebreaker 512 for an MLP and 8192 for a CNN so the design "
+                            "for icebreaker 128 for an MLP and 8192 for a CNN so the design "
                             "fits the UP5K, elsewhere 128 and 1024)")
     group.add_argument("--fold", action="append", default=[], metavar="LAYER:PExSIMD",
                        help="set one layer's folding, e.g. --fold 1:8x16 (repeatable)")
@@ -56,6 +58,9 @@ def register(subparsers) -> None:
                        help="build fixed-point multipliers from LUTs instead of DSP blocks")
     group.add_argument("--popcount", choices=tuple(POPCOUNTS), default="adder_tree",
                        help="popcount of XNOR layers (default: %(default)s)")
+    group.add_argument("--pipeline", type=non_negative_integer, default=None, metavar="LEVELS",
+                       help=PIPELINE_HELP + " (default: the board fabric's, 2 on iCE40, 4 on "
+                                            "ECP5)")
     parser.set_defaults(func=run)
 
 
@@ -109,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     clock_hz = None if args.clock_mhz is None else args.clock_mhz * 1e6
     with usage_errors():  # a clock no PLL makes, a baud rate the clock cannot
         board_clock(board, clock_hz, args.baud)
-    options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount)
+    options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount,
+                                         pipeline=args.pipeline)
     out = args.out or Path("build") / board.name
     with output_lock(out):
         artifact = load_artifact(args.artifact)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from qnnforge.boards.protocol import Status
+from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.boards.verify import verify_board
 from qnnforge.sw import reference
 from qnnforge.sw.data import load_digits_split
@@ -11,9 +12,11 @@ from qnnforge.sw.data import load_digits_split
 HELD_OUT = 50
 
 
-def test_board_answers_held_out_images_like_the_reference(artifact, folding, tmp_path):
+@pytest.mark.parametrize("options", [HardwareOptions(), HardwareOptions.for_fabric("ice40")],
+                         ids=["plain", "ice40-pipelined"])
+def test_board_answers_held_out_images_like_the_reference(artifact, folding, options, tmp_path):
     codes = artifact.input.quantize(load_digits_split().x_test[:HELD_OUT])
-    result = verify_board(artifact, folding, codes, tmp_path)
+    result = verify_board(artifact, folding, codes, tmp_path, options=options)
     # the testbench already compared scores; check the classes it reports independently
     assert result.requests == HELD_OUT
     np.testing.assert_array_equal(result.classes, reference.run(artifact, codes).classes)

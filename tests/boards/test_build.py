@@ -75,7 +75,11 @@ def test_icebreaker_bitstream_fits_and_meets_timing(artifact_dir, tmp_path):
     assert report["bitstream"] == str(bitstream) and bitstream.stat().st_size > 100_000
     assert report["lc_total"] == 5280 and 0 < report["lc"] <= 5280
     assert report["bram_total"] == 30 and report["dsp_total"] == 8
-    assert report["fmax_mhz"] >= report["clock_mhz"] == 12.0 and report["timing_met"]
+    # an MLP runs from the iCEBreaker's 36 MHz PLL clock (12 MHz * 48 / 16), pipelined
+    assert report["fmax_mhz"] >= report["clock_mhz"] == 36.0 and report["timing_met"]
+    assert report["pll"] == {"family": "ice40", "DIVR": 0, "DIVF": 47, "DIVQ": 4,
+                             "FILTER_RANGE": 1}
+    assert report["options"]["pipeline"] == {"levels": 2}
     # the versions of the tools that ran (the packer prints none), and the placer seed
     environment = report["environment"]
     assert list(environment["tools"]) == ["yosys", "nextpnr-ice40"]
@@ -211,8 +215,10 @@ def test_board_build_records_its_options_and_interface(tmp_path):
     artifact = _tiny_artifact()
     board = get_board("arty-a7-35")
     default = build_board(artifact, board, tmp_path / "a", run=False, estimate=False)
+    # xc7's Fmax is not measured here: its builds are not pipelined by default
     assert default.report["options"] == {"dsp": True, "popcount": {"architecture": "adder_tree",
-                                                                   "lut_inputs": 6}}
+                                                                   "lut_inputs": 6},
+                                         "pipeline": {"levels": 0}}
     options = HardwareOptions(dsp=False, popcount="compressor", lut_inputs=4)
     chosen = build_board(artifact, board, tmp_path / "b", run=False, estimate=False,
                          options=options)

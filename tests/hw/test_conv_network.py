@@ -7,6 +7,7 @@ import pytest
 from qnnforge.hw.compiler.folding import FoldingError, LayerFolding
 from qnnforge.hw.compiler.layers import hardware_for, lower_layer
 from qnnforge.hw.compiler.network import Network
+from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.compiler.plan import cycle_model, default_folding
 from qnnforge.hw.cores.convolution import ConvolutionUnit
 from qnnforge.hw.cores.pooling import MaxPoolUnit
@@ -54,13 +55,14 @@ def test_maxpool_unit_matches_reference(precision, lanes):
     np.testing.assert_array_equal(got, pool.forward(inputs))
 
 
+@pytest.mark.parametrize("pipeline", [0, 1])
 @pytest.mark.parametrize("precision", ["binary", "fixed"])
-def test_network_classifies_like_the_reference(precision):
+def test_network_classifies_like_the_reference(precision, pipeline):
     rng = np.random.default_rng(11)
     artifact = random_cnn(rng, precision)
     folding = default_folding(artifact.layers, 300)
     inputs = random_inputs(artifact.input.encoding, rng, 3, artifact.in_features)
-    network = Network(artifact, folding)
+    network = Network(artifact, folding, options=HardwareOptions(pipeline=pipeline))
     lanes = folding.input_lanes
     beats = [[int(c) for c in row[i:i + lanes]]
              for row in inputs for i in range(0, artifact.in_features, lanes)]

@@ -64,6 +64,8 @@ def test_generate_records_the_popcount(artifact, tmp_path):
     ({"popcount": "wallace"}, r"^popcount must be one of adder_tree, compressor, not 'wallace'$"),
     ({"popcount": "compressor", "lut_inputs": 2},
      r"^lut_inputs must be an integer of at least 3, not 2$"),
+    ({"pipeline": -1}, r"^pipeline must be a non-negative integer, not -1$"),
+    ({"pipeline": True}, r"^pipeline must be a non-negative integer, not True$"),
 ])
 def test_generate_rejects_bad_popcount(kwargs, message):
     with pytest.raises(ValueError, match=message):

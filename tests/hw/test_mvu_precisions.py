@@ -20,9 +20,9 @@ from .layers import mixed_layer, random_inputs
 from .simulate import run_stream
 
 
-def _simulate(layer, pe, simd, in_lanes, inputs, dsp=True, seed=0):
+def _simulate(layer, pe, simd, in_lanes, inputs, dsp=True, seed=0, pipeline=0):
     unit = MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes,
-                            options=HardwareOptions(dsp=dsp))
+                            options=HardwareOptions(dsp=dsp, pipeline=pipeline))
     codes = layer.input_encoding.to_code(inputs)
     beats = [[int(c) for c in row[i:i + in_lanes]]
              for row in codes for i in range(0, layer.in_features, in_lanes)]
@@ -62,9 +62,9 @@ outputs = st.one_of(
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), fan_in=st.integers(1, 12), fan_out=st.sampled_from([1, 2, 3, 4]),
        x_encoding=encodings, w_encoding=weight_encodings, output=outputs,
-       dsp=st.booleans(), seed=st.integers(0, 2**16))
+       dsp=st.booleans(), seed=st.integers(0, 2**16), pipeline=st.sampled_from([0, 1, 2]))
 def test_mvu_matches_reference_for_every_precision(data, fan_in, fan_out, x_encoding,
-                                                   w_encoding, output, dsp, seed):
+                                                   w_encoding, output, dsp, seed, pipeline):
     rng = np.random.default_rng(seed)
     kind, out_encoding = output
     layer = mixed_layer(rng, fan_in, fan_out, x_encoding, w_encoding, kind, out_encoding)
@@ -72,7 +72,8 @@ def test_mvu_matches_reference_for_every_precision(data, fan_in, fan_out, x_enco
     simd = data.draw(st.integers(1, fan_in))
     in_lanes = data.draw(st.sampled_from(_divisors(fan_in)))
     inputs = random_inputs(x_encoding, rng, 4, fan_in)
-    actual = _simulate(layer, pe, simd, in_lanes, inputs, dsp=dsp, seed=seed)
+    actual = _simulate(layer, pe, simd, in_lanes, inputs, dsp=dsp, seed=seed,
+                       pipeline=pipeline)
     expected = reference.layer_forward(layer, inputs)
     encoding = layer.output_encoding
     if encoding is not None:

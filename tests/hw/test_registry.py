@@ -104,4 +104,9 @@ def test_layer_kind_summary_names_its_op_and_dot():
         entry = kind.summary(kind.lower(layer), folding, 1)
         assert entry["op"] == layer.op
         assert entry["cycles_per_vector"] == kind.cycles(layer, folding, 1)
-        assert kind.latency(layer, folding, 1) == entry["cycles_per_vector"] + 2
+        assert kind.latency(layer, folding, 1, HardwareOptions()) == entry["cycles_per_vector"] + 2
+        # pipelined every adder level: a register per level of the SIMD lanes' tree (none for
+        # one or two lanes, one group), and the result's
+        pipelined = kind.latency(layer, folding, 1, HardwareOptions(pipeline=1))
+        levels = (folding.simd - 1).bit_length()
+        assert pipelined == entry["cycles_per_vector"] + 2 + (levels if levels > 1 else 0) + 1

@@ -16,10 +16,11 @@ import types
 import numpy as np
 import pytest
 from amaranth.hdl import Module, Mux, Shape, signed, unsigned
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from qnnforge.hw.compiler.layers import lower_layer
+from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.cores import mvu as mvu_module
 from qnnforge.hw.cores import sliding_window as window_module
 from qnnforge.hw.cores.argmax import Argmax
@@ -29,6 +30,8 @@ from qnnforge.hw.cores.fixed_dot import FixedDot, FixedMultiplier
 from qnnforge.hw.cores.multithreshold import MultiThreshold
 from qnnforge.hw.cores.popcount import Popcount
 from qnnforge.hw.cores.requantizer import Requantizer
+from qnnforge.hw.cores import skid_buffer as skid_module
+from qnnforge.hw.cores.skid_buffer import SkidBuffer
 from qnnforge.hw.cores.ternary_dot import TernaryDot
 from qnnforge.hw.cores.threshold import Threshold
 from qnnforge.hw.cores.ttq_dot import TTQDot
@@ -271,6 +274,25 @@ def test_argmax_stream_contract(score_shape, classes, lanes, steps):
     assert proof.steps == steps
 
 
+# the registered tree: 4 lanes take 2 levels, 3 lanes 2 (one passes a level unpaired)
+@pytest.mark.parametrize("score_shape, classes, lanes, steps", [
+    (signed(3), 4, 2, 9), (signed(2), 4, 4, 8), (unsigned(2), 3, 3, 8), (signed(3), 2, 1, 8),
+], ids=["s3-4x2", "s2-4x4", "u2-3x3", "s3-2x1"])
+def test_pipelined_argmax_stream_contract(score_shape, classes, lanes, steps):
+    core = Argmax(score_shape, classes, lanes, pipelined=True)
+    name = f"Argmax({score_shape}, {classes}, {lanes}, pipelined)"
+    proof = prove_argmax_stream(core, name=name, steps=steps, latency=core.latency)
+    _proved(proof, name)
+
+
+def test_canary_pipelined_argmax_checked_one_cycle_early_fails():
+    core = Argmax(signed(2), 4, 4, pipelined=True)
+    with pytest.raises(EquivalenceError, match=(
+            r"^early argmax breaks its stream contract at step \d+ \(o.valid is high exactly "
+            r"while a result is owed \(none lost, none duplicated\)\) after .*$")):
+        prove_argmax_stream(core, name="early argmax", steps=6, latency=core.latency - 1)
+
+
 # Bounded proofs of the MVU and the sliding window (sim/formal.py prove_stream): every input
 # sequence of `steps` cycles from reset, payloads, valid and ready free. Depth covered: the
 # unfolded MVUs (one beat a vector) see 3 or more vectors with their outputs; the folded 1x1
@@ -279,13 +301,14 @@ def test_argmax_stream_contract(score_shape, classes, lanes, steps):
 # interact; the windows cover the first output rows of the first image (12 steps: up to 9
 # input beats, 8 output beats). bench/formal.py runs deeper bounds (full images and vectors).
 
-def _mvu(kind, pe, simd, in_lanes, fan_in=4):
+def _mvu(kind, pe, simd, in_lanes, fan_in=4, pipeline=0, module=mvu_module):
     rng = np.random.default_rng(fan_in * 10 + pe)
     if kind == "binary":
         layer = random_layer(rng, fan_in, 2, BIPOLAR, scores=False)
     else:
         layer = mixed_layer(rng, fan_in, 2, uint(2), sint(2), "scores")
-    unit = mvu_module.MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes)
+    unit = module.MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes,
+                                   options=HardwareOptions(pipeline=pipeline))
     return unit, layer
 
 
@@ -302,6 +325,62 @@ def test_mvu_stream_contract(kind, fan_in, pe, simd, in_lanes, steps):
     proof = prove_stream(unit, formal.mvu_model(unit, layer), name=name, steps=steps)
     _proved(proof, name)
     assert proof.steps == steps
+
+
+# pipelined (registered every adder level): SIMD 4 is two registered groups of 2 lanes, their
+# registered sum and the result register (3 cycles more latency); SIMD 2, one group, only the
+# result register
+PIPELINED_MVU_STREAMS = [("binary", 4, 1, 4, 4, 12), ("binary", 4, 2, 2, 2, 12),
+                         ("fixed", 2, 2, 2, 2, 10)]
+
+
+@pytest.mark.parametrize("kind, fan_in, pe, simd, in_lanes, steps", PIPELINED_MVU_STREAMS,
+                         ids=[f"{k}-2x{f}-pe{p}-simd{s}-lanes{l}" for k, f, p, s, l, _ in
+                              PIPELINED_MVU_STREAMS])
+def test_pipelined_mvu_stream_contract(kind, fan_in, pe, simd, in_lanes, steps):
+    unit, layer = _mvu(kind, pe, simd, in_lanes, fan_in, pipeline=1)
+    assert sum(unit.stages) == (3 if simd == 4 else 1)
+    name = f"MVU({kind}, 2x{fan_in}, pe={pe}, simd={simd}, in_lanes={in_lanes}, pipeline=1)"
+    proof = prove_stream(unit, formal.mvu_model(unit, layer), name=name, steps=steps)
+    _proved(proof, name)
+
+
+def test_canary_pipelined_mvu_whose_dot_registers_ignore_stalls_fails():
+    # the staged dot's registers load every cycle: a stall at the output lets a partial sum
+    # move on without its step, so a result is lost or repeated
+    broken = _mutated(mvu_module, "m.d.comb += unit.en.eq(advance)", "m.d.comb += unit.en.eq(1)")
+    unit, layer = _mvu("binary", 1, 4, 4, pipeline=1, module=broken)
+    with pytest.raises(EquivalenceError, match=(
+            r"^MVU with free-running dot registers breaks its stream contract at step \d+: "
+            r"an offered beat is the next one the reference gives for the items taken in, and "
+            r"every input it depends on has been taken$")):
+        prove_stream(unit, formal.mvu_model(unit, layer),
+                     name="MVU with free-running dot registers", steps=10)
+
+
+def test_skid_buffer_stream_contract():
+    # one beat an item: the k-th beat out is the k-th beat in, never lost, repeated or changed
+    # under a stall, and the buffer holds no more than its two registers (ring 4)
+    model = formal.StreamModel(1, 1, (0,), lambda m, beats, k: beats[0].as_value(),
+                               patience=4, interval=1, settle=0, ring=4)
+    name = "SkidBuffer(2 x signed(2))"
+    proof = prove_stream(SkidBuffer(data.ArrayLayout(signed(2), 2)), model, name=name,
+                         steps=10)
+    _proved(proof, name)
+
+
+def test_canary_skid_buffer_that_forgets_its_skid_fails():
+    # the beat accepted while the output stalls is stored but never marked: it is lost
+    broken = _mutated(skid_module, "m.d.sync += [skid.eq(i.payload), skid_valid.eq(1)]",
+                      "m.d.sync += [skid.eq(i.payload)]")
+    model = formal.StreamModel(1, 1, (0,), lambda m, beats, k: beats[0].as_value(),
+                               patience=4, interval=1, settle=0, ring=4)
+    with pytest.raises(EquivalenceError, match=(
+            r"^forgetful skid buffer breaks its stream contract at step \d+: an offered beat is "
+            r"the next one the reference gives for the items taken in, and every input it "
+            r"depends on has been taken$")):
+        prove_stream(broken.SkidBuffer(data.ArrayLayout(signed(2), 2)), model,
+                     name="forgetful skid buffer", steps=10)
 
 
 def _window(in_shape, lanes, kernel, stride, padding, cls=None):

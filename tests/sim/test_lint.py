@@ -62,6 +62,16 @@ DESIGNS = {
     "cnn-fixed-padded": lambda: (random_cnn(np.random.default_rng(17), "fixed", (7, 6, 2),
                                             (4, 6)), {}, HardwareOptions()),
     "cnn-unpadded": lambda: (_unpadded_cnn(), {}, HardwareOptions()),
+    # staged dot products, result registers, the argmax tree and the skid buffers
+    "binary-folded-pipelined": lambda: (random_network(np.random.default_rng(3), [18, 12, 9, 6]),
+                                        {0: LayerFolding(pe=3, simd=5),
+                                         1: LayerFolding(pe=9, simd=7),
+                                         2: LayerFolding(pe=2, simd=4)},
+                                        HardwareOptions(pipeline=1)),
+    "mixed-pipelined": lambda: (_mixed_network(np.random.default_rng(11)),
+                                {0: LayerFolding(pe=2, simd=5), 1: LayerFolding(pe=3, simd=3),
+                                 2: LayerFolding(pe=6, simd=4), 3: LayerFolding(pe=2, simd=6)},
+                                HardwareOptions(dsp=False, pipeline=2)),
 }
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from qnnforge.hw.compiler.folding import LayerFolding
 from qnnforge.hw.compiler.generate import generate
+from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.sim.runner import SimulationFailed
 from qnnforge.sim.verify import verify_network
 from qnnforge.sw.artifact import ThresholdActivation
@@ -128,3 +129,38 @@ def test_trained_cnn_is_bit_exact_on_every_held_out_sample(digits, tmp_path):
     assert result.mismatches == 0 and result.stalled_mismatches == 0
     assert np.mean(result.classes == digits.y_test) == trained.reference_accuracy
     assert result.cycles_per_inference == design.summary["cycles_per_inference"]
+
+
+def test_pipelined_trained_network_is_bit_exact_with_the_predicted_latency(trained, tmp_path):
+    # the digits MLP registered every 2 adder levels: 128-lane popcounts of 4 stages, 64-lane
+    # add/subtract trees of 3, a result register per layer and a 3-level argmax tree (PE 5)
+    artifact, plain, codes, torch_classes = trained
+    design = generate(artifact, tmp_path / "hw", options=HardwareOptions(pipeline=2))
+    result = verify_network(artifact, design, codes, tmp_path / "sim")
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    np.testing.assert_array_equal(result.classes, torch_classes)
+    assert design.summary["cycles_per_inference"] == plain.summary["cycles_per_inference"]
+    assert result.cycles_per_inference == pytest.approx(design.summary["cycles_per_inference"],
+                                                        rel=0.05)
+    # fc0 (SIMD 64, 6 adder levels): 3 dot stages, fc1 (SIMD 128): 4, fc2 (SIMD 2): 0; a
+    # result register each; the argmax tree over 5 lanes: 3 levels; two skid buffers
+    assert design.summary["latency_cycles"] == (plain.summary["latency_cycles"]
+                                                + 3 + 4 + 3 + 3 + 2)
+    assert result.latency_cycles == design.summary["latency_cycles"]
+
+
+@pytest.mark.parametrize("pipeline", [1, 3])
+def test_pipelined_uneven_folding_with_stalls(pipeline, tmp_path):
+    rng = np.random.default_rng(7)
+    artifact = random_network(rng, [18, 12, 9, 6])
+    folding = {0: LayerFolding(pe=3, simd=5), 1: LayerFolding(pe=9, simd=7),
+               2: LayerFolding(pe=2, simd=4)}
+    design = generate(artifact, tmp_path / "hw", overrides=folding,
+                      options=HardwareOptions(pipeline=pipeline))
+    codes = artifact.input.encoding.to_code(random_inputs(artifact.input.encoding, rng, 200, 18))
+    result = verify_network(artifact, design, codes, tmp_path / "sim", stall=0.5,
+                            backpressure=0.5, seed=3)
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    assert result.cycles_per_inference == pytest.approx(design.summary["cycles_per_inference"],
+                                                        rel=0.05)
+    assert result.latency_cycles == design.summary["latency_cycles"]

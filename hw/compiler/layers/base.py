@@ -43,9 +43,11 @@ class LayerHardware(Protocol):
     def cycles(self, layer: Layer, folding: LayerFolding, in_lanes: int) -> int:
         """Return the layer's steady-state cycles per inference (its slowest part)."""
 
-    def latency(self, layer: Layer, folding: LayerFolding, in_lanes: int) -> int:
-        """Return the cycles from the layer's last input to its last output, when idle (for a
-        layer that works on windows: an upper bound, its whole cycles plus its registers)."""
+    def latency(self, layer: Layer, folding: LayerFolding, in_lanes: int,
+                options: HardwareOptions) -> int:
+        """Return the cycles from the layer's last input to its last output, when idle and built
+        with ``options`` (their pipeline registers count), for a layer that works on windows an
+        upper bound: its whole cycles plus its registers."""
 
     def out_lanes(self, folding: LayerFolding) -> int:
         """Return the elements per beat of the layer's output stream."""

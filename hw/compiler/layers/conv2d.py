@@ -15,6 +15,7 @@ from amaranth.hdl import Shape
 
 from ....sw.layers import Conv2dLayer, DenseLayer
 from ...cores.convolution import ConvolutionUnit
+from ...cores.mvu import mvu_registers
 from ..folding import (LayerFolding, check_lanes, check_matrix_folding, fold_matrix,
                        lanes_within, layer_cycles)
 from ..options import HardwareOptions
@@ -22,8 +23,9 @@ from .dense import DenseHardware, LoweredDense
 
 __all__ = ["LoweredConv2d", "Conv2dHardware", "window_beats"]
 
-PIPELINE_REGISTERS = 4
-"""Registers a window passes besides its cycles: two in the window unit, two in the MVU."""
+WINDOW_REGISTERS = 2
+"""Registers a window passes in the window unit besides its cycles (the matrix-vector unit's
+are :func:`~qnnforge.hw.cores.mvu.mvu_registers`)."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,10 @@ class Conv2dHardware:
     def cycles(self, layer: Conv2dLayer, folding: LayerFolding, in_lanes: int) -> int:
         return max(self.matrix_cycles(layer, folding), window_beats(_geometry(layer), in_lanes))
 
-    def latency(self, layer: Conv2dLayer, folding: LayerFolding, in_lanes: int) -> int:
-        return self.cycles(layer, folding, in_lanes) + PIPELINE_REGISTERS
+    def latency(self, layer: Conv2dLayer, folding: LayerFolding, in_lanes: int,
+                options: HardwareOptions) -> int:
+        return (self.cycles(layer, folding, in_lanes) + WINDOW_REGISTERS
+                + mvu_registers(folding.simd, options))
 
     def out_lanes(self, folding: LayerFolding) -> int:
         return folding.pe

@@ -13,7 +13,7 @@ import numpy as np
 from amaranth.hdl import Shape
 
 from ....sw.layers import DenseLayer
-from ...cores.mvu import MatrixVectorUnit
+from ...cores.mvu import MatrixVectorUnit, mvu_registers
 from ..dots import DotKind, dot_for
 from ..folding import (LayerFolding, check_lanes, check_matrix_folding, fold_matrix,
                        layer_cycles)
@@ -22,10 +22,6 @@ from ..options import HardwareOptions
 from ..outputs import OutputStage, lower_output
 
 __all__ = ["LoweredDense", "DenseHardware"]
-
-PIPELINE_REGISTERS = 2
-"""Registers a vector passes in a matrix-vector unit besides its cycles: issue and output."""
-
 
 @dataclass(frozen=True)
 class LoweredDense:
@@ -89,8 +85,9 @@ class DenseHardware:
     def cycles(self, layer: DenseLayer, folding: LayerFolding, in_lanes: int) -> int:
         return layer_cycles(layer.in_features, layer.out_features, folding.pe, folding.simd)
 
-    def latency(self, layer: DenseLayer, folding: LayerFolding, in_lanes: int) -> int:
-        return self.cycles(layer, folding, in_lanes) + PIPELINE_REGISTERS
+    def latency(self, layer: DenseLayer, folding: LayerFolding, in_lanes: int,
+                options: HardwareOptions) -> int:
+        return self.cycles(layer, folding, in_lanes) + mvu_registers(folding.simd, options)
 
     def out_lanes(self, folding: LayerFolding) -> int:
         return folding.pe

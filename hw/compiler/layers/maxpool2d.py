@@ -67,7 +67,8 @@ class MaxPool2dHardware:
     def cycles(self, layer: MaxPool2dLayer, folding: LayerFolding, in_lanes: int) -> int:
         return window_beats(_geometry(layer), in_lanes)
 
-    def latency(self, layer: MaxPool2dLayer, folding: LayerFolding, in_lanes: int) -> int:
+    def latency(self, layer: MaxPool2dLayer, folding: LayerFolding, in_lanes: int,
+                options: HardwareOptions) -> int:
         return self.cycles(layer, folding, in_lanes) + PIPELINE_REGISTERS
 
     def out_lanes(self, folding: LayerFolding) -> int:

@@ -91,8 +91,10 @@ def test_summary_compares_with_the_report_beside_it(model, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--no-dsp"], "the ice40 estimate is calibrated for designs with DSP inference on and the "
-                   "adder_tree popcount, not off and adder_tree"),
+    (["--no-dsp"], "the ice40 estimate is calibrated for designs with DSP inference on, the "
+                   "adder_tree popcount and pipeline 0, not off, adder_tree and 0"),
+    (["--pipeline", "2"], "the ice40 estimate is calibrated for designs with DSP inference on, "
+                          "the adder_tree popcount and pipeline 0, not on, adder_tree and 2"),
     (["--fold", "0:3x1"], "layer 0: PE must divide the fan-out 2, not 3"),
     (["--report", "nowhere.json"], "--report nowhere.json: no such file"),
 ])

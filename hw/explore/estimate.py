@@ -213,7 +213,7 @@ class FabricModel:
         (None: none do).
     demos : tuple of str
         The demo reports it was fitted to.
-    dsp, popcount :
+    dsp, popcount, pipeline :
         The hardware options the demos and per-lane costs were built with; the model
         estimates designs built with the same.
     """
@@ -228,15 +228,18 @@ class FabricModel:
     demos: tuple[str, ...] = ()
     dsp: bool = True
     popcount: str = "adder_tree"
+    pipeline: int = 0
 
     def check_options(self, options: HardwareOptions) -> None:
         """Raise :class:`CalibrationError` unless ``options`` build what the model was fitted
-        to (DSP inference and popcount)."""
-        if (options.dsp, options.popcount) != (self.dsp, self.popcount):
+        to (DSP inference, popcount and pipeline registers)."""
+        fitted = (self.dsp, self.popcount, self.pipeline)
+        if (options.dsp, options.popcount, options.pipeline) != fitted:
             raise CalibrationError(
                 f"the {self.fabric} estimate is calibrated for designs with DSP inference "
-                f"{'on' if self.dsp else 'off'} and the {self.popcount} popcount, not "
-                f"{'on' if options.dsp else 'off'} and {options.popcount}")
+                f"{'on' if self.dsp else 'off'}, the {self.popcount} popcount and pipeline "
+                f"{self.pipeline}, not {'on' if options.dsp else 'off'}, {options.popcount} "
+                f"and {options.pipeline}")
 
     def in_bram(self, memory: MemoryBlock) -> bool:
         """Return whether ``memory`` is estimated to go to block RAM."""
@@ -278,14 +281,16 @@ class FabricModel:
         return {"fabric": self.fabric, "lut": self.lut, "ff": self.ff, "dsp_per": self.dsp_per,
                 "ram_depth": self.ram_depth, "rom_depth": self.rom_depth,
                 "demos": list(self.demos), "dsp": self.dsp,
-                "popcount": self.popcount, "lanes": [lane.to_json() for lane in self.lanes]}
+                "popcount": self.popcount, "pipeline": self.pipeline,
+                "lanes": [lane.to_json() for lane in self.lanes]}
 
     @classmethod
     def from_json(cls, data: dict) -> FabricModel:
         return cls(data["fabric"], tuple(PerLane.from_json(x) for x in data["lanes"]),
                    dict(data["lut"]), dict(data["ff"]), dict(data["dsp_per"]),
                    data["ram_depth"], data["rom_depth"],
-                   tuple(data["demos"]), data["dsp"], data["popcount"])
+                   tuple(data["demos"]), data["dsp"], data["popcount"],
+                   data.get("pipeline", 0))
 
 
 @dataclass(frozen=True)
@@ -406,7 +411,8 @@ def fit_fabric(fabric: str, lanes: tuple[PerLane, ...],
     return FabricModel(fabric, lanes, dict(zip(LUT_TERMS, map(float, lut))),
                        dict(zip(FF_TERMS, map(float, ff))), dict(zip(DSP_TERMS, map(float, dsp))),
                        ram_depth, rom_depth,
-                       tuple(name for name, _, _ in designs), options.dsp, options.popcount)
+                       tuple(name for name, _, _ in designs), options.dsp, options.popcount,
+                       options.pipeline)
 
 
 # --- the estimate --------------------------------------------------------------------------

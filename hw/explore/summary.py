@@ -58,7 +58,7 @@ def model_summary(artifact: Artifact, folding: Folding, fabrics: Sequence[str],
         model.check_options(options)
     counts = model_counts(artifact)
     costs = layer_costs(artifact, folding, options)
-    timing = cycle_model(artifact.layers, folding)
+    timing = cycle_model(artifact.layers, folding, options)
     lanes = stream_lanes(artifact.layers, folding)
     estimates = {fabric: estimate_layers(costs, model) for fabric, model in models.items()}
     layers = []
@@ -68,7 +68,7 @@ def model_summary(artifact: Artifact, folding: Folding, fabrics: Sequence[str],
         memory = {role: cost.memory_bits(role) for role in MEMORY_ROLES}
         layers.append({
             **entry, "pe": fold.pe, "simd": fold.simd, "cycles": cycles,
-            "latency_cycles": hardware_for(layer).latency(layer, fold, width),
+            "latency_cycles": hardware_for(layer).latency(layer, fold, width, options),
             "memory_bits": {**memory, "total": sum(memory.values())},
             "estimated": {fabric: estimate["layers"][layer.name]
                           for fabric, estimate in estimates.items()},

@@ -178,9 +178,14 @@ def test_errors_name_the_problem(tmp_path):
                                                r"reports synthesized for it$"):
         estimate_resources(artifact, FOLDING, "ecp5", calibration=calibration)
     with pytest.raises(CalibrationError, match=r"^the ice40 estimate is calibrated for designs "
-                                               r"with DSP inference on and the adder_tree "
-                                               r"popcount, not off and adder_tree$"):
+                                               r"with DSP inference on, the adder_tree popcount "
+                                               r"and pipeline 0, not off, adder_tree and 0$"):
         estimate_resources(artifact, FOLDING, "ice40", HardwareOptions(dsp=False),
+                           calibration=calibration)
+    with pytest.raises(CalibrationError, match=r"^the ice40 estimate is calibrated for designs "
+                                               r"with DSP inference on, the adder_tree popcount "
+                                               r"and pipeline 0, not on, adder_tree and 1$"):
+        estimate_resources(artifact, FOLDING, "ice40", HardwareOptions(pipeline=1),
                            calibration=calibration)
     with pytest.raises(ValueError, match=r"^fabric must be one of"):
         estimate_resources(artifact, FOLDING, "stratix", calibration=calibration)

@@ -128,3 +128,25 @@ def test_trained_cnn_is_bit_exact_on_every_held_out_sample(digits, tmp_path):
     assert result.mismatches == 0 and result.stalled_mismatches == 0
     assert np.mean(result.classes == digits.y_test) == trained.reference_accuracy
     assert result.cycles_per_inference == design.summary["cycles_per_inference"]
+
+
+@pytest.mark.parametrize("popcount", ["adder_tree", "compressor"])
+def test_binary_mlp_with_a_binary_first_layer_on_popcount_lanes(tmp_path, popcount):
+    # uint1 inputs x bipolar weights counted on XNOR lanes (a = P - N[c]); SIMD 7 of 20 and 5
+    # of 12 leave padding lanes; stalls and backpressure; the measured cycles are the model's
+    from qnnforge.hw.compiler.options import HardwareOptions
+
+    rng = np.random.default_rng(14)
+    artifact = random_network(rng, [20, 12, 8, 4], input_bits=1)
+    folding = {0: LayerFolding(pe=3, simd=7), 1: LayerFolding(pe=2, simd=5),
+               2: LayerFolding(pe=2, simd=8)}
+    design = generate(artifact, tmp_path / "hw", overrides=folding,
+                      options=HardwareOptions(popcount=popcount, lut_inputs=4))
+    assert [entry["dot"] for entry in design.summary["layers"]] == [
+        "xnor_uint1", "xnor", "xnor"]
+    codes = random_inputs(artifact.input.encoding, rng, 150, 20)
+    result = verify_network(artifact, design, codes, tmp_path / "sim", stall=0.4,
+                            backpressure=0.4, seed=5)
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    assert result.cycles_per_inference == design.summary["cycles_per_inference"]
+    assert result.latency_cycles == design.summary["latency_cycles"]

@@ -22,7 +22,8 @@ Every kind states how its accumulator ``acc`` of output channel ``c`` maps to th
 product: ``a = s * acc + o[c]`` (:attr:`DotKind.score_scale` ``s``, :meth:`DotKind.offsets`
 ``o``). The output constants are moved into the accumulator's domain once, with exact integers:
 
-* ``a >= t``  <=>  ``acc >= ceil((t - o[c]) / s)``, ``a <= u``  <=>  ``acc <= floor((u - o[c]) / s)``
+* ``a >= t``  <=>  ``acc >= ceil((t - o[c]) / s)``,
+  ``a <= u``  <=>  ``acc <= floor((u - o[c]) / s)``
   (:meth:`DotKind.accumulator_bounds`; thresholds and multi-thresholds);
 * scores ``a + bias = s * acc + (o[c] + bias)``; a requantizer's ``a * M + O`` is
   ``acc * (s * M) + (O + o[c] * M)`` (:mod:`.outputs`).
@@ -64,8 +65,8 @@ from ..cores.xnor_dot import XnorDot
 from .lowering import signed_shape_for
 from .options import HardwareOptions
 
-__all__ = ["DotKind", "Xnor", "UnsignedXnor", "BinaryWeight", "Ternary", "Fixed", "TTQ", "Codebook", "DOT_KINDS",
-           "dot_for", "UnsupportedPrecisionError"]
+__all__ = ["DotKind", "Xnor", "UnsignedXnor", "BinaryWeight", "Ternary", "Fixed", "TTQ",
+           "Codebook", "DOT_KINDS", "dot_for", "UnsupportedPrecisionError"]
 
 
 class UnsupportedPrecisionError(QnnforgeError, ValueError):
@@ -309,7 +310,8 @@ class Codebook(_TableKind):
         return CodebookLane(input_shape, encoding.bits, encoding.values, dsp=dsp)
 
 
-DOT_KINDS: tuple[DotKind, ...] = (Xnor(), UnsignedXnor(), BinaryWeight(), Ternary(), Fixed(), TTQ(), Codebook())
+DOT_KINDS: tuple[DotKind, ...] = (Xnor(), UnsignedXnor(), BinaryWeight(), Ternary(), Fixed(),
+                                  TTQ(), Codebook())
 """Every dot-product kind; at most one accepts a precision pair."""
 
 

@@ -1,10 +1,10 @@
 """Output stages: the hardware side of each output rule of :mod:`qnnforge.sw.outputs`.
 
 A stage is the rule lowered for one layer: its per-channel constants in the accumulator's domain
-(``a = s * acc + o[c]``, which the layer's dot-product kind gives, see :mod:`.dots`), the layout those constants
-take in the matrix-vector unit's constant memory, and the combinational unit that turns an
-accumulator into an output element. The matrix-vector unit asks its stage; it never tests which
-rule it has.
+(``a = s * acc + o[c]``, which the layer's dot-product kind gives, see :mod:`.dots`), the layout
+those constants take in the matrix-vector unit's constant memory, and the combinational unit
+that turns an accumulator into an output element. The matrix-vector unit asks its stage; it never
+tests which rule it has.
 
 ===========================  ==============================  =================================
 rule (``kind``)              stage                           unit

@@ -1,12 +1,13 @@
 """Synthesis per distinct module: identical leaf modules of a generated design merged into one.
 
 Amaranth emits one Verilog module per component instance, named by its path
-(``qnnforge_top.fc0.dot0 .. dot15``), so sixteen identical 784-lane dot units are sixteen modules
+(``qnnforge_top.fc0.dot0 .. dot15``): sixteen identical 784-lane dot units are sixteen modules
 that a synthesis maps sixteen times. :func:`merge_identical_modules` finds the leaf modules
 (those that instantiate no other module) that are the same up to the names of their ports and
 wires, keeps one of each, and points every instance of the others at it, renaming the named
-port connections. A synthesis that keeps the hierarchy (:func:`~.breakdown.module_cells`) then maps each
-distinct module once, and :func:`~.breakdown.total_cells` counts its cells once per instance.
+port connections. A synthesis that keeps the hierarchy (:func:`~.breakdown.module_cells`) then
+maps each distinct module once, and :func:`~.breakdown.total_cells` counts its cells once per
+instance.
 
 Two modules are *the same* when their token sequences agree after every declared name (port,
 wire, reg) is replaced by the index of its first appearance: a bijective renaming, so the merged

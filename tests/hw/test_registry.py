@@ -62,7 +62,8 @@ def test_dot_kinds_of_each_pair():
     assert dot_for("l", uint(4), ttq(3, 5)).name == "ttq"
     assert dot_for("l", uint(2), codebook(3, (1, 2))).name == "codebook"
     assert [(kind.name, kind.counts, kind.multiplies) for kind in DOT_KINDS] == [
-        ("xnor", True, False), ("xnor_uint1", True, False), ("binary_weight", False, False), ("ternary", False, False),
+        ("xnor", True, False), ("xnor_uint1", True, False),
+        ("binary_weight", False, False), ("ternary", False, False),
         ("fixed", False, True), ("ttq", False, False), ("codebook", False, True)]
 
 

@@ -64,3 +64,16 @@ def test_plot_is_written(sfc, tmp_path):
                            sfc.point(16, 1.0, 2.0, None, "timeout")])
     sfc.write_plot(document, tmp_path / "sfc.png")
     assert (tmp_path / "sfc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_readme_section_renders_points_and_finn(sfc):
+    spec = importlib.util.spec_from_file_location("bench_readme", ROOT / "bench" / "readme.py")
+    readme = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(readme)
+    document = sfc.report([sfc.point(1024, 6.2, 300.4, {"lut": 9000, "ff": 3000, "bram": 11},
+                                     "ok", 0),
+                           sfc.point(16, 250.0, 1500.0, None, "timeout")])
+    section = readme.sfc_section(document)
+    assert "| 1024 | 9,000 | 3,000 | 11 | 27.57 | 6 s | 300 s | 0 |" in section
+    assert "| 16 | – | – | – | – | 250 s | timeout after 1500 s | – |" in section
+    assert "| FINN SFC-max, 16.2 | 91,131 | | | 4.42 | | | |" in section

@@ -16,7 +16,9 @@ Each point: ``cycles_per_image`` (the design's interval), ``lut``, ``ff``, ``bra
 ``verilator_mismatches`` where a Verilator run was done. FINN's SFC-max point (16.2 cycles per
 image, 91,131 LUT) is drawn beside ours.
 
-Run: ``python bench/sfc.py [--cycles 1024 256 ...] [--verify 1024 ...] [--synth-timeout S]``.
+Run: ``python bench/sfc.py [--cycles 1024 256 ...] [--verify 1024 ...] [--synth-timeout S]``;
+the points of foldings a run does not measure are kept from the output file, so foldings can be
+measured one run at a time.
 """
 
 from __future__ import annotations
@@ -102,9 +104,17 @@ def report(points: list[dict]) -> dict:
     return {"macs_per_image": MACS_PER_IMAGE,
             "points": sorted(points, key=lambda entry: -entry["cycles_per_image"]),
             "finn_sfc_max": FINN_SFC_MAX,
-            "synthesis": f"Yosys {tool_version('yosys')} synth_xilinx -family xc7, each distinct "
+            "synthesis": f"{tool_version('yosys')}: synth_xilinx -family xc7, each distinct "
                          f"module once (hw/tools/modules.py), LUTs of carry cells included",
             "hardware": "compressor popcount for LUT6, default folding per cycle target"}
+
+
+def kept_points(path: Path, cycles: list[int]) -> list[dict]:
+    """Return the points of ``path`` (if it exists) at foldings other than ``cycles``."""
+    if not path.exists():
+        return []
+    return [entry for entry in json.loads(path.read_text())["points"]
+            if entry["cycles_per_image"] not in cycles]
 
 
 def _verify(artifact: Artifact, design, samples: int, seed: int) -> int:
@@ -121,9 +131,9 @@ def _verify(artifact: Artifact, design, samples: int, seed: int) -> int:
     return result.mismatches + result.stalled_mismatches
 
 
-def measure(artifact: Artifact, cycles: int, synth_timeout: float, verify: bool,
-            samples: int = 3, seed: int = 0) -> dict:
-    """Generate, synthesize and (if ``verify``) verify SFC folded for ``cycles`` per image."""
+def measure(artifact: Artifact, cycles: int, synth_timeout: float) -> tuple[dict, object]:
+    """Generate and synthesize SFC folded for ``cycles`` per image; return its point and the
+    design."""
     options = HardwareOptions.for_fabric(FABRIC, popcount="compressor")
     start = time.monotonic()
     design = generate(artifact, BUILD / f"c{cycles}", target_cycles=cycles, options=options)
@@ -143,8 +153,7 @@ def measure(artifact: Artifact, cycles: int, synth_timeout: float, verify: bool,
     synth_s = time.monotonic() - start
     print(f"sfc {cycles}: synthesis {status} in {synth_s:.0f} s"
           + (f", {counts['lut']} LUT" if counts else ""), flush=True)
-    mismatches = _verify(artifact, design, samples, seed) if verify else None
-    return point(interval, generate_s, synth_s, counts, status, mismatches)
+    return point(interval, generate_s, synth_s, counts, status), design
 
 
 def write_plot(document: dict, path: Path) -> None:
@@ -187,14 +196,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS / "sfc.json")
     args = parser.parse_args(argv)
     artifact = sfc_artifact()
-    points = []
-    for cycles in args.cycles:
-        points.append(measure(artifact, cycles, args.synth_timeout, cycles in args.verify,
-                              args.samples))
-        document = report(points)  # written after every point: a long run keeps what it has
+    points = kept_points(args.output, args.cycles)
+    measured = []
+
+    def save() -> None:  # after every step: a long run keeps what it has
+        document = report(points + measured)
         write_atomic(args.output, json.dumps(document, indent=2) + "\n")
-    write_plot(document, args.output.with_suffix(".png"))
-    return 0 if all(entry.get("verilator_mismatches", 0) == 0 for entry in points) else 1
+        write_plot(document, args.output.with_suffix(".png"))
+
+    for cycles in args.cycles:
+        entry, design = measure(artifact, cycles, args.synth_timeout)
+        measured.append(entry)
+        save()
+        if cycles in args.verify:
+            entry["verilator_mismatches"] = _verify(artifact, design, args.samples, 0)
+            save()
+    return 0 if all(entry.get("verilator_mismatches", 0) == 0 for entry in measured) else 1
 
 
 if __name__ == "__main__":

@@ -77,3 +77,12 @@ def test_readme_section_renders_points_and_finn(sfc):
     assert "| 1024 | 9,000 | 3,000 | 11 | 27.57 | 6 s | 300 s | 0 |" in section
     assert "| 16 | – | – | – | – | 250 s | timeout after 1500 s | – |" in section
     assert "| FINN SFC-max, 16.2 | 91,131 | | | 4.42 | | | |" in section
+
+
+def test_a_run_keeps_the_points_it_does_not_measure(sfc, tmp_path):
+    path = tmp_path / "sfc.json"
+    assert sfc.kept_points(path, [16]) == []
+    document = sfc.report([sfc.point(1024, 1.0, 2.0, {"lut": 9000, "ff": 1, "bram": 0}, "ok"),
+                           sfc.point(16, 1.0, 2.0, None, "timeout")])
+    path.write_text(json.dumps(document))
+    assert [entry["cycles_per_image"] for entry in sfc.kept_points(path, [16, 64])] == [1024]

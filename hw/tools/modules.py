@@ -30,7 +30,9 @@ from .synth import Resources
 
 __all__ = ["MergedVerilog", "merge_identical_modules", "synthesize_distinct"]
 
-_MODULE = re.compile(r"^module (\\\S+ |\w+) ?\(.*?^endmodule\n?", re.M | re.S)
+_MODULE = re.compile(r"(?:^\(\*[^\n]*\*\)\n)*^module (\\\S+ |\w+) ?\(.*?^endmodule\n?",
+                     re.M | re.S)
+"""A module with the attribute lines before it (a merged-away module takes them along)."""
 _TOKEN = re.compile(r"\\\S+|\d*'[sS]?[bodhBODH][0-9a-fA-FxzXZ_?]+|[A-Za-z_$][A-Za-z0-9_$]*"
                     r"|\S")
 _DECLARATION = re.compile(r"^\s*(?:input|output|inout|wire|reg)\b(?:\s+signed)?"

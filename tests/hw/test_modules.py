@@ -13,6 +13,7 @@ from qnnforge.hw.tools.modules import merge_identical_modules
 from .layers import random_network
 
 VERILOG = """\
+(* generator = "Amaranth" *)
 module top(a, b, y, z);
   input [1:0] a;
   wire [1:0] a;
@@ -36,6 +37,7 @@ module top(a, b, y, z);
   );
 endmodule
 
+(* generator = "Amaranth" *)
 module \\top.u0 (\\p$1 , q);
   input [1:0] \\p$1 ;
   wire [1:0] \\p$1 ;
@@ -44,6 +46,7 @@ module \\top.u0 (\\p$1 , q);
   assign q = \\p$1 [0] & \\p$1 [1];
 endmodule
 
+(* generator = "Amaranth" *)
 module \\top.u1 (\\p$7 , q);
   input [1:0] \\p$7 ;
   wire [1:0] \\p$7 ;
@@ -52,6 +55,7 @@ module \\top.u1 (\\p$7 , q);
   assign q = \\p$7 [0] & \\p$7 [1];
 endmodule
 
+(* generator = "Amaranth" *)
 module \\top.u2 (\\p$9 , q);
   input [1:0] \\p$9 ;
   wire [1:0] \\p$9 ;
@@ -66,6 +70,9 @@ def test_identical_leaves_up_to_their_names_are_merged():
     merged = merge_identical_modules(VERILOG)
     assert (merged.modules, merged.distinct) == (4, 3)
     assert "module \\top.u1 " not in merged.text
+    # its attribute line went with it: none is left dangling before the end of the file
+    assert merged.text.count('(* generator = "Amaranth" *)\nmodule ') == 3
+    assert merged.text.count("(* generator") == 3
     # u1's instance names u0's module and u0's port; u2 (an OR) and the top stay as they were
     assert "  \\top.u0  u1 (\n    .\\p$1 (b),\n    .q(z)\n  );" in merged.text
     assert "  \\top.u2  u2 (\n    .\\p$9 (b)," in merged.text

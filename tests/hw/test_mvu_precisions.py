@@ -129,20 +129,23 @@ def test_ttq_extremes_with_padding_lanes():
     ("scores", None)])
 @pytest.mark.parametrize("popcount, lut_inputs", [("adder_tree", 6), ("compressor", 4),
                                                   ("compressor", 6)])
-def test_binary_first_layer_counts_on_every_output_and_popcount(kind, out_encoding, popcount,
-                                                                lut_inputs):
-    # uint1 x bipolar on XNOR-popcount lanes; SIMD 4 of a fan-in of 10 leaves 2 padding lanes,
-    # which must count nothing however many -1 weights the rows have
+@pytest.mark.parametrize("x_encoding, dot", [(uint(1), "xnor_uint1"), (BIPOLAR, "xnor")])
+def test_xnor_lanes_on_every_output_and_popcount(kind, out_encoding, popcount, lut_inputs,
+                                                 x_encoding, dot):
+    # uint1 (a binary first layer) or bipolar x bipolar on XNOR-popcount lanes; SIMD 4 of a
+    # fan-in of 10 leaves 2 padding lanes, which must count nothing however many -1 weights
+    # the rows have
     rng = np.random.default_rng(11)
-    layer = mixed_layer(rng, 10, 4, uint(1), BIPOLAR, kind, out_encoding)
+    layer = mixed_layer(rng, 10, 4, x_encoding, BIPOLAR, kind, out_encoding)
     layer.weights[1] = -1
     layer.weights[2] = 1
     lowered = lower_layer(layer)
-    assert lowered.dot.name == "xnor_uint1"
+    assert lowered.dot.name == dot
     unit = MatrixVectorUnit(lowered, pe=2, simd=4, in_lanes=5,
                             options=HardwareOptions(popcount=popcount, lut_inputs=lut_inputs))
-    inputs = random_inputs(uint(1), rng, 6, 10)
-    beats = [[int(c) for c in row[i:i + 5]] for row in inputs for i in (0, 5)]
+    inputs = random_inputs(x_encoding, rng, 6, 10)
+    codes = x_encoding.to_code(inputs)
+    beats = [[int(c) for c in row[i:i + 5]] for row in codes for i in (0, 5)]
     payloads = run_stream(unit, beats, len(inputs) * 2, stall=0.3, backpressure=0.3, seed=11)
     actual = np.array([[int(v) for v in p] for p in payloads]).reshape(len(inputs), 4)
     if layer.output_encoding is not None:

@@ -29,6 +29,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ from cnv import calibrated_threshold
 from qnnforge.hw.compiler.generate import generate
 from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.tools.files import write_atomic, write_bytes_atomic
-from qnnforge.hw.tools.modules import synthesize_distinct
+from qnnforge.hw.tools.modules import merge_identical_modules, synthesize_distinct
 from qnnforge.hw.tools.synth import SynthesisError
 from qnnforge.hw.tools.toolchain import tool_version
 from qnnforge.sw import reference
@@ -119,25 +120,37 @@ def kept_points(path: Path, cycles: list[int]) -> list[dict]:
 
 def _verify(artifact: Artifact, design, samples: int, seed: int) -> int:
     """Return the mismatches of a Verilator run on ``samples`` random images (full rate, then
-    stalls and backpressure); a failed run counts every sample."""
+    stalls and backpressure); a failed run counts every sample.
+
+    Verilator builds the design with identical modules merged (as synthesized), so each
+    distinct dot unit is compiled once; the instance paths the testbench reads are unchanged.
+    """
     from qnnforge.sim.runner import SimulationFailed
     from qnnforge.sim.verify import verify_network
     codes = np.random.default_rng(seed + 1).integers(0, 2, size=(samples, WIDTHS[0]))
+    merged = design.verilog.with_name(f"{design.top}.merged.v")
+    write_atomic(merged, merge_identical_modules(design.verilog.read_text()).text)
     try:
-        result = verify_network(artifact, design, codes, design.verilog.parent / "verify")
+        result = verify_network(artifact, replace(design, verilog=merged), codes,
+                                design.verilog.parent / "verify")
     except SimulationFailed as failure:
         print(f"sfc: {failure}", flush=True)
         return samples
     return result.mismatches + result.stalled_mismatches
 
 
-def measure(artifact: Artifact, cycles: int, synth_timeout: float) -> tuple[dict, object]:
-    """Generate and synthesize SFC folded for ``cycles`` per image; return its point and the
-    design."""
+def _generate(artifact: Artifact, cycles: int):
+    """Return SFC's design folded for ``cycles`` per image and the seconds it took."""
     options = HardwareOptions.for_fabric(FABRIC, popcount="compressor")
     start = time.monotonic()
     design = generate(artifact, BUILD / f"c{cycles}", target_cycles=cycles, options=options)
-    generate_s = time.monotonic() - start
+    return design, time.monotonic() - start
+
+
+def measure(artifact: Artifact, cycles: int, synth_timeout: float) -> tuple[dict, object]:
+    """Generate and synthesize SFC folded for ``cycles`` per image; return its point and the
+    design."""
+    design, generate_s = _generate(artifact, cycles)
     interval = design.summary["cycles_per_inference"]
     print(f"sfc {cycles}: generated in {generate_s:.0f} s, {interval} cycles/image", flush=True)
     start = time.monotonic()
@@ -193,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synth-timeout", type=float, default=1800,
                         help="seconds Yosys may take per folding (default: %(default)s)")
     parser.add_argument("--samples", type=int, default=3, help="random images to verify")
+    parser.add_argument("--verify-only", action="store_true",
+                        help="regenerate and verify the --cycles points already in --output, "
+                             "keeping their synthesis figures")
     parser.add_argument("--output", type=Path, default=RESULTS / "sfc.json")
     args = parser.parse_args(argv)
     artifact = sfc_artifact()
@@ -204,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
         write_atomic(args.output, json.dumps(document, indent=2) + "\n")
         write_plot(document, args.output.with_suffix(".png"))
 
+    if args.verify_only:
+        points = json.loads(args.output.read_text())["points"]
+        for entry in points:
+            if entry["cycles_per_image"] in args.cycles:
+                design, _ = _generate(artifact, entry["cycles_per_image"])
+                entry["verilator_mismatches"] = _verify(artifact, design, args.samples, 0)
+                save()
+        return 0 if all(entry.get("verilator_mismatches", 0) == 0 for entry in points) else 1
     for cycles in args.cycles:
         entry, design = measure(artifact, cycles, args.synth_timeout)
         measured.append(entry)

@@ -29,7 +29,6 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,7 @@ from cnv import calibrated_threshold
 from qnnforge.hw.compiler.generate import generate
 from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.tools.files import write_atomic, write_bytes_atomic
-from qnnforge.hw.tools.modules import merge_identical_modules, synthesize_distinct
+from qnnforge.hw.tools.modules import synthesize_distinct
 from qnnforge.hw.tools.synth import SynthesisError
 from qnnforge.hw.tools.toolchain import tool_version
 from qnnforge.sw import reference
@@ -120,19 +119,12 @@ def kept_points(path: Path, cycles: list[int]) -> list[dict]:
 
 def _verify(artifact: Artifact, design, samples: int, seed: int) -> int:
     """Return the mismatches of a Verilator run on ``samples`` random images (full rate, then
-    stalls and backpressure); a failed run counts every sample.
-
-    Verilator builds the design with identical modules merged (as synthesized), so each
-    distinct dot unit is compiled once; the instance paths the testbench reads are unchanged.
-    """
+    stalls and backpressure); a failed run counts every sample."""
     from qnnforge.sim.runner import SimulationFailed
     from qnnforge.sim.verify import verify_network
     codes = np.random.default_rng(seed + 1).integers(0, 2, size=(samples, WIDTHS[0]))
-    merged = design.verilog.with_name(f"{design.top}.merged.v")
-    write_atomic(merged, merge_identical_modules(design.verilog.read_text()).text)
     try:
-        result = verify_network(artifact, replace(design, verilog=merged), codes,
-                                design.verilog.parent / "verify")
+        result = verify_network(artifact, design, codes, design.verilog.parent / "verify")
     except SimulationFailed as failure:
         print(f"sfc: {failure}", flush=True)
         return samples

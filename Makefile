@@ -4,7 +4,8 @@
 #   make bench  bootstrap, then the precision-cost sweep, the formal grid, FINN's CNV side by side,
 #               stochastic-vs-nearest training rounding, the Brevitas models through qnnforge
 #               import and the per-layer sensitivity of the MLP and CNN into bench/results/
-#               (about 35 min, plus up to 40 min of CNV synthesis)
+#               (about 35 min, plus up to 40 min of CNV synthesis), then FINN's SFC at four
+#               foldings (make bench-sfc runs that part alone)
 #   make mutants  bootstrap, then the mutation run (bench/mutants.py: named mutants of the cores,
 #               the reference, the lowering and the checkers, each against the tests that should
 #               catch it) into bench/results/mutants.{json,md} (about 7 min; not in make test)
@@ -21,7 +22,7 @@ APT_PACKAGES := yosys nextpnr-ice40 fpga-icestorm
 TOOLS := yosys nextpnr-ice40 icepack
 PYTEST_WORKERS ?= 2
 
-.PHONY: bootstrap tools demo test bench mutants figures clean
+.PHONY: bootstrap tools demo test bench bench-sfc mutants figures clean
 
 bootstrap: $(DEPS_STAMP) tools
 
@@ -54,6 +55,11 @@ bench: bootstrap
 	$(PY) bench/rounding.py
 	$(PY) bench/qonnx.py
 	$(PY) bench/sensitivity.py
+	$(PY) bench/sfc.py
+
+# FINN's SFC at 1024, 256, 64 and 16 cycles per image alone (bench/results/sfc.{json,png})
+bench-sfc: bootstrap
+	$(PY) bench/sfc.py
 
 mutants: bootstrap
 	$(PY) bench/mutants.py

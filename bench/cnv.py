@@ -65,7 +65,7 @@ IMAGE = (32, 32, 3)
 CALIBRATION_IMAGES = 16
 
 
-def _calibrated_threshold(rng, acc: np.ndarray) -> ThresholdActivation:
+def calibrated_threshold(rng, acc: np.ndarray) -> ThresholdActivation:
     """Return a threshold per channel at the median of its accumulators on calibration images.
 
     ``acc`` is ``(samples, channels)``. A random direction per channel; the threshold is the
@@ -83,7 +83,7 @@ def cnv_artifact(seed: int = 0) -> Artifact:
 
     The first convolution takes uint8 pixels; every later layer bipolar activations. Thresholds
     are set from the integer reference on random uint8 calibration images (see
-    :func:`_calibrated_threshold`); the last dense layer outputs class scores with a small
+    :func:`calibrated_threshold`); the last dense layer outputs class scores with a small
     random bias.
     """
     rng = np.random.default_rng(seed)
@@ -99,7 +99,7 @@ def cnv_artifact(seed: int = 0) -> Artifact:
         else:
             weights = rng.choice([-1, 1], size=(channels, 3, 3, shape[2])).astype(np.int64)
             acc = reference.conv2d(x, weights, (1, 1), (0, 0, 0, 0), 0)
-            output = _calibrated_threshold(rng, acc.reshape(-1, channels))
+            output = calibrated_threshold(rng, acc.reshape(-1, channels))
             conv = Conv2dLayer(f"conv{convs}", encoding, BIPOLAR, shape, weights, (1, 1),
                                (0, 0, 0, 0), int(encoding.min), output)
             x = output.apply(acc.reshape(-1, channels)).reshape(acc.shape)
@@ -112,7 +112,7 @@ def cnv_artifact(seed: int = 0) -> Artifact:
         acc = reference.dense(x, weights)
         last = index == len(DENSE_WIDTHS) - 1
         output = (ScoreOutput(rng.integers(-3, 4, size=width)) if last
-                  else _calibrated_threshold(rng, acc))
+                  else calibrated_threshold(rng, acc))
         layers.append(DenseLayer(f"fc{index}", BIPOLAR, BIPOLAR, weights, output))
         x = acc if last else output.apply(acc)
     quantizer = InputQuantizer(uint(8), 0, 255, 1, 0)

@@ -12,6 +12,7 @@ each is rendered here from files in ``bench/results/``:
   ``demo-<precision>.json``;
 * ``board_cnn``: ``board-icebreaker-cnn.json``, the binary CNN's iCEBreaker build;
 * ``cnv``: ``cnv.json`` (``bench/cnv.py``, FINN's CNV with FINN's folding);
+* ``sfc``: ``sfc.json`` (``bench/sfc.py``, FINN's SFC at four foldings beside SFC-max);
 * ``rounding``: ``rounding.json`` (``bench/rounding.py``: stochastic against nearest rounding in
   training, int2 and int4, three seeds);
 * ``qonnx``: ``qonnx.json`` (``bench/qonnx.py``, Brevitas models through ``qnnforge import``);
@@ -257,6 +258,28 @@ def cnv_section(report: dict) -> str:
             + "\n".join(f"| {key} | {value} |" for key, value in rows) + "\n")
 
 
+def sfc_section(report: dict) -> str:
+    """Return SFC's LUTs against cycles per image, beside FINN SFC-max's point."""
+    table = ["| cycles/image | LUT | FF | BRAM | LUT per (MAC/cycle) | generate | synthesis | "
+             "Verilator mismatches |", "|---|---|---|---|---|---|---|---|"]
+    for entry in report["points"]:
+        verilator = entry.get("verilator_mismatches")
+        if entry["synth_status"] == "ok":
+            counts = (f"{entry['lut']:,} | {entry['ff']:,} | {entry['bram']} | "
+                      f"{entry['lut_per_mac_cycle']:.2f}")
+            synthesis = f"{entry['synth_s']:.0f} s"
+        else:
+            counts = "– | – | – | –"
+            synthesis = f"{entry['synth_status']} after {entry['synth_s']:.0f} s"
+        table.append(f"| {entry['cycles_per_image']} | {counts} | {entry['generate_s']:.0f} s | "
+                     f"{synthesis} | {'–' if verilator is None else verilator} |")
+    finn = report["finn_sfc_max"]
+    ratio = finn["lut"] * finn["cycles_per_image"] / report["macs_per_image"]
+    table.append(f"| FINN SFC-max, {finn['cycles_per_image']} | {finn['lut']:,} | | | "
+                 f"{ratio:.2f} | | | |")
+    return "\n".join(table) + "\n"
+
+
 def rounding_section(report: dict) -> str:
     """Return the held-out accuracy of each training rounding rule: mean, spread and range."""
     table = ["| weights and activations | training rounding | held-out accuracy, mean ± std "
@@ -423,6 +446,7 @@ def render_sections() -> dict[str, str]:
             "board_cnn": board_section(
                 {**_load("board-icebreaker-cnn.json"), "model": "binary digits CNN"}),
             "cnv": cnv_section(_load("cnv.json")),
+            "sfc": sfc_section(_load("sfc.json")),
             "rounding": rounding_section(_load("rounding.json")),
             "qonnx": qonnx_section(_load("qonnx.json")),
             "estimate": estimate_section(_load("estimate.json")),

@@ -180,8 +180,9 @@ def add_hardware_options(parser: argparse.ArgumentParser, *, top: bool = False) 
                        help="build fixed-point multipliers from LUTs (shift-add) instead of "
                             "letting the synthesizer infer DSP blocks")
     group.add_argument("--popcount", choices=tuple(POPCOUNTS), default=defaults.popcount,
-                       help="popcount of XNOR layers: adder tree, or the compressor tree of "
-                            "carry chains and LUT counters (default: %(default)s)")
+                       help="popcount of XNOR layers (a binary first layer too): adder tree, "
+                            "or the compressor tree of carry chains and LUT counters "
+                            "(default: %(default)s)")
     group.add_argument("--lut-inputs", type=int, choices=(4, 5, 6), default=defaults.lut_inputs,
                        help="LUT size the compressor popcount is built for: 6 for Xilinx "
                             "7-series, 4 for iCE40 and ECP5 (default: %(default)s)")

@@ -3,28 +3,45 @@
 Each kind is a class that answers every question the rest of the generator has about the lanes
 of a layer, so nothing else tests which kind it is:
 
-==================  ====================  ==============================================
-kind                inputs x weights      per lane
-==================  ====================  ==============================================
-:class:`Xnor`       bipolar x bipolar     ``XNOR``, counted: accumulates the popcount ``P``
-:class:`BinaryWeight` fixed x bipolar     add or subtract
-:class:`Ternary`    fixed x ternary       add, subtract or skip
-:class:`Fixed`      fixed x fixed         multiply (DSP or LUT shift-add)
-:class:`TTQ`        fixed x ttq           add to ``P`` or ``N`` or skip; ``Wp*P - Wn*N``
-:class:`Codebook`   fixed x codebook      look up the value, multiply (DSP or LUT)
-==================  ====================  ==============================================
+====================  ====================  ============================================
+kind                  inputs x weights      per lane
+====================  ====================  ============================================
+:class:`Xnor`         bipolar x bipolar     ``XNOR``, counted: accumulates the popcount ``P``
+:class:`UnsignedXnor` uint1 x bipolar       ``XNOR``, counted, like :class:`Xnor`
+:class:`BinaryWeight` fixed x bipolar       add or subtract
+:class:`Ternary`      fixed x ternary       add, subtract or skip
+:class:`Fixed`        fixed x fixed         multiply (DSP or LUT shift-add)
+:class:`TTQ`          fixed x ttq           add to ``P`` or ``N`` or skip; ``Wp*P - Wn*N``
+:class:`Codebook`     fixed x codebook      look up the value, multiply (DSP or LUT)
+====================  ====================  ============================================
 
 The kinds of weights with a learned table (``ttq``, ``codebook``) need the table to build their
 unit: :func:`dot_for` returns the kind bound to the weight encoding (:meth:`DotKind.bind`).
 
-An XNOR layer accumulates ``P`` instead of the signed dot product ``a = 2P - K``; its constants
-are moved into the count domain once, with exact integers (:meth:`DotKind.accumulator_bounds`):
+Every kind states how its accumulator ``acc`` of output channel ``c`` maps to the signed dot
+product: ``a = s * acc + o[c]`` (:attr:`DotKind.score_scale` ``s``, :meth:`DotKind.offsets`
+``o``). The output constants are moved into the accumulator's domain once, with exact integers:
 
-* ``a >= t``  <=>  ``P >= ceil((t + K) / 2)``
-* ``a <= u``  <=>  ``P <= floor((u + K) / 2)``
+* ``a >= t``  <=>  ``acc >= ceil((t - o[c]) / s)``,
+  ``a <= u``  <=>  ``acc <= floor((u - o[c]) / s)``
+  (:meth:`DotKind.accumulator_bounds`; thresholds and multi-thresholds);
+* scores ``a + bias = s * acc + (o[c] + bias)``; a requantizer's ``a * M + O`` is
+  ``acc * (s * M) + (O + o[c] * M)`` (:mod:`.outputs`).
 
-Every other kind accumulates ``a`` itself and needs a fixed-point (``uint``/``int``) input, whose
-code 0 is the value 0, so the padding lanes of a folded layer (input code 0) contribute nothing.
+An XNOR layer (bipolar x bipolar, ``K`` lanes) accumulates the count ``P`` of lanes where input
+and weight agree, and ``a = 2P - K``: ``s = 2``, ``o[c] = -K``.
+
+A binary first layer (``uint1`` inputs ``u``, bipolar weights ``w``) is counted the same way:
+read ``u`` as the bipolar ``x = 2u - 1`` (the same bit), and the XNOR count of row ``c`` is
+``P = #{u = 1, w = +1} + #{u = 0, w = -1}``. With ``N[c] = #{w = -1}`` =
+``#{u = 1, w = -1} + #{u = 0, w = -1}``, ``P - N[c] = #{u = 1, w = +1} - #{u = 1, w = -1}`` =
+``sum(w * u)``: ``s = 1``, ``o[c] = -N[c]``, exact integers per channel.
+
+The padding lanes of a folded layer have input code 0 and :attr:`DotKind.neutral_code` weights,
+which must contribute nothing. For both XNOR kinds that is weight code 1 (+1): ``0 XNOR 1 = 0``
+is not counted, and a +1 weight is not among the ``N[c]`` (which counts the layer's own weights
+only), so neither ``P`` nor ``o[c]`` moves. Every other kind accumulates ``a`` itself and needs a
+fixed-point (``uint``/``int``) input, whose code 0 is the value 0, so code 0 weights suffice.
 """
 
 from __future__ import annotations
@@ -33,11 +50,11 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import numpy as np
-from amaranth.hdl import Shape, Signal, Value, unsigned
+from amaranth.hdl import Shape, Value, unsigned
 from amaranth.lib import wiring
 from amaranth.utils import bits_for
 
-from ...sw.encoding import BIPOLAR, TERNARY, Encoding
+from ...sw.encoding import BIPOLAR, TERNARY, Encoding, uint
 from ...sw.errors import QnnforgeError
 from ..cores.binary_weight_dot import BinaryWeightDot
 from ..cores.codebook_dot import CodebookDot, CodebookLane
@@ -48,8 +65,8 @@ from ..cores.xnor_dot import XnorDot
 from .lowering import signed_shape_for
 from .options import HardwareOptions
 
-__all__ = ["DotKind", "Xnor", "BinaryWeight", "Ternary", "Fixed", "TTQ", "Codebook", "DOT_KINDS",
-           "dot_for", "UnsupportedPrecisionError"]
+__all__ = ["DotKind", "Xnor", "UnsignedXnor", "BinaryWeight", "Ternary", "Fixed", "TTQ",
+           "Codebook", "DOT_KINDS", "dot_for", "UnsupportedPrecisionError"]
 
 
 class UnsupportedPrecisionError(QnnforgeError, ValueError):
@@ -66,7 +83,8 @@ class DotKind(ABC):
     neutral_code : int
         Weight code of a padding lane: with the padding input code 0 it adds nothing.
     score_scale : int
-        ``a = score_scale * acc + score_offset(K)``: how the accumulator maps to the dot product.
+        ``a = score_scale * acc + offsets(weights)[c]``: how the accumulator of channel ``c``
+        maps to the dot product.
     counts : bool
         The lanes are XNOR-popcount lanes (their popcount architecture can be chosen).
     multiplies : bool
@@ -93,19 +111,28 @@ class DotKind(ABC):
         """Return the accumulator shape over ``fan_in`` lanes whose ``|a| <= bound``."""
         return signed_shape_for(-bound, bound)
 
+    def offsets(self, weights: np.ndarray) -> np.ndarray:
+        """Return, per output channel ``c``, the constant ``o[c]`` of
+        ``a = score_scale * acc + o[c]``.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            The layer's ``(fan_out, fan_in)`` weight values.
+        """
+        return np.zeros(len(weights), dtype=np.int64)
+
     def accumulator_bounds(self, limits: np.ndarray, flips: np.ndarray,
-                           fan_in: int) -> np.ndarray:
+                           weights: np.ndarray) -> np.ndarray:
         """Return the bounds ``a >= limit`` (``a <= limit`` where ``flips``) in the accumulator
-        domain."""
-        return limits
+        domain: ``ceil((limit - o[c]) / s)`` (``floor`` where ``flips``).
 
-    def score_offset(self, fan_in: int) -> int:
-        """Return the constant in ``a = score_scale * acc + score_offset``."""
-        return 0
-
-    def signed_dot(self, m, name: str, total: Value, fan_in: int) -> Value:
-        """Return the signed dot product ``a`` of an accumulator value ``total``."""
-        return total
+        ``limits`` has one row per output channel (``(fan_out,)`` or ``(fan_out, levels)``) and
+        ``flips`` broadcasts against it; ``weights`` are the layer's weight values.
+        """
+        offsets = self.offsets(weights).reshape((-1,) + (1,) * (np.ndim(limits) - 1))
+        shifted, scale = limits - offsets, self.score_scale
+        return np.where(flips == 1, shifted // scale, -(-shifted // scale))
 
     @abstractmethod
     def build(self, simd: int, input_shape: Shape, weight_shape: Shape,
@@ -139,31 +166,45 @@ class Xnor(DotKind):
     def accumulator_shape(self, fan_in: int, bound: int) -> Shape:
         return unsigned(bits_for(fan_in))
 
-    def accumulator_bounds(self, limits: np.ndarray, flips: np.ndarray,
-                           fan_in: int) -> np.ndarray:
-        return np.where(flips == 1, (limits + fan_in) // 2, -((-(limits + fan_in)) // 2))
-
-    def score_offset(self, fan_in: int) -> int:
-        return -fan_in
-
-    def signed_dot(self, m, name: str, total: Value, fan_in: int) -> Value:
-        dot = Signal(signed_shape_for(-fan_in, fan_in), name=name)
-        m.d.comb += dot.eq(total * 2 - fan_in)
-        return dot
+    def offsets(self, weights):
+        # a = 2P - K
+        return np.full(len(weights), -np.shape(weights)[1], dtype=np.int64)
 
     def build(self, simd, input_shape, weight_shape, options):
         unit = XnorDot(simd, popcount=options.popcount, lut_inputs=options.lut_inputs)
         return unit, unit.count
 
 
+class UnsignedXnor(Xnor):
+    """``uint1`` x bipolar (a binary first layer): the XNOR-popcount lanes of :class:`Xnor`,
+    reading input bit ``u`` as ``x = 2u - 1``; ``a = P - N[c]``, ``N[c]`` the ``-1`` weights of
+    row ``c`` (the module docstring derives it).
+
+    The padding weight code stays 1 (+1): an input code 0 against it is not counted, and it is
+    not one of the ``N[c]``.
+    """
+
+    name = "xnor_uint1"
+    score_scale = 1
+
+    @staticmethod
+    def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
+        return input_encoding == uint(1) and weight_encoding == BIPOLAR
+
+    def offsets(self, weights):
+        # a = P - N[c]
+        return -np.count_nonzero(np.asarray(weights) == -1, axis=1).astype(np.int64)
+
+
 class BinaryWeight(DotKind):
-    """Fixed point x bipolar weights: add or subtract per lane, no multiplier."""
+    """Fixed point x bipolar weights (other than ``uint1`` inputs, which :class:`UnsignedXnor`
+    counts): add or subtract per lane, no multiplier."""
 
     name = "binary_weight"
 
     @staticmethod
     def accepts(input_encoding: Encoding, weight_encoding: Encoding) -> bool:
-        return input_encoding != BIPOLAR and weight_encoding == BIPOLAR
+        return input_encoding not in (BIPOLAR, uint(1)) and weight_encoding == BIPOLAR
 
     def build(self, simd, input_shape, weight_shape, options):
         unit = BinaryWeightDot(simd, input_shape)
@@ -269,7 +310,8 @@ class Codebook(_TableKind):
         return CodebookLane(input_shape, encoding.bits, encoding.values, dsp=dsp)
 
 
-DOT_KINDS: tuple[DotKind, ...] = (Xnor(), BinaryWeight(), Ternary(), Fixed(), TTQ(), Codebook())
+DOT_KINDS: tuple[DotKind, ...] = (Xnor(), UnsignedXnor(), BinaryWeight(), Ternary(), Fixed(),
+                                  TTQ(), Codebook())
 """Every dot-product kind; at most one accepts a precision pair."""
 
 

@@ -20,7 +20,8 @@ class HardwareOptions:
         Fixed-point multipliers (dot products and requantizers) are inferred as DSP blocks
         (``True``) or built from LUTs as shift-add multipliers (``False``).
     popcount : str
-        Popcount of XNOR layers, one of :data:`~qnnforge.hw.cores.xnor_dot.POPCOUNTS`.
+        Popcount of XNOR layers (binary first layers too), one of
+        :data:`~qnnforge.hw.cores.xnor_dot.POPCOUNTS`.
     lut_inputs : int
         LUT size the compressor popcount is built for (6: Xilinx 7-series; 4: iCE40, ECP5).
     pipeline : int

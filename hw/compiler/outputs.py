@@ -1,10 +1,10 @@
 """Output stages: the hardware side of each output rule of :mod:`qnnforge.sw.outputs`.
 
 A stage is the rule lowered for one layer: its per-channel constants in the accumulator's domain
-(which depends on the layer's dot-product kind, see :mod:`.dots`), the layout those constants
-take in the matrix-vector unit's constant memory, and the combinational unit that turns an
-accumulator into an output element. The matrix-vector unit asks its stage; it never tests which
-rule it has.
+(``a = s * acc + o[c]``, which the layer's dot-product kind gives, see :mod:`.dots`), the layout
+those constants take in the matrix-vector unit's constant memory, and the combinational unit
+that turns an accumulator into an output element. The matrix-vector unit asks its stage; it never
+tests which rule it has.
 
 ===========================  ==============================  =================================
 rule (``kind``)              stage                           unit
@@ -77,14 +77,15 @@ class ThresholdStage(OutputStage):
     output_shape: Shape
 
     @classmethod
-    def lower(cls, rule: ThresholdActivation, dot: DotKind, fan_in: int, bound: int,
+    def lower(cls, rule: ThresholdActivation, dot: DotKind, weights: np.ndarray, bound: int,
               acc_shape: Shape) -> ThresholdStage:
-        """Return the stage of ``rule`` for an accumulator of ``dot`` over ``fan_in`` lanes."""
+        """Return the stage of ``rule`` for an accumulator of ``dot`` over a layer of ``weights``
+        (its ``(fan_out, fan_in)`` weight values)."""
         t = rule.thresholds.astype(np.int64)
         flips = (rule.directions < 0).astype(np.int64)
         flip = flips if t.ndim == 1 else flips[:, None]
         # direction -1 means -a >= t, i.e. a <= -t
-        bounds = dot.accumulator_bounds(np.where(flip == 1, -t, t), flip, fan_in)
+        bounds = dot.accumulator_bounds(np.where(flip == 1, -t, t), flip, weights)
         return cls(bounds=bounds, flips=flips,
                    bound_shape=signed_shape_for(int(bounds.min()), int(bounds.max())),
                    acc_shape=acc_shape, output_shape=element_shape(rule.encoding))
@@ -130,7 +131,12 @@ class MultiThresholdStage(ThresholdStage):
 
 @dataclass(frozen=True)
 class RequantizeStage(OutputStage):
-    """Requantizer of the signed dot product; ``shift`` is stored over the constant ``base``."""
+    """Requantizer of the accumulator; ``shift`` is stored over the constant ``base``.
+
+    The rule's ``a * M + O`` of the signed dot product ``a = s * acc + o[c]`` is
+    ``acc * (s * M) + (O + o[c] * M)``: the multiplier and offset are lowered into the
+    accumulator's domain, exactly, so the requantizer takes the accumulator itself.
+    """
 
     multiplier: np.ndarray
     offset: np.ndarray
@@ -141,23 +147,25 @@ class RequantizeStage(OutputStage):
     multiplier_shape: Shape
     offset_shape: Shape
     output_shape: Shape
-    dot: DotKind
-    fan_in: int
+    acc_shape: Shape
 
     @classmethod
-    def lower(cls, rule: RequantizeOutput, dot: DotKind, fan_in: int, bound: int,
+    def lower(cls, rule: RequantizeOutput, dot: DotKind, weights: np.ndarray, bound: int,
               acc_shape: Shape) -> RequantizeStage:
         """Return the stage of ``rule``; the per-channel shifts share their minimum as base."""
         shift = rule.shift.astype(np.int64)
         base = int(shift.min())
-        multiplier = rule.multiplier.astype(np.int64)
-        offset = rule.offset.astype(np.int64)
+        # Python integers: |O + o[c] * M| stays inside the rule's validated int64 range, but
+        # the intermediate products are kept exact regardless
+        multiplier = rule.multiplier.astype(object) * dot.score_scale
+        offset = (rule.offset.astype(object)
+                  + dot.offsets(weights).astype(object) * rule.multiplier.astype(object))
         return cls(multiplier=multiplier, offset=offset, shift=shift - base,
                    zero_point=rule.zero_point.astype(np.int64), shift_base=base,
                    max_shift=int(shift.max()) - base,
                    multiplier_shape=signed_shape_for(int(multiplier.min()), int(multiplier.max())),
                    offset_shape=signed_shape_for(int(offset.min()), int(offset.max())),
-                   output_shape=element_shape(rule.encoding), dot=dot, fan_in=fan_in)
+                   output_shape=element_shape(rule.encoding), acc_shape=acc_shape)
 
     def constant_layout(self):
         return data.StructLayout({
@@ -169,12 +177,11 @@ class RequantizeStage(OutputStage):
                 for key in ("multiplier", "offset", "shift", "zero_point")}
 
     def finish(self, m, name, total, constant, options):
-        acc = self.dot.signed_dot(m, f"dot{name}_acc", total, self.fan_in)
-        unit = Requantizer(acc.shape(), self.multiplier_shape, self.offset_shape,
+        unit = Requantizer(self.acc_shape, self.multiplier_shape, self.offset_shape,
                            self.output_shape, base=self.shift_base, max_shift=self.max_shift,
                            dsp=options.dsp)
         m.submodules[f"requantize{name}"] = unit
-        m.d.comb += [unit.acc.eq(acc), unit.multiplier.eq(constant.multiplier),
+        m.d.comb += [unit.acc.eq(total), unit.multiplier.eq(constant.multiplier),
                      unit.offset.eq(constant.offset), unit.shift.eq(constant.shift),
                      unit.zero_point.eq(constant.zero_point)]
         return unit.y
@@ -182,17 +189,18 @@ class RequantizeStage(OutputStage):
 
 @dataclass(frozen=True)
 class ScoreStage(OutputStage):
-    """Class scores ``scale * acc + offset``: the bias plus the dot kind's affine map."""
+    """Class scores ``scale * acc + offset``: the bias plus the dot kind's affine map
+    (``offset = bias + o[c]``, per channel)."""
 
     offsets: np.ndarray
     scale: int
     output_shape: Shape
 
     @classmethod
-    def lower(cls, rule: ScoreOutput, dot: DotKind, fan_in: int, bound: int,
+    def lower(cls, rule: ScoreOutput, dot: DotKind, weights: np.ndarray, bound: int,
               acc_shape: Shape) -> ScoreStage:
         """Return the stage of ``rule``; the score width is the rule's own value range."""
-        return cls(offsets=rule.bias.astype(np.int64) + dot.score_offset(fan_in),
+        return cls(offsets=rule.bias.astype(np.int64) + dot.offsets(weights),
                    scale=dot.score_scale,
                    output_shape=signed_shape_for(*rule.value_range(bound)))
 
@@ -217,7 +225,8 @@ STAGES: dict[str, type[OutputStage]] = {
 """The stage of every output rule, by the rule's manifest ``kind``."""
 
 
-def lower_output(rule: OutputRule, dot: DotKind, fan_in: int, bound: int,
+def lower_output(rule: OutputRule, dot: DotKind, weights: np.ndarray, bound: int,
                  acc_shape: Shape) -> OutputStage:
-    """Return the output stage of ``rule`` for a layer with this dot kind and accumulator."""
-    return STAGES[rule.kind].lower(rule, dot, fan_in, bound, acc_shape)
+    """Return the output stage of ``rule`` for a layer with this dot kind, weight values
+    ``(fan_out, fan_in)`` and accumulator."""
+    return STAGES[rule.kind].lower(rule, dot, weights, bound, acc_shape)

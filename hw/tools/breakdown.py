@@ -20,7 +20,7 @@ import re
 from .fabrics import get_fabric
 from .synth import run_yosys
 
-__all__ = ["module_cells", "resource_breakdown"]
+__all__ = ["module_cells", "total_cells", "resource_breakdown"]
 
 _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _INSTANCE = re.compile(r"\d+$")
@@ -48,13 +48,15 @@ def module_cells(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = 
             for name, module in stats["modules"].items()}
 
 
-def _totals(name: str, modules: dict[str, dict[str, int]],
-            memo: dict[str, dict[str, int]]) -> dict[str, int]:
-    """Return the cells of module ``name`` and of every module below it."""
+def total_cells(name: str, modules: dict[str, dict[str, int]],
+                memo: dict[str, dict[str, int]] | None = None) -> dict[str, int]:
+    """Return the cells of module ``name`` and of every module below it, each instance
+    counted (``modules`` as :func:`module_cells` returns them; ``memo`` caches per module)."""
+    memo = {} if memo is None else memo
     if name not in memo:
         total: dict[str, int] = {}
         for cell, count in modules[name].items():
-            inner = _totals(cell, modules, memo) if cell in modules else {cell: 1}
+            inner = total_cells(cell, modules, memo) if cell in modules else {cell: 1}
             for kind, number in inner.items():
                 total[kind] = total.get(kind, 0) + count * number
         memo[name] = total
@@ -93,9 +95,9 @@ def resource_breakdown(verilog: str | os.PathLike, top: str, fabric: str,
             for cell, count in own.items():
                 merged[cell] = merged.get(cell, 0) + count
         units[unit[len(top) + 1:]] = {
-            "total": counts(_totals(unit, modules, memo)),
+            "total": counts(total_cells(unit, modules, memo)),
             "parts": {part: counts(cells) for part, cells in sorted(parts.items())
                       if any(counts(cells).values())}}
     own_top = {cell: count for cell, count in modules[top].items() if cell not in modules}
-    return {"fabric": fabric, "total": counts(_totals(top, modules, memo)),
+    return {"fabric": fabric, "total": counts(total_cells(top, modules, memo)),
             "top_logic": counts(own_top), "units": units}

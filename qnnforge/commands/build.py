@@ -57,7 +57,8 @@ def register(subparsers) -> None:
     group.add_argument("--no-dsp", dest="dsp", action="store_false",
                        help="build fixed-point multipliers from LUTs instead of DSP blocks")
     group.add_argument("--popcount", choices=tuple(POPCOUNTS), default="adder_tree",
-                       help="popcount of XNOR layers (default: %(default)s)")
+                       help="popcount of XNOR layers, a binary first layer too (default: "
+                            "%(default)s)")
     group.add_argument("--pipeline", type=non_negative_integer, default=None, metavar="LEVELS",
                        help=PIPELINE_HELP + " (default: the board fabric's, 2 on iCE40, 4 on "
                                             "ECP5)")

@@ -44,6 +44,22 @@ def test_convolution_unit_matches_reference(precision, pe, simd, lanes, stalls):
     np.testing.assert_array_equal(got, conv.forward(inputs))
 
 
+@pytest.mark.parametrize("pe, simd, lanes", [(2, 9, 2), (4, 5, 1)])
+def test_binary_first_convolution_counts_padding_pixels_of_one(pe, simd, lanes):
+    # uint1 pixels on XNOR lanes; the border pads with pixel 1 (a real input, counted), while
+    # SIMD 5 of 18 leaves idle lanes of code 0 that must count nothing
+    rng = np.random.default_rng(9)
+    artifact = random_cnn(rng, "binary", input_bits=1)
+    conv = artifact.layers[0]
+    assert conv.pad_value == 1
+    lowered = lower_layer(conv)
+    assert lowered.matrix.dot.name == "xnor_uint1"
+    inputs = random_inputs(conv.input_encoding, rng, 3, conv.in_features)
+    unit = ConvolutionUnit(lowered, pe=pe, simd=simd, lanes=lanes)
+    got = _stream_layer(unit, conv, inputs, lanes, pe, stall=0.3, backpressure=0.3, seed=2)
+    np.testing.assert_array_equal(got, conv.forward(inputs))
+
+
 @pytest.mark.parametrize("precision", ["binary", "fixed"])
 @pytest.mark.parametrize("lanes", [1, 2, 4])
 def test_maxpool_unit_matches_reference(precision, lanes):

@@ -66,3 +66,35 @@ def test_requantize_shifts_share_their_minimum_as_the_base():
     np.testing.assert_array_equal(stage.shift, [0, 2, 1])
     np.testing.assert_array_equal(stage.multiplier, [5, -7, 3])
     np.testing.assert_array_equal(stage.offset, [4, 16, 8])
+
+
+def test_binary_first_layer_counts_and_shifts_its_constants_per_channel():
+    # uint1 x bipolar: a = P - N[c]; bounds and score offsets move by N[c], the -1 weights
+    weights = np.array([[1, 1, 1, 1, 1], [-1, 1, -1, 1, 1], [-1, -1, -1, -1, -1]])
+    layer = DenseLayer("l", uint(1), BIPOLAR, weights,
+                       ThresholdActivation(np.array([2, 0, -3]), np.array([1, -1, 1])))
+    lowered = lower_layer(layer)
+    assert lowered.dot.name == "xnor_uint1" and lowered.dot.counts
+    assert lowered.acc_shape == unsigned(3)  # P <= 5
+    # a >= 2 <=> P >= 2; -a >= 0 <=> P <= 2; a >= -3 <=> P >= 2
+    np.testing.assert_array_equal(lowered.output.bounds, [2, 2, 2])
+    scores = lower_layer(DenseLayer("out", uint(1), BIPOLAR, weights,
+                                    ScoreOutput(np.array([3, -2, 0])))).output
+    np.testing.assert_array_equal(scores.offsets, [3, -4, -5])
+    assert scores.scale == 1
+
+
+@pytest.mark.parametrize("inputs, scale, offsets", [
+    (BIPOLAR, 2, [-4, -4]),  # a = 2P - 4
+    (uint(1), 1, [0, -3]),  # a = P - N[c]
+    (uint(2), 1, [0, 0]),  # the dot product itself
+])
+def test_requantize_constants_move_into_the_accumulator_domain(inputs, scale, offsets):
+    # a * M + O = acc * (s * M) + (O + o[c] * M)
+    from qnnforge.sw.artifact import RequantizeOutput
+    rule = RequantizeOutput(np.array([5, -7]), np.array([3, 3]), np.array([4, 16]),
+                            np.array([1, 0]), uint(4))
+    weights = np.array([[1, 1, 1, 1], [-1, 1, -1, -1]])
+    stage = lower_layer(DenseLayer("l", inputs, BIPOLAR, weights, rule)).output
+    np.testing.assert_array_equal(stage.multiplier, [5 * scale, -7 * scale])
+    np.testing.assert_array_equal(stage.offset, [4 + 5 * offsets[0], 16 - 7 * offsets[1]])

@@ -8,6 +8,7 @@ never passed and requantizers that saturate.
 """
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from qnnforge.hw.compiler.layers import lower_layer
@@ -122,3 +123,32 @@ def test_ttq_extremes_with_padding_lanes():
     actual = _simulate(layer, 2, 3, 7, inputs)
     np.testing.assert_array_equal(actual, reference.layer_forward(layer, inputs))
     assert actual[0, 0] == 7 * 128 * 13 + layer.output.bias[0]
+
+
+@pytest.mark.parametrize("kind, out_encoding", [
+    ("threshold", BIPOLAR), ("multithreshold", uint(2)), ("requantize", sint(5)),
+    ("scores", None)])
+@pytest.mark.parametrize("popcount, lut_inputs", [("adder_tree", 6), ("compressor", 4),
+                                                  ("compressor", 6)])
+@pytest.mark.parametrize("x_encoding, dot", [(uint(1), "xnor_uint1"), (BIPOLAR, "xnor")])
+def test_xnor_lanes_on_every_output_and_popcount(kind, out_encoding, popcount, lut_inputs,
+                                                 x_encoding, dot):
+    # uint1 (a binary first layer) or bipolar x bipolar on XNOR-popcount lanes; SIMD 4 of a
+    # fan-in of 10 leaves 2 padding lanes, which must count nothing however many -1 weights
+    # the rows have
+    rng = np.random.default_rng(11)
+    layer = mixed_layer(rng, 10, 4, x_encoding, BIPOLAR, kind, out_encoding)
+    layer.weights[1] = -1
+    layer.weights[2] = 1
+    lowered = lower_layer(layer)
+    assert lowered.dot.name == dot
+    unit = MatrixVectorUnit(lowered, pe=2, simd=4, in_lanes=5,
+                            options=HardwareOptions(popcount=popcount, lut_inputs=lut_inputs))
+    inputs = random_inputs(x_encoding, rng, 6, 10)
+    codes = x_encoding.to_code(inputs)
+    beats = [[int(c) for c in row[i:i + 5]] for row in codes for i in (0, 5)]
+    payloads = run_stream(unit, beats, len(inputs) * 2, stall=0.3, backpressure=0.3, seed=11)
+    actual = np.array([[int(v) for v in p] for p in payloads]).reshape(len(inputs), 4)
+    if layer.output_encoding is not None:
+        actual = layer.output_encoding.from_code(actual)
+    np.testing.assert_array_equal(actual, reference.layer_forward(layer, inputs))

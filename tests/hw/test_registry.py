@@ -33,7 +33,7 @@ ENCODINGS = [BIPOLAR, TERNARY, uint(1), uint(4), sint(2), sint(8), ttq(3, 5),
              codebook(2, (-9, 4, 100))]
 
 
-@pytest.mark.parametrize("inputs", [BIPOLAR, uint(4), sint(8)])
+@pytest.mark.parametrize("inputs", [BIPOLAR, uint(1), uint(4), sint(8)])
 @pytest.mark.parametrize("weights", ENCODINGS)
 def test_at_most_one_dot_kind_accepts_a_precision_pair(inputs, weights):
     accepting = [kind.name for kind in DOT_KINDS if kind.accepts(inputs, weights)]
@@ -53,6 +53,8 @@ def test_at_most_one_dot_kind_accepts_a_precision_pair(inputs, weights):
 def test_dot_kinds_of_each_pair():
     assert dot_for("l", BIPOLAR, BIPOLAR).name == "xnor"
     assert dot_for("l", uint(4), BIPOLAR).name == "binary_weight"
+    assert dot_for("l", uint(1), BIPOLAR).name == "xnor_uint1"
+    assert dot_for("l", uint(1), TERNARY).name == "ternary"
     assert dot_for("l", uint(4), TERNARY).name == "ternary"
     assert dot_for("l", sint(8), sint(4)).name == "fixed"
     assert dot_for("l", uint(4), uint(3)).name == "fixed"
@@ -60,7 +62,8 @@ def test_dot_kinds_of_each_pair():
     assert dot_for("l", uint(4), ttq(3, 5)).name == "ttq"
     assert dot_for("l", uint(2), codebook(3, (1, 2))).name == "codebook"
     assert [(kind.name, kind.counts, kind.multiplies) for kind in DOT_KINDS] == [
-        ("xnor", True, False), ("binary_weight", False, False), ("ternary", False, False),
+        ("xnor", True, False), ("xnor_uint1", True, False),
+        ("binary_weight", False, False), ("ternary", False, False),
         ("fixed", False, True), ("ttq", False, False), ("codebook", False, True)]
 
 
@@ -84,16 +87,45 @@ def test_xnor_padding_and_score_map_invert_the_count():
     xnor = dot_for("l", BIPOLAR, BIPOLAR)
     # a = 2P - K: the score map and the count-domain bounds agree with the dot product
     fan_in = 9
-    for count in range(fan_in + 1):
-        assert xnor.score_scale * count + xnor.score_offset(fan_in) == 2 * count - fan_in
     limits = np.arange(-fan_in - 1, fan_in + 2)
+    weights = np.ones((len(limits), fan_in), np.int64)
+    for count in range(fan_in + 1):
+        np.testing.assert_array_equal(xnor.score_scale * count + xnor.offsets(weights),
+                                      2 * count - fan_in)
     for flip in (0, 1):
-        bounds = xnor.accumulator_bounds(limits, np.full(limits.shape, flip), fan_in)
+        bounds = xnor.accumulator_bounds(limits, np.full(limits.shape, flip), weights)
         for count in range(fan_in + 1):
             dot = 2 * count - fan_in
             passed = count <= bounds if flip else count >= bounds
             np.testing.assert_array_equal(passed, dot <= limits if flip else dot >= limits)
     assert xnor.neutral_code == 1
+
+
+def test_unsigned_xnor_counts_give_the_dot_product_of_every_input():
+    # a = P - N[c] for every uint1 input u, P the XNOR count of the bit u against the weight
+    # bits, N[c] the -1 weights of row c; the neutral (padding) code changes neither
+    kind = dot_for("l", uint(1), BIPOLAR)
+    rng = np.random.default_rng(4)
+    fan_in = 6
+    weights = rng.choice([-1, 1], size=(5, fan_in))
+    weights[0], weights[1] = -1, 1
+    np.testing.assert_array_equal(kind.offsets(weights),
+                                  -np.count_nonzero(weights == -1, axis=1))
+    w_bits = (weights == 1).astype(np.int64)
+    limits = np.arange(-fan_in - 1, fan_in + 2)
+    for u in np.ndindex(*(2,) * fan_in):
+        u = np.array(u + (0,))  # a padding lane: input code 0, the neutral weight code
+        padded = np.concatenate([w_bits, np.full((len(weights), 1), kind.neutral_code)], 1)
+        count = np.count_nonzero(padded == u, axis=1)
+        dot = weights @ u[:fan_in]
+        np.testing.assert_array_equal(kind.score_scale * count + kind.offsets(weights), dot)
+        for flip in (0, 1):
+            rows = np.broadcast_to(limits, (len(weights), len(limits)))
+            bounds = kind.accumulator_bounds(rows, np.full(rows.shape, flip), weights)
+            passed = count[:, None] <= bounds if flip else count[:, None] >= bounds
+            expected = dot[:, None] <= rows if flip else dot[:, None] >= rows
+            np.testing.assert_array_equal(passed, expected)
+    assert kind.counts and kind.neutral_code == 1
 
 
 def test_layer_kind_summary_names_its_op_and_dot():

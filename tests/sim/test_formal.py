@@ -305,6 +305,8 @@ def _mvu(kind, pe, simd, in_lanes, fan_in=4, pipeline=0, module=mvu_module):
     rng = np.random.default_rng(fan_in * 10 + pe)
     if kind == "binary":
         layer = random_layer(rng, fan_in, 2, BIPOLAR, scores=False)
+    elif kind == "binary-first":  # uint1 inputs on XNOR lanes, a padding lane (SIMD 3 of 4)
+        layer = random_layer(rng, fan_in, 2, uint(1), scores=False)
     else:
         layer = mixed_layer(rng, fan_in, 2, uint(2), sint(2), "scores")
     unit = module.MatrixVectorUnit(lower_layer(layer), pe=pe, simd=simd, in_lanes=in_lanes,
@@ -313,7 +315,8 @@ def _mvu(kind, pe, simd, in_lanes, fan_in=4, pipeline=0, module=mvu_module):
 
 
 MVU_STREAMS = [("binary", 4, 2, 4, 4, 10), ("binary", 4, 1, 1, 1, 16),
-               ("binary", 4, 1, 3, 2, 14), ("fixed", 2, 2, 2, 2, 8), ("fixed", 2, 1, 1, 1, 12)]
+               ("binary", 4, 1, 3, 2, 14), ("binary-first", 4, 1, 3, 2, 14),
+               ("fixed", 2, 2, 2, 2, 8), ("fixed", 2, 1, 1, 1, 12)]
 
 
 @pytest.mark.parametrize("kind, fan_in, pe, simd, in_lanes, steps", MVU_STREAMS,

@@ -164,3 +164,23 @@ def test_pipelined_uneven_folding_with_stalls(pipeline, tmp_path):
     assert result.cycles_per_inference == pytest.approx(design.summary["cycles_per_inference"],
                                                         rel=0.05)
     assert result.latency_cycles == design.summary["latency_cycles"]
+
+
+@pytest.mark.parametrize("popcount", ["adder_tree", "compressor"])
+def test_binary_mlp_with_a_binary_first_layer_on_popcount_lanes(tmp_path, popcount):
+    # uint1 inputs x bipolar weights counted on XNOR lanes (a = P - N[c]); SIMD 7 of 20 and 5
+    # of 12 leave padding lanes; stalls and backpressure; the measured cycles are the model's
+    rng = np.random.default_rng(14)
+    artifact = random_network(rng, [20, 12, 8, 4], input_bits=1)
+    folding = {0: LayerFolding(pe=3, simd=7), 1: LayerFolding(pe=2, simd=5),
+               2: LayerFolding(pe=2, simd=8)}
+    design = generate(artifact, tmp_path / "hw", overrides=folding,
+                      options=HardwareOptions(popcount=popcount, lut_inputs=4))
+    assert [entry["dot"] for entry in design.summary["layers"]] == [
+        "xnor_uint1", "xnor", "xnor"]
+    codes = random_inputs(artifact.input.encoding, rng, 150, 20)
+    result = verify_network(artifact, design, codes, tmp_path / "sim", stall=0.4,
+                            backpressure=0.4, seed=5)
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    assert result.cycles_per_inference == design.summary["cycles_per_inference"]
+    assert result.latency_cycles == design.summary["latency_cycles"]

@@ -109,7 +109,7 @@ class DenseHardware:
             weight_shape=element_shape(layer.weight_encoding),
             weight_codes=layer.weight_encoding.to_code(layer.weights).astype(np.int64),
             acc_shape=acc_shape,
-            output=lower_output(layer.output, dot, fan_in, bound, acc_shape))
+            output=lower_output(layer.output, dot, layer.weights, bound, acc_shape))
 
     def build(self, lowered: LoweredDense, folding: LayerFolding, in_lanes: int,
               options: HardwareOptions) -> MatrixVectorUnit:

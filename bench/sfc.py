@@ -24,7 +24,6 @@ measured one run at a time.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import subprocess
 import sys
@@ -36,7 +35,7 @@ import numpy as np
 from cnv import calibrated_threshold
 from qnnforge.hw.compiler.generate import generate
 from qnnforge.hw.compiler.options import HardwareOptions
-from qnnforge.hw.tools.files import write_atomic, write_bytes_atomic
+from qnnforge.hw.tools.files import save_figure_atomic, write_atomic
 from qnnforge.hw.tools.modules import synthesize_distinct
 from qnnforge.hw.tools.synth import SynthesisError
 from qnnforge.hw.tools.toolchain import tool_version
@@ -183,10 +182,7 @@ def write_plot(document: dict, path: Path) -> None:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    image = io.BytesIO()
-    figure.savefig(image, format="png")
-    pyplot.close(figure)
-    write_bytes_atomic(path, image.getvalue())
+    save_figure_atomic(path, figure)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ An artifact directory is written the same way by :meth:`~qnnforge.sw.artifact.Ar
 from __future__ import annotations
 
 import fcntl
+import io
 import os
 import signal
 import tempfile
@@ -36,7 +37,8 @@ import numpy as np
 
 from .errors import QnnforgeError
 
-__all__ = ["write_atomic", "write_bytes_atomic", "write_output_file", "save_npz_atomic", "save_npy_atomic",
+__all__ = ["write_atomic", "write_bytes_atomic", "write_output_file", "save_npz_atomic",
+           "save_npy_atomic", "save_figure_atomic",
            "replace_together", "OutputLockedError", "output_lock", "lock_path", "Terminated",
            "sigterm_as_exit", "TEMPORARY_SUFFIX"]
 
@@ -89,6 +91,17 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     _replace(Path(path), lambda f: f.write(data))
+
+
+def save_figure_atomic(path: str | os.PathLike, figure) -> None:
+    """Write a matplotlib ``figure`` to ``path`` as a PNG through a temporary file and a
+    rename, and close it (figures left open pile up in pyplot's registry)."""
+    from matplotlib import pyplot
+
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
+    pyplot.close(figure)
+    write_bytes_atomic(path, image.getvalue())
 
 
 def write_output_file(path: str | os.PathLike, data: bytes,

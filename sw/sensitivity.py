@@ -56,7 +56,7 @@ from torch import nn
 from . import cnn, data, export, model, quantizers, train
 from .config import ConfigError, TrainConfig
 from .data import load_digits_split
-from .files import write_atomic, write_bytes_atomic
+from .files import save_figure_atomic, write_atomic
 from .model import QuantNet, weight_quantizer
 from .precision import PRECISIONS, layer_precisions
 from .sweep import Job, run_jobs, source_version
@@ -522,10 +522,7 @@ def write_heatmap(report: dict, path: str | os.PathLike) -> None:
                     f"loss increase {_rho(report['proxy']['spearman_loss_before'])} before",
                     fontsize=9)
     figure.tight_layout()
-    image = io.BytesIO()
-    figure.savefig(image, format="png")
-    pyplot.close(figure)
-    write_bytes_atomic(Path(path), image.getvalue())
+    save_figure_atomic(path, figure)
 
 
 def write_report(report: dict, out: str | os.PathLike) -> tuple[Path, Path, Path]:

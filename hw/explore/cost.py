@@ -45,7 +45,7 @@ from ...sw.sweep import JobError, run_jobs
 from ..compiler.lowering import element_shape
 from ..cores.codebook_dot import CodebookSumDot
 from ..tools.fabrics import FABRICS, get_fabric
-from ..tools.files import write_atomic, write_bytes_atomic
+from ..tools.files import save_figure_atomic, write_atomic
 from ..tools.synth import SynthesisError, counting_scheme, synthesize
 from ..tools.toolchain import ToolMissingError, tool_version
 from .designs import (Design, Mac, dot_kind, dot_unit, lane_dot_verilog, parse_pair,
@@ -481,7 +481,4 @@ def write_plot(records: list[dict], path: str | os.PathLike, title: str | None =
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    image = io.BytesIO()
-    figure.savefig(image, format="png")
-    pyplot.close(figure)
-    write_bytes_atomic(path, image.getvalue())
+    save_figure_atomic(path, figure)

@@ -32,12 +32,10 @@ falls back to the next when the real synthesis exceeds the budget the estimate m
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ...sw.artifact import Artifact
 from ...sw.config import ConfigError
@@ -46,7 +44,7 @@ from ...sw.precision import PRECISIONS, layer_precisions
 from ..compiler.folding import Folding
 from ..compiler.options import HardwareOptions
 from ..compiler.plan import cycle_model, default_folding, default_target_cycles
-from ..tools.files import write_bytes_atomic
+from ..tools.files import save_figure_atomic
 from .estimate import estimate_resources
 
 __all__ = ["DEFAULT_PRECISIONS", "FOLD_FACTORS", "SearchError", "Budget", "Candidate",
@@ -459,7 +457,4 @@ def write_pareto_plot(path: str | os.PathLike, trace: SearchTrace, winner: Candi
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
-    image = io.BytesIO()
-    figure.savefig(image, format="png")
-    pyplot.close(figure)
-    write_bytes_atomic(Path(path), image.getvalue())
+    save_figure_atomic(path, figure)

@@ -78,6 +78,23 @@ def calibrated_threshold(rng, acc: np.ndarray) -> ThresholdActivation:
     return ThresholdActivation(thresholds, directions)
 
 
+def binary_dense_layers(rng: np.random.Generator, x: np.ndarray, widths, encoding) -> list:
+    """Return dense layers ``fc0..`` of ``widths`` outputs with random bipolar weights on the
+    calibration inputs ``x`` (their first input ``encoding``): thresholds calibrated on ``x``
+    between them, random integer scores last."""
+    layers = []
+    for index, width in enumerate(widths):
+        weights = rng.choice([-1, 1], size=(width, x.shape[1])).astype(np.int64)
+        acc = reference.dense(x, weights)
+        last = index == len(widths) - 1
+        output = (ScoreOutput(rng.integers(-3, 4, size=width)) if last
+                  else calibrated_threshold(rng, acc))
+        layers.append(DenseLayer(f"fc{index}", encoding, BIPOLAR, weights, output))
+        x = acc if last else output.apply(acc)
+        encoding = BIPOLAR
+    return layers
+
+
 def cnv_artifact(seed: int = 0) -> Artifact:
     """Return FINN's CNV topology with random binary weights and calibrated thresholds.
 
@@ -106,15 +123,7 @@ def cnv_artifact(seed: int = 0) -> Artifact:
             layers.append(conv)
             convs += 1
         shape, encoding = tuple(x.shape[1:]), BIPOLAR
-    x = x.reshape(len(x), -1)
-    for index, width in enumerate(DENSE_WIDTHS):
-        weights = rng.choice([-1, 1], size=(width, x.shape[1])).astype(np.int64)
-        acc = reference.dense(x, weights)
-        last = index == len(DENSE_WIDTHS) - 1
-        output = (ScoreOutput(rng.integers(-3, 4, size=width)) if last
-                  else calibrated_threshold(rng, acc))
-        layers.append(DenseLayer(f"fc{index}", BIPOLAR, BIPOLAR, weights, output))
-        x = acc if last else output.apply(acc)
+    layers += binary_dense_layers(rng, x.reshape(len(x), -1), DENSE_WIDTHS, BIPOLAR)
     quantizer = InputQuantizer(uint(8), 0, 255, 1, 0)
     return Artifact("cnv-w1a1-random", quantizer, tuple(layers),
                     metadata={"seed": seed, "finn_folding": FINN_SOURCE})

@@ -4,7 +4,7 @@
 SFC is the small fully connected network of FINN's BNN-PYNQ examples, 784-256-256-256-10 with
 binary weights and activations and a binary (``uint1``) input: 334,336 MACs per image. The
 artifact has seeded random weights and thresholds calibrated on random images
-(:func:`cnv.calibrated_threshold`, shared with FINN's CNV bench); each folding is generated with
+(:func:`cnv.binary_dense_layers`, shared with FINN's CNV bench); each folding is generated with
 ``qnnforge generate``'s default folding for its cycle target and the compressor popcount sized
 for LUT6, then synthesized with Yosys ``synth_xilinx`` (xc7) per distinct module
 (:func:`~qnnforge.hw.tools.modules.synthesize_distinct`: identical dot units and thresholds
@@ -32,16 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
-from cnv import calibrated_threshold
+from cnv import binary_dense_layers
 from qnnforge.hw.compiler.generate import generate
 from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.tools.files import save_figure_atomic, write_atomic
 from qnnforge.hw.tools.modules import synthesize_distinct
 from qnnforge.hw.tools.synth import SynthesisError
 from qnnforge.hw.tools.toolchain import tool_version
-from qnnforge.sw import reference
-from qnnforge.sw.artifact import Artifact, DenseLayer, InputQuantizer, ScoreOutput
-from qnnforge.sw.encoding import BIPOLAR, uint
+from qnnforge.sw.artifact import Artifact, InputQuantizer
+from qnnforge.sw.encoding import uint
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -63,16 +62,7 @@ def sfc_artifact(seed: int = 0) -> Artifact:
     """Return SFC with random binary weights, a ``uint1`` input and calibrated thresholds."""
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 2, size=(CALIBRATION_IMAGES, WIDTHS[0]), dtype=np.int64)
-    layers, encoding = [], uint(1)
-    for index, (fan_in, fan_out) in enumerate(zip(WIDTHS[:-1], WIDTHS[1:])):
-        weights = rng.choice([-1, 1], size=(fan_out, fan_in)).astype(np.int64)
-        acc = reference.dense(x, weights)
-        last = index == len(WIDTHS) - 2
-        output = (ScoreOutput(rng.integers(-3, 4, size=fan_out)) if last
-                  else calibrated_threshold(rng, acc))
-        layers.append(DenseLayer(f"fc{index}", encoding, BIPOLAR, weights, output))
-        x = acc if last else output.apply(acc)
-        encoding = BIPOLAR
+    layers = binary_dense_layers(rng, x, WIDTHS[1:], uint(1))
     return Artifact("sfc-w1a1-random", InputQuantizer(uint(1), 0, 1, 1, 0), tuple(layers),
                     metadata={"seed": seed})
 

@@ -4,7 +4,8 @@
   :func:`save_npz_atomic` and :func:`save_npy_atomic` write into a temporary file beside the
   target (``.<name>.<random>.tmp``) and rename it over the target, so a reader sees the old file
   or the new one, never half of one; on any exception, ``KeyboardInterrupt`` included, the
-  temporary file is removed. :func:`replace_together` writes several files so that an interrupt
+  temporary file is removed (its name is known before the file exists, so no interrupt can
+  leave one behind). :func:`replace_together` writes several files so that an interrupt
   leaves all of them old or all of them new (a design's Verilog and its ``design.json``).
 * **One run per output.** :func:`output_lock` holds an exclusive ``flock`` on
   ``.<name>.lock`` beside an output folder (or file) while a command writes into it. A second
@@ -25,8 +26,8 @@ from __future__ import annotations
 import fcntl
 import io
 import os
+import secrets
 import signal
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -54,33 +55,37 @@ class Terminated(BaseException):
     """The process received SIGTERM (raised by :func:`sigterm_as_exit`'s handler)."""
 
 
-def _staged(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
+def _stage(path: Path, write: Callable[[IO[bytes]], None], temporaries: list[Path]) -> Path:
     """Write a temporary file beside ``path`` with ``write``; return its path (not yet renamed).
 
-    The temporary file is removed if ``write`` raises anything.
+    The temporary file's name is appended to ``temporaries`` before the file is created, so
+    there is no moment at which it exists without the caller knowing of it, whenever an
+    interrupt arrives: the caller removes everything in ``temporaries`` in its ``finally``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX,
-                                     dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temporary, 0o644)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    return Path(temporary)
+    while True:
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(8)}{TEMPORARY_SUFFIX}"
+        temporaries.append(temporary)
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            break
+        except FileExistsError:  # another writer's name (1 in 2**64): not ours to remove
+            temporaries.pop()
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o644)  # whatever the umask, like a file written in place
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    return temporary
 
 
 def _replace(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    temporary = _staged(path, write)
+    temporaries: list[Path] = []
     try:
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+        os.replace(_stage(path, write, temporaries), path)
+    finally:
+        for temporary in temporaries:  # gone already after a successful rename
+            temporary.unlink(missing_ok=True)
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
@@ -141,24 +146,31 @@ def save_npy_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
 def _signals_held() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back inside the block and deliver them after it.
 
-    Python runs signal handlers in the main thread only, so the handlers are swapped for ones
-    that note the signal (a thread's signal mask would not do: another thread of the process
-    takes the signal instead). Outside the main thread no handler interrupts the block anyway.
+    The main thread blocks both signals for the block (they stay pending in the kernel and
+    arrive once it ends). Another thread of the process may still take one; Python would run
+    its handler in the main thread inside the block, so the handlers are swapped for ones that
+    note the signal, and the noted signals are raised again after the block. The handlers are
+    restored while the signals are still blocked, so none can arrive half-way through the
+    restore and be dropped. Outside the main thread no handler interrupts the block anyway.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    pending: list[int] = []
     held = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, lambda signum, frame: pending.append(signum))
-                for signum in held}
+    pending: list[int] = []
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
-        yield
+        previous = {signum: signal.signal(signum, lambda signum, frame: pending.append(signum))
+                    for signum in held}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-        for signum in pending:
-            signal.raise_signal(signum)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    for signum in pending:
+        signal.raise_signal(signum)
 
 
 def replace_together(files: Mapping[str | os.PathLike, str | bytes]) -> None:
@@ -168,16 +180,18 @@ def replace_together(files: Mapping[str | os.PathLike, str | bytes]) -> None:
     interrupt arrives before the first rename (nothing changed, temporary files removed) or after
     the last (all changed).
     """
-    staged: dict[Path, Path] = {}
+    temporaries: list[Path] = []
     try:
+        staged = []
         for path, content in files.items():
             data = content.encode() if isinstance(content, str) else content
-            staged[Path(path)] = _staged(Path(path), lambda f, data=data: f.write(data))
+            staged.append((_stage(Path(path), lambda f, data=data: f.write(data), temporaries),
+                           Path(path)))
         with _signals_held():
-            for path in list(staged):
-                os.replace(staged.pop(path), path)
+            for temporary, path in staged:
+                os.replace(temporary, path)
     finally:
-        for temporary in staged.values():
+        for temporary in temporaries:  # gone already after a successful rename
             temporary.unlink(missing_ok=True)
 
 

@@ -144,6 +144,44 @@ def test_a_writer_signalled_mid_write_leaves_the_old_file_whole(name, tmp_path):
     assert _hidden(tmp_path) == []
 
 
+@pytest.mark.parametrize("name", sorted(SIGNALS))
+def test_an_interrupt_at_any_moment_of_a_writing_loop_is_honoured_and_cleaned_up(name,
+                                                                                    tmp_path):
+    # A writer that writes small files in a loop spends most of its time in the narrow steps
+    # (creating the temporary file, renaming, swapping signal handlers), so random delays
+    # land interrupts there: each must end the process, and no temporary file may be left.
+    signum, status, _ = SIGNALS[name]
+    rng = np.random.default_rng(14)
+    for attempt, delay in enumerate(rng.uniform(0.0, 0.05, size=12)):
+        folder = tmp_path / str(attempt)
+        process = _child(f"""
+            import sys
+            import numpy as np
+            from qnnforge.sw.files import (Terminated, replace_together, save_npz_atomic,
+                                           sigterm_as_exit)
+            print("writing", flush=True)
+            try:
+                with sigterm_as_exit():
+                    while True:
+                        save_npz_atomic({str(folder / "v.npz")!r}, codes=np.arange(1000))
+                        replace_together({{{str(folder / "a.v")!r}: "a" * 1000,
+                                           {str(folder / "b.json")!r}: b"{{}}"}})
+            except KeyboardInterrupt:
+                sys.exit(130)
+            except Terminated:
+                sys.exit(143)
+            """)
+        try:
+            assert process.stdout.readline() == "writing\n"
+            time.sleep(delay)
+            process.send_signal(signum)
+            process.communicate(timeout=30)  # a lost signal leaves the loop running: timeout
+        finally:
+            process.kill()
+        assert (attempt, process.returncode) == (attempt, status)
+        assert _hidden(folder) == []
+
+
 def test_sigterm_raises_terminated_inside_the_block_only():
     previous = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Terminated, match=r"^received signal 15$"):

@@ -31,20 +31,26 @@ class HardwareOptions:
         as its SIMD needs) and its accumulator's result before the output stage, and the argmax
         compares in a registered tree; each register adds a cycle of latency, none of
         throughput.
+    block_rom_words : int or None
+        A weight memory of at least this many words is asked to go to block RAM
+        (``rom_style = "block"``); shallower ones, and all of them when None, are left to
+        synthesis, which builds small ROMs from LUTs.
 
     Raises
     ------
     TypeError
         If ``dsp`` is not a bool.
     ValueError
-        If ``popcount`` is unknown, ``lut_inputs`` is not an integer of at least 3 or
-        ``pipeline`` is not a non-negative integer.
+        If ``popcount`` is unknown, ``lut_inputs`` is not an integer of at least 3,
+        ``pipeline`` is not a non-negative integer or ``block_rom_words`` is neither None nor
+        a positive integer.
     """
 
     dsp: bool = True
     popcount: str = "adder_tree"
     lut_inputs: int = 6
     pipeline: int = 0
+    block_rom_words: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.dsp, bool):
@@ -53,13 +59,19 @@ class HardwareOptions:
         if (not isinstance(self.pipeline, int) or isinstance(self.pipeline, bool)
                 or self.pipeline < 0):
             raise ValueError(f"pipeline must be a non-negative integer, not {self.pipeline!r}")
+        words = self.block_rom_words
+        if words is not None and (not isinstance(words, int) or isinstance(words, bool)
+                                  or words < 1):
+            raise ValueError(f"block_rom_words must be None or a positive integer, not "
+                             f"{words!r}")
 
     @classmethod
     def for_fabric(cls, fabric: str, *, dsp: bool = True, popcount: str = "adder_tree",
                    pipeline: int | None = None) -> HardwareOptions:
         """Return the options for ``fabric``: its LUT size sizes the compressor popcount, and
         its adder levels per register (:attr:`~qnnforge.hw.tools.fabrics.Fabric.pipeline`)
-        pipeline the datapath unless ``pipeline`` is given.
+        pipeline the datapath unless ``pipeline`` is given, and its
+        :attr:`~qnnforge.hw.tools.fabrics.Fabric.block_rom_words` places the weight memories.
 
         Raises
         ------
@@ -68,7 +80,14 @@ class HardwareOptions:
         """
         chosen = get_fabric(fabric)
         return cls(dsp=dsp, popcount=popcount, lut_inputs=chosen.lut_inputs,
-                   pipeline=chosen.pipeline if pipeline is None else pipeline)
+                   pipeline=chosen.pipeline if pipeline is None else pipeline,
+                   block_rom_words=chosen.block_rom_words)
+
+    def weight_memory_attrs(self, depth: int) -> dict | None:
+        """Return the synthesis attributes of a weight memory of ``depth`` words."""
+        if self.block_rom_words is not None and depth >= self.block_rom_words:
+            return {"rom_style": "block"}
+        return None
 
     @property
     def pipelined(self) -> bool:
@@ -79,4 +98,5 @@ class HardwareOptions:
         """Return the design-summary form of these options."""
         return {"dsp": self.dsp, "popcount": {"architecture": self.popcount,
                                                "lut_inputs": self.lut_inputs},
-                "pipeline": {"levels": self.pipeline}}
+                "pipeline": {"levels": self.pipeline},
+                "memories": {"block_rom_words": self.block_rom_words}}

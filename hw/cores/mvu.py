@@ -314,9 +314,10 @@ class MatrixVectorUnit(wiring.Component):
         step = Signal(index_shape(nf_count * sf_count))
         column = Signal(index_shape(packing.columns))
         row = Signal(range(2 * packing.rows))
+        weight_depth = memory_depth(nf_count * sf_count)
         m.submodules.weights = weights = Memory(
-            shape=unsigned(pe * simd * self.weight_width), depth=memory_depth(nf_count * sf_count),
-            init=self.weight_words())
+            shape=unsigned(pe * simd * self.weight_width), depth=weight_depth,
+            init=self.weight_words(), attrs=self._options.weight_memory_attrs(weight_depth))
         m.submodules.constants = constants = Memory(
             shape=self._output_layout(), depth=memory_depth(nf_count),
             init=self.output_words(), attrs=self._constant_attrs())

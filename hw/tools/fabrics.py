@@ -50,6 +50,10 @@ class Fabric:
     pipeline : int
         Adder levels between the datapath's registers that a board of the fabric builds with
         by default (:attr:`~qnnforge.hw.compiler.options.HardwareOptions.pipeline`; 0: none).
+    block_rom_words : int or None
+        Depth from which a weight memory is asked to go to block RAM
+        (:attr:`~qnnforge.hw.compiler.options.HardwareOptions.block_rom_words`); None leaves
+        the choice to synthesis.
     """
 
     name: ClassVar[str]
@@ -64,6 +68,7 @@ class Fabric:
     nextpnr: ClassVar[tuple[str, ...]] = ()
     bram_shapes: ClassVar[tuple[tuple[int, int], ...]] = ()
     pipeline: ClassVar[int] = 0
+    block_rom_words: ClassVar[int | None] = None
 
     def synth_script(self, top: str, *, dsp: bool, flatten: bool = True) -> str:
         """Return the Yosys commands that synthesize ``top`` (without reading or reporting)."""
@@ -172,6 +177,10 @@ class XC7(Fabric):
              "lutram": r"RAM(32|64|128|256)X1[SD]\w*|RAM32M\w*|RAM64M\w*|SRL(16|C32)E",
              "mux": r"MUXF[78]"}
     bram_shapes = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))  # RAMB18
+    # Yosys 0.23 builds a 256-word ROM from LUTs (four LUT6 and a MUXF7/F8 per bit; 1,949 LUT
+    # and no BRAM for a 256 x 256 binary layer, 930 LUT and 4 RAMB36 asked for block RAM); from
+    # 128 words (two LUT6 per bit) a block RAM is the cheaper place, below it a LUT is
+    block_rom_words = 128
 
 
 @register

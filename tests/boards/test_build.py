@@ -218,7 +218,8 @@ def test_board_build_records_its_options_and_interface(tmp_path):
     # xc7's Fmax is not measured here: its builds are not pipelined by default
     assert default.report["options"] == {"dsp": True, "popcount": {"architecture": "adder_tree",
                                                                    "lut_inputs": 6},
-                                         "pipeline": {"levels": 0}}
+                                         "pipeline": {"levels": 0},
+                                         "memories": {"block_rom_words": 128}}
     options = HardwareOptions(dsp=False, popcount="compressor", lut_inputs=4)
     chosen = build_board(artifact, board, tmp_path / "b", run=False, estimate=False,
                          options=options)

@@ -66,7 +66,25 @@ def test_generate_records_the_popcount(artifact, tmp_path):
      r"^lut_inputs must be an integer of at least 3, not 2$"),
     ({"pipeline": -1}, r"^pipeline must be a non-negative integer, not -1$"),
     ({"pipeline": True}, r"^pipeline must be a non-negative integer, not True$"),
+    ({"block_rom_words": 0}, r"^block_rom_words must be None or a positive integer, not 0$"),
+    ({"block_rom_words": 64.0},
+     r"^block_rom_words must be None or a positive integer, not 64\.0$"),
 ])
 def test_generate_rejects_bad_popcount(kwargs, message):
     with pytest.raises(ValueError, match=message):
         HardwareOptions(**kwargs)
+
+
+def test_deep_weight_memories_are_asked_for_block_ram(tmp_path):
+    # one 8 x 16 layer at PE = SIMD = 1: a 128-word weight memory; the second layer's is 16
+    artifact = random_network(np.random.default_rng(3), [16, 8, 2])
+    folding = {0: LayerFolding(pe=1, simd=1), 1: LayerFolding(pe=1, simd=1)}
+    options = HardwareOptions.for_fabric("xc7")
+    assert options.block_rom_words == 128
+    design = generate(artifact, tmp_path / "xc7", options=options, overrides=folding)
+    verilog = design.verilog.read_text()
+    assert verilog.count('rom_style = "block"') == 1
+    assert design.summary["memories"] == {"block_rom_words": 128}
+    ice40 = generate(artifact, tmp_path / "ice40", options=HardwareOptions.for_fabric("ice40"),
+                     overrides=folding)
+    assert "rom_style" not in ice40.verilog.read_text()  # left to synthesis

@@ -188,6 +188,11 @@ def add_hardware_options(parser: argparse.ArgumentParser, *, top: bool = False) 
                             "7-series, 4 for iCE40 and ECP5 (default: %(default)s)")
     group.add_argument("--pipeline", type=non_negative_integer, default=defaults.pipeline,
                        metavar="LEVELS", help=PIPELINE_HELP + " (default: %(default)s)")
+    group.add_argument("--block-rom-words", type=positive_integer, default=None,
+                       metavar="WORDS",
+                       help="ask for block RAM for every weight memory of at least WORDS words "
+                            "(128 suits Xilinx 7-series, whose deep ROMs Yosys builds from "
+                            "LUTs; default: leave it to synthesis)")
 
 
 def hardware_options(args: argparse.Namespace):
@@ -202,7 +207,7 @@ def hardware_options(args: argparse.Namespace):
 
     with usage_errors():
         return HardwareOptions(dsp=args.dsp, popcount=args.popcount, lut_inputs=args.lut_inputs,
-                               pipeline=args.pipeline)
+                               pipeline=args.pipeline, block_rom_words=args.block_rom_words)
 
 
 def fold_overrides(specs: list[str]) -> dict:

@@ -65,6 +65,24 @@ def test_generate_with_the_compressor_popcount(tmp_path):
     assert summary["popcount"] == {"architecture": "compressor", "lut_inputs": 4}
 
 
+def test_generate_asks_for_block_ram_from_a_depth(tmp_path, capsys):
+    from tests.hw.layers import random_network
+    import numpy as np
+
+    random_network(np.random.default_rng(0), [16, 8, 4]).save(tmp_path / "model")
+    # PE = SIMD = 1: the weight memories hold 128 and 32 words
+    args = ["generate", str(tmp_path / "model"), "--fold", "0:1x1", "--fold", "1:1x1"]
+    assert main([*args, "--block-rom-words", "100", "--out", str(tmp_path / "hw")]) == 0
+    assert (tmp_path / "hw" / "qnnforge_top.v").read_text().count('rom_style = "block"') == 1
+    summary = json.loads((tmp_path / "hw" / "design.json").read_text())
+    assert summary["memories"] == {"block_rom_words": 100}
+    with pytest.raises(SystemExit):
+        main([*args, "--block-rom-words", "0", "--out", str(tmp_path / "bad")])
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        "qnnforge generate: error: argument --block-rom-words: must be a positive integer, not 0"
+    assert not (tmp_path / "bad").exists()
+
+
 def test_generate_pipelined_predicts_the_longer_latency(tmp_path, capsys):
     from tests.hw.layers import random_network
     import numpy as np

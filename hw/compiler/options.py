@@ -67,11 +67,13 @@ class HardwareOptions:
 
     @classmethod
     def for_fabric(cls, fabric: str, *, dsp: bool = True, popcount: str = "adder_tree",
-                   pipeline: int | None = None) -> HardwareOptions:
+                   pipeline: int | None = None,
+                   block_rom_words: int | None = None) -> HardwareOptions:
         """Return the options for ``fabric``: its LUT size sizes the compressor popcount, and
         its adder levels per register (:attr:`~qnnforge.hw.tools.fabrics.Fabric.pipeline`)
         pipeline the datapath unless ``pipeline`` is given, and its
-        :attr:`~qnnforge.hw.tools.fabrics.Fabric.block_rom_words` places the weight memories.
+        :attr:`~qnnforge.hw.tools.fabrics.Fabric.block_rom_words` places the weight memories
+        unless ``block_rom_words`` is given.
 
         Raises
         ------
@@ -81,7 +83,8 @@ class HardwareOptions:
         chosen = get_fabric(fabric)
         return cls(dsp=dsp, popcount=popcount, lut_inputs=chosen.lut_inputs,
                    pipeline=chosen.pipeline if pipeline is None else pipeline,
-                   block_rom_words=chosen.block_rom_words)
+                   block_rom_words=(chosen.block_rom_words if block_rom_words is None
+                                    else block_rom_words))
 
     def weight_memory_attrs(self, depth: int) -> dict | None:
         """Return the synthesis attributes of a weight memory of ``depth`` words."""

@@ -62,6 +62,11 @@ def register(subparsers) -> None:
     group.add_argument("--pipeline", type=non_negative_integer, default=None, metavar="LEVELS",
                        help=PIPELINE_HELP + " (default: the board fabric's, 2 on iCE40, 4 on "
                                             "ECP5)")
+    group.add_argument("--block-rom-words", type=positive_integer, default=None,
+                       metavar="WORDS",
+                       help="ask for block RAM for every weight memory of at least WORDS words "
+                            "(default: the board fabric's, 128 on Xilinx 7-series, otherwise "
+                            "left to synthesis)")
     parser.set_defaults(func=run)
 
 
@@ -116,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     with usage_errors():  # a clock no PLL makes, a baud rate the clock cannot
         board_clock(board, clock_hz, args.baud)
     options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount,
-                                         pipeline=args.pipeline)
+                                         pipeline=args.pipeline,
+                                         block_rom_words=args.block_rom_words)
     out = args.out or Path("build") / board.name
     with output_lock(out):
         artifact = load_artifact(args.artifact)

@@ -35,6 +35,7 @@ import numpy as np
 from cnv import binary_dense_layers
 from qnnforge.hw.compiler.generate import generate
 from qnnforge.hw.compiler.options import HardwareOptions
+from qnnforge.hw.tools.fabrics import get_fabric
 from qnnforge.hw.tools.files import save_figure_atomic, write_atomic
 from qnnforge.hw.tools.modules import synthesize_distinct
 from qnnforge.hw.tools.synth import SynthesisError
@@ -54,8 +55,8 @@ FINN_SFC_MAX = {"cycles_per_image": 16.2, "lut": 91131,
                 "source": "FINN SFC-max (Umuroglu et al., FINN, FPGA 2017), as issue 14 quotes it"}
 FABRIC = "xc7"
 CALIBRATION_IMAGES = 64
-POINT_KEYS = ("cycles_per_image", "lut", "ff", "bram", "lut_per_mac_cycle", "generate_s",
-              "synth_s", "synth_status")
+POINT_KEYS = ("cycles_per_image", "lut", "lut_logic", "lut_memory", "ff", "bram",
+              "lut_per_mac_cycle", "generate_s", "synth_s", "synth_status")
 
 
 def sfc_artifact(seed: int = 0) -> Artifact:
@@ -74,11 +75,12 @@ def lut_per_mac_cycle(lut: int, cycles_per_image: float) -> float:
 
 def point(cycles: int, generate_s: float, synth_s: float, resources: dict | None,
           status: str, mismatches: int | None = None) -> dict:
-    """Return one point of ``sfc.json``; ``resources`` (``lut``, ``ff``, ``bram``) is None when
-    synthesis did not finish, and ``mismatches`` None when Verilator was not run."""
+    """Return one point of ``sfc.json``; ``resources`` (``lut``, ``ff``, ``bram``, and
+    ``lut_logic``/``lut_memory`` of which ``lut`` is the sum) is None when synthesis did not
+    finish, and ``mismatches`` None when Verilator was not run."""
     entry = {"cycles_per_image": cycles,
              **{key: None if resources is None else resources[key]
-                for key in ("lut", "ff", "bram")},
+                for key in ("lut", "lut_logic", "lut_memory", "ff", "bram")},
              "lut_per_mac_cycle": None if resources is None
              else lut_per_mac_cycle(resources["lut"], cycles),
              "generate_s": round(generate_s, 1), "synth_s": round(synth_s, 1),
@@ -94,7 +96,9 @@ def report(points: list[dict]) -> dict:
             "points": sorted(points, key=lambda entry: -entry["cycles_per_image"]),
             "finn_sfc_max": FINN_SFC_MAX,
             "synthesis": f"{tool_version('yosys')}: synth_xilinx -family xc7, each distinct "
-                         f"module once (hw/tools/modules.py), LUTs of carry cells included",
+                         f"module once (hw/tools/modules.py); lut counts LUTs as logic (carry "
+                         f"cells' included) and as distributed RAM (lut_memory), as Vivado's "
+                         f"Slice LUTs do",
             "hardware": "compressor popcount for LUT6, default folding per cycle target"}
 
 
@@ -142,7 +146,10 @@ def measure(artifact: Artifact, cycles: int, synth_timeout: float) -> tuple[dict
         status = "timeout" if isinstance(error, subprocess.TimeoutExpired) else "failed"
         counts = None
     else:
-        status, counts = "ok", resources.to_json()
+        memory = get_fabric(FABRIC).memory_luts(resources.cells)
+        status = "ok"
+        counts = {**resources.to_json(), "lut": resources.lut + memory,
+                  "lut_logic": resources.lut, "lut_memory": memory}
         print(f"sfc {cycles}: {merged.distinct} of {merged.modules} modules distinct", flush=True)
     synth_s = time.monotonic() - start
     print(f"sfc {cycles}: synthesis {status} in {synth_s:.0f} s"

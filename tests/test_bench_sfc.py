@@ -43,16 +43,19 @@ def test_ratio_is_luts_per_mac_a_cycle(sfc):
 
 
 def test_document_layout(sfc):
-    done = sfc.point(256, 10.04, 70.26, {"lut": 3343, "ff": 900, "bram": 2}, "ok", 0)
+    done = sfc.point(256, 10.04, 70.26, {"lut": 3343, "lut_logic": 3087, "lut_memory": 256,
+                                         "ff": 900, "bram": 2}, "ok", 0)
     timed_out = sfc.point(16, 200.0, 1800.0, None, "timeout")
     document = json.loads(json.dumps(sfc.report([timed_out, done])))
     assert document["macs_per_image"] == 334336
     assert [entry["cycles_per_image"] for entry in document["points"]] == [256, 16]
     assert document["points"][0] == {
-        "cycles_per_image": 256, "lut": 3343, "ff": 900, "bram": 2, "lut_per_mac_cycle": 2.56,
+        "cycles_per_image": 256, "lut": 3343, "lut_logic": 3087, "lut_memory": 256, "ff": 900,
+        "bram": 2, "lut_per_mac_cycle": 2.56,
         "generate_s": 10.0, "synth_s": 70.3, "synth_status": "ok", "verilator_mismatches": 0}
     assert document["points"][1] == {
-        "cycles_per_image": 16, "lut": None, "ff": None, "bram": None,
+        "cycles_per_image": 16, "lut": None, "lut_logic": None, "lut_memory": None, "ff": None,
+        "bram": None,
         "lut_per_mac_cycle": None, "generate_s": 200.0, "synth_s": 1800.0,
         "synth_status": "timeout"}
     assert set(sfc.POINT_KEYS) <= set(document["points"][1])
@@ -60,7 +63,8 @@ def test_document_layout(sfc):
 
 
 def test_plot_is_written(sfc, tmp_path):
-    document = sfc.report([sfc.point(1024, 1.0, 2.0, {"lut": 9000, "ff": 1, "bram": 0}, "ok"),
+    document = sfc.report([sfc.point(1024, 1.0, 2.0, {"lut": 9000, "lut_logic": 9000, "lut_memory": 0,
+                                                     "ff": 1, "bram": 0}, "ok"),
                            sfc.point(16, 1.0, 2.0, None, "timeout")])
     sfc.write_plot(document, tmp_path / "sfc.png")
     assert (tmp_path / "sfc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -70,7 +74,9 @@ def test_readme_section_renders_points_and_finn(sfc):
     spec = importlib.util.spec_from_file_location("bench_readme", ROOT / "bench" / "readme.py")
     readme = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(readme)
-    document = sfc.report([sfc.point(1024, 6.2, 300.4, {"lut": 9000, "ff": 3000, "bram": 11},
+    document = sfc.report([sfc.point(1024, 6.2, 300.4, {"lut": 9000, "lut_logic": 8800,
+                                                                   "lut_memory": 200, "ff": 3000,
+                                                                   "bram": 11},
                                      "ok", 0),
                            sfc.point(16, 250.0, 1500.0, None, "timeout")])
     section = readme.sfc_section(document)
@@ -82,7 +88,8 @@ def test_readme_section_renders_points_and_finn(sfc):
 def test_a_run_keeps_the_points_it_does_not_measure(sfc, tmp_path):
     path = tmp_path / "sfc.json"
     assert sfc.kept_points(path, [16]) == []
-    document = sfc.report([sfc.point(1024, 1.0, 2.0, {"lut": 9000, "ff": 1, "bram": 0}, "ok"),
+    document = sfc.report([sfc.point(1024, 1.0, 2.0, {"lut": 9000, "lut_logic": 9000, "lut_memory": 0,
+                                                     "ff": 1, "bram": 0}, "ok"),
                            sfc.point(16, 1.0, 2.0, None, "timeout")])
     path.write_text(json.dumps(document))
     assert [entry["cycles_per_image"] for entry in sfc.kept_points(path, [16, 64])] == [1024]

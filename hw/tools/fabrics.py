@@ -50,6 +50,9 @@ class Fabric:
     pipeline : int
         Adder levels between the datapath's registers that a board of the fabric builds with
         by default (:attr:`~qnnforge.hw.compiler.options.HardwareOptions.pipeline`; 0: none).
+    luts_per_memory_cell : dict
+        LUTs each distributed-RAM or shift-register cell takes (cell-name pattern to LUTs), for
+        :meth:`memory_luts`: the ``lutram`` count is of cells, which take one to eight LUTs.
     block_rom_words : int or None
         Depth from which a weight memory is asked to go to block RAM
         (:attr:`~qnnforge.hw.compiler.options.HardwareOptions.block_rom_words`); None leaves
@@ -69,6 +72,7 @@ class Fabric:
     bram_shapes: ClassVar[tuple[tuple[int, int], ...]] = ()
     pipeline: ClassVar[int] = 0
     block_rom_words: ClassVar[int | None] = None
+    luts_per_memory_cell: ClassVar[dict[str, int]] = {}
 
     def synth_script(self, top: str, *, dsp: bool, flatten: bool = True) -> str:
         """Return the Yosys commands that synthesize ``top`` (without reading or reporting)."""
@@ -91,6 +95,26 @@ class Fabric:
                     break
         counts["lut"] += self.luts_per_carry * counts.get("carry", 0)
         return counts
+
+    def memory_luts(self, cells: dict[str, int]) -> int:
+        """Return the LUTs that the distributed-RAM and shift-register cells of ``cells`` take
+        (LUTs used as memory, which ``count``'s ``lut`` leaves out).
+
+        Raises
+        ------
+        ValueError
+            If a ``lutram`` cell has no entry in :attr:`luts_per_memory_cell`.
+        """
+        total = 0
+        for cell, number in cells.items():
+            if not re.fullmatch(self.cells.get("lutram", r"(?!)"), cell):
+                continue
+            sizes = [luts for pattern, luts in self.luts_per_memory_cell.items()
+                     if re.fullmatch(pattern, cell)]
+            if not sizes:
+                raise ValueError(f"{self.name}: no LUT count for the memory cell {cell}")
+            total += sizes[0] * number
+        return total
 
     def scheme(self) -> str:
         """Return a digest of how the fabric is synthesized and counted, for result caches: it
@@ -181,6 +205,11 @@ class XC7(Fabric):
     # and no BRAM for a 256 x 256 binary layer, 930 LUT and 4 RAMB36 asked for block RAM); from
     # 128 words (two LUT6 per bit) a block RAM is the cheaper place, below it a LUT is
     block_rom_words = 128
+    # UG474: a RAM32M/RAM64M or RAM128X1D takes four LUTs, a dual-port 32/64 x 1 two
+    luts_per_memory_cell = {r"RAM(32|64)X1S\w*|SRL16E|SRLC32E": 1,
+                            r"RAM(32|64)X1D\w*|RAM128X1S\w*": 2,
+                            r"RAM32M\w*|RAM64M\w*|RAM128X1D\w*|RAM256X1S\w*": 4,
+                            r"RAM256X1D\w*": 8}
 
 
 @register
@@ -197,6 +226,8 @@ class ECP5(Fabric):
     cells = {"lut": r"LUT4", "ff": r"TRELLIS_FF", "carry": r"CCU2C",
              "bram": r"DP16KD|PDPW16KD", "dsp": r"MULT18X18D|ALU54B",
              "lutram": r"TRELLIS_DPR16X4"}
+    # a 16 x 4 distributed RAM takes the four LUT4s of two slices (a third writes it)
+    luts_per_memory_cell = {r"TRELLIS_DPR16X4": 4}
     luts_per_carry = 2
     bram_shapes = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))  # DP16KD
     pipeline = 4

@@ -67,3 +67,16 @@ def test_a_fabric_is_one_registered_class(monkeypatch):
 def test_options_for_fabric_read_the_registry():
     assert HardwareOptions.for_fabric("xc7").lut_inputs == 6
     assert HardwareOptions.for_fabric("ecp5").lut_inputs == 4
+
+
+def test_memory_luts_counts_the_luts_inside_distributed_ram_cells():
+    # the demo's xc7 input buffers: 64 RAM32M (4 LUTs each) and 2 RAM128X1D (4 each)
+    assert get_fabric("xc7").memory_luts({"RAM32M": 64, "RAM128X1D": 2, "LUT6": 9}) == 264
+    assert get_fabric("xc7").memory_luts({"SRLC32E": 3, "RAM64X1D": 1}) == 5
+    assert get_fabric("ecp5").memory_luts({"TRELLIS_DPR16X4": 2, "LUT4": 7}) == 8
+    assert get_fabric("ice40").memory_luts({"SB_RAM40_4K": 4}) == 0  # block RAM: no LUTs
+    class Unsized(XC7):  # a fabric that names its memory cells but not their sizes
+        luts_per_memory_cell = {}
+
+    with pytest.raises(ValueError, match=r"^xc7: no LUT count for the memory cell RAM32M$"):
+        Unsized().memory_luts({"RAM32M": 1})

@@ -260,13 +260,13 @@ def cnv_section(report: dict) -> str:
 
 def sfc_section(report: dict) -> str:
     """Return SFC's LUTs against cycles per image, beside FINN SFC-max's point."""
-    table = ["| cycles/image | LUT | FF | BRAM | LUT per (MAC/cycle) | generate | synthesis | "
-             "Verilator mismatches |", "|---|---|---|---|---|---|---|---|"]
+    table = ["| cycles/image | LUT (of them as memory) | FF | BRAM | LUT per (MAC/cycle) | "
+             "generate | synthesis | Verilator mismatches |", "|---|---|---|---|---|---|---|---|"]
     for entry in report["points"]:
         verilator = entry.get("verilator_mismatches")
         if entry["synth_status"] == "ok":
-            counts = (f"{entry['lut']:,} | {entry['ff']:,} | {entry['bram']} | "
-                      f"{entry['lut_per_mac_cycle']:.2f}")
+            counts = (f"{entry['lut']:,} ({entry['lut_memory']:,}) | {entry['ff']:,} | "
+                      f"{entry['bram']} | {entry['lut_per_mac_cycle']:.2f}")
             synthesis = f"{entry['synth_s']:.0f} s"
         else:
             counts = "– | – | – | –"

@@ -80,7 +80,7 @@ def test_readme_section_renders_points_and_finn(sfc):
                                      "ok", 0),
                            sfc.point(16, 250.0, 1500.0, None, "timeout")])
     section = readme.sfc_section(document)
-    assert "| 1024 | 9,000 | 3,000 | 11 | 27.57 | 6 s | 300 s | 0 |" in section
+    assert "| 1024 | 9,000 (200) | 3,000 | 11 | 27.57 | 6 s | 300 s | 0 |" in section
     assert "| 16 | – | – | – | – | 250 s | timeout after 1500 s | – |" in section
     assert "| FINN SFC-max, 16.2 | 91,131 | | | 4.42 | | | |" in section
 

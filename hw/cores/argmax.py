@@ -30,8 +30,9 @@ __all__ = ["Argmax", "argmax_registers", "result_layout"]
 
 def argmax_registers(lanes: int, pipelined: bool) -> int:
     """Return the registers a pipelined argmax of ``lanes`` lanes adds between a vector's last
-    beat and its result (a level of its tree a cycle; 0 unpipelined)."""
-    return tree_levels(lanes) if pipelined else 0
+    beat and its result: a level of its tree a cycle, then the running maximum (0
+    unpipelined)."""
+    return tree_levels(lanes) + 1 if pipelined else 0
 
 
 def result_layout(score_shape, classes: int) -> data.StructLayout:
@@ -135,14 +136,16 @@ class Argmax(wiring.Component):
             m.d.sync += beat.eq(Mux(beat == beats - 1, 0, beat + 1))
 
         # the beat's tag and scores, and its candidates (score, class), a tree level a stage
-        tag = data.StructLayout({"valid": 1, "beat": index_shape(beats),
+        tag = data.StructLayout({"valid": 1, "first": 1, "last": 1, "beat": index_shape(beats),
                                  "scores": unsigned(width)})
         staged = Signal(tag, name="stage0")
-        m.d.comb += [staged.valid.eq(i.valid), staged.beat.eq(beat),
+        m.d.comb += [staged.valid.eq(i.valid), staged.first.eq(beat == 0),
+                     staged.last.eq(beat == beats - 1), staged.beat.eq(beat),
                      staged.scores.eq(i.payload.as_value())]
-        candidates = [(i.payload[lane], beat * lanes + lane) for lane in range(lanes)]
-        index_shape_ = index_shape(self._classes)
-        for level in range(self.latency):
+        # a candidate carries its lane; the class (beat * lanes + lane) is formed after the tree
+        candidates = [(i.payload[lane], lane) for lane in range(lanes)]
+        lane_shape = index_shape(lanes)
+        for level in range(tree_levels(lanes)):
             paired = []
             for k in range(0, len(candidates) - 1, 2):
                 (a, a_index), (b, b_index) = candidates[k], candidates[k + 1]
@@ -154,7 +157,7 @@ class Argmax(wiring.Component):
                 # data registers: the stage tags say which are valid
                 score_reg = Signal(self._score_shape, name=f"score{level + 1}_{k}",
                                    reset_less=True)
-                index_reg = Signal(index_shape_, name=f"index{level + 1}_{k}", reset_less=True)
+                index_reg = Signal(lane_shape, name=f"lane{level + 1}_{k}", reset_less=True)
                 with m.If(advance):
                     m.d.sync += [score_reg.eq(score), index_reg.eq(index)]
                 candidates.append((score_reg, index_reg))
@@ -162,30 +165,32 @@ class Argmax(wiring.Component):
             with m.If(advance):
                 m.d.sync += following.eq(staged)
             staged = following
-        (winner, winner_index), = candidates
+        (winner, winner_lane), = candidates
+        index_shape_ = index_shape(self._classes)
 
-        # The winner against the running maximum (earlier classes: they win ties). The maximum
-        # is kept doubled plus one, `2 * best + 1`, and a vector starts from a value below every
-        # doubled score, so `2 * winner > kept` is both `winner > best` and "first beat": the
-        # comparison's operands are registers and its result alone chooses (one loop, short).
-        width_x = self._score_shape.width + 2
-        start = -(1 << (width_x - 1))  # below 2 * the lowest score (a signed score's -2**(w-1))
-        kept = Signal(signed(width_x), init=start)
-        best_index = Signal(index_shape_, reset_less=True)
+        # The running maximum as two registers and a choice: `prev` is the last beat's winner,
+        # `rest` the best of the vector's beats before it, `chosen` whether `prev` beat `rest`
+        # (or began the vector). The winner is compared with both, and `chosen` picks which
+        # comparison counts, so no comparison feeds another, nor an enable (see above).
+        prev_score = Signal(self._score_shape, reset_less=True)
+        prev_index = Signal(index_shape_, reset_less=True)
+        rest_score = Signal(self._score_shape, reset_less=True)
+        rest_index = Signal(index_shape_, reset_less=True)
+        chosen = Signal()
+        due = Signal()  # `prev` is a vector's last beat, its result not yet given
         scores = Signal(data.ArrayLayout(self._score_shape, self._classes), reset_less=True)
-        doubled = Signal(signed(width_x))
-        m.d.comb += doubled.eq(winner * 2)
-        better = doubled > kept
-        run_index = Mux(better, winner_index, best_index)
-        run_kept = Mux(better, doubled + 1, kept)
+        with m.If(advance & staged.valid):
+            m.d.sync += [
+                chosen.eq(staged.first | Mux(chosen, winner > prev_score, winner > rest_score)),
+                prev_score.eq(winner), prev_index.eq(staged.beat * lanes + winner_lane),
+                rest_score.eq(Mux(chosen, prev_score, rest_score)),
+                rest_index.eq(Mux(chosen, prev_index, rest_index)),
+                scores.as_value().word_select(staged.beat, width).eq(staged.scores)]
+        with m.If(advance):
+            m.d.sync += due.eq(staged.valid & staged.last)
         with m.If(o.ready):
             m.d.sync += o.valid.eq(0)
-        with m.If(advance & staged.valid):
-            m.d.sync += [kept.eq(run_kept), best_index.eq(run_index),
-                         scores.as_value().word_select(staged.beat, width).eq(staged.scores)]
-            with m.If(staged.beat == beats - 1):
-                m.d.sync += [kept.eq(start), o.valid.eq(1), o.payload.cls.eq(run_index),
-                             o.payload.scores.as_value().eq(scores.as_value())]
-                m.d.sync += o.payload.scores.as_value().word_select(
-                    staged.beat, width).eq(staged.scores)
+        with m.If(advance & due):
+            m.d.sync += [o.valid.eq(1), o.payload.cls.eq(Mux(chosen, prev_index, rest_index)),
+                         o.payload.scores.as_value().eq(scores.as_value())]
         return m

@@ -438,19 +438,20 @@ class MatrixVectorUnit(wiring.Component):
                                 m.d.comb += port.data[piece.lane + k].eq(
                                     i.payload[piece.beat_lane + k])
                     m.d.comb += [mask.eq(value) for mask, value in zip(masks, lanes)]
-                    with m.If(write):  # overridden below by a vector's last beat
-                        following = p + in_lanes
-                        m.d.sync += position.eq(following % packing.row_lanes)
-                        if following >= packing.row_lanes:
-                            m.d.sync += row.eq(row + 1)
 
+        # The next beat starts `in_lanes` further on, past the row's end in the next row (a row
+        # holds at least a beat, so it wraps at most once): an addition, not a table of the
+        # positions, whose decoder would lie between the stream's handshake and `position`.
+        wraps = position >= packing.row_lanes - in_lanes
         with m.If(write):
             with m.If(write_beat == beats - 1):
                 m.d.sync += [write_beat.eq(0), write_bank.eq(~write_bank), position.eq(0),
                              row.eq(Mux(write_bank, 0, packing.rows)),
                              full.bit_select(write_bank, 1).eq(1)]
             with m.Else():
-                m.d.sync += write_beat.eq(write_beat + 1)
+                m.d.sync += [write_beat.eq(write_beat + 1), row.eq(row + wraps),
+                             position.eq(Mux(wraps, position + (in_lanes - packing.row_lanes),
+                                             position + in_lanes))]
 
     def _dot_unit(self, m, p, x_word, w_bits, advance):
         layer, options = self._layer, self._options

@@ -296,16 +296,17 @@ class ResponseSender(wiring.Component):
         phase = Signal(range(3))  # 0: pick the word, 1: pick the byte, 2: offer it
         m.d.comb += [o.valid.eq(phase == 2), o.payload.eq(byte)]
         # whether the byte ends the response, and takes an OK's result, is registered with its
-        # word: neither the status nor the UART reaches the result's ready, whose fan-out is the
-        # whole result register. The result is released as the last byte (the checksum, which
-        # reads no result) is picked.
-        ends, takes = Signal(), Signal()
+        # word: neither the status nor the UART reaches the result's ready, which is a register
+        # of its own (the accelerator's last stages load on it). The result is released as the
+        # last byte (the checksum, which reads no result) is picked.
+        ends, release = Signal(), Signal()
+        m.d.sync += release.eq(0)
         with m.If((phase == 0) & status.valid & (~ok | result.valid)):
             m.d.sync += [word.eq(padded[index[2:]]), phase.eq(1), ends.eq(last),
-                         takes.eq(last & ok)]
+                         release.eq(last & ok)]
+        m.d.comb += result.ready.eq(release)
         with m.If(phase == 1):
             m.d.sync += [byte.eq(Mux(ends, total, word.word_select(index[:2], 8))), phase.eq(2)]
-            m.d.comb += result.ready.eq(takes)
         with m.If(o.valid & o.ready):
             m.d.sync += phase.eq(0)
             with m.If(ends):

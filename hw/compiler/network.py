@@ -123,12 +123,12 @@ class Network(wiring.Component):
             wiring.connect(m, wiring.flipped(self.i_stream), units[0].i_stream)
         for producer, consumer in zip(units[:-1], units[1:]):
             wiring.connect(m, producer.o_stream, consumer.i_stream)
-        wiring.connect(m, units[-1].o_stream, argmax.i_stream)
         if self._options.pipelined:
-            # the consumer's ready would otherwise reach every register of the last layer
-            m.submodules.result = result = SkidBuffer(argmax.o_stream.payload.shape())
-            wiring.connect(m, argmax.o_stream, result.i_stream)
-            wiring.connect(m, result.o_stream, wiring.flipped(self.o_stream))
+            # the argmax's ready would otherwise reach every register of the last layer
+            m.submodules.scores = scores = SkidBuffer(units[-1].o_stream.payload.shape())
+            wiring.connect(m, units[-1].o_stream, scores.i_stream)
+            wiring.connect(m, scores.o_stream, argmax.i_stream)
         else:
-            wiring.connect(m, argmax.o_stream, wiring.flipped(self.o_stream))
+            wiring.connect(m, units[-1].o_stream, argmax.i_stream)
+        wiring.connect(m, argmax.o_stream, wiring.flipped(self.o_stream))
         return m

@@ -2,17 +2,18 @@
 
 ::
 
-    i_stream [-> SkidBuffer] -> unit 0 -> unit 1 -> ... -> unit L -> Argmax [-> SkidBuffer]
+    i_stream [-> SkidBuffer] -> unit 0 -> unit 1 -> ... -> unit L [-> SkidBuffer] -> Argmax
              -> o_stream
 
 Each layer's kind (:mod:`.layers`) lowers it and builds its unit (a matrix-vector unit, a
 sliding-window unit feeding one, a pool); each arrow is an ``amaranth.lib.stream`` valid/ready
 connection. The output beat width of one layer is the input beat width of the next, so no width
-converter is needed. A pipelined network (``HardwareOptions.pipeline``) starts and ends in a
+converter is needed. A pipelined network (``HardwareOptions.pipeline``) starts with a
 :class:`~..cores.skid_buffer.SkidBuffer`, so its producer's ``valid`` stops there instead of
-reaching the first input buffer's write logic, and its consumer's ``ready`` instead of the argmax
-and the last layer's enables (between layers, the input buffers' ``ready`` is a register
-already).
+reaching the first input buffer's write logic, and has another between its last layer and the
+argmax, so the argmax's ``ready`` (its consumer's, through one LUT) stops there instead of
+reaching the last layer's enables; that one holds a beat of scores, narrower than a result of
+all of them with the class (between layers, the input buffers' ``ready`` is a register).
 """
 
 from __future__ import annotations

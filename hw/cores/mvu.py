@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -472,7 +472,9 @@ class MatrixVectorUnit(wiring.Component):
         # The next beat starts `in_lanes` further on, past the row's end in the next row (a row
         # holds at least a beat, so it wraps at most once): an addition, not a table of the
         # positions, whose decoder would lie between the stream's handshake and `position`.
-        wraps = position >= packing.row_lanes - in_lanes
+        # (a beat as wide as a row always wraps: no comparison with 0, which lint flags)
+        wraps = (position >= packing.row_lanes - in_lanes if packing.row_lanes > in_lanes
+                 else Const(1, 1))
         with m.If(write):
             with m.If(write_beat == beats - 1):
                 m.d.comb += banks.fill.eq(1)

@@ -147,8 +147,8 @@ class _Banks:
         self.fill, self.drain = Signal(), Signal()
         self.accepting, self.issuing = Signal(init=1), Signal()
 
-    def elaborate(self, m: Module) -> None:
-        """Add the banks' registers to ``m``."""
+    def add_registers(self, m: Module) -> None:
+        """Add the banks' registers, loaded with their next state, to ``m``."""
         write_next, read_next = self.write_bank ^ self.fill, self.read_bank ^ self.drain
         full_next = Signal(2)
         filled = Mux(self.fill, Mux(self.write_bank, 0b10, 0b01), 0)
@@ -362,7 +362,7 @@ class MatrixVectorUnit(wiring.Component):
         # Stage 1 registers (aligned with the memory read data).
         tag = Signal(self._tag_layout())
         word_column = Signal.like(column)
-        banks.elaborate(m)
+        banks.add_registers(m)
         with m.If(advance):
             m.d.sync += tag.busy.eq(banks.issuing)
             with m.If(banks.issuing):

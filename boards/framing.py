@@ -106,9 +106,19 @@ class FrameReceiver(wiring.Component):
 
     def _parse(self, m: Module, write, statuses: SyncFIFOBuffered, full: Signal) -> None:
         i = self.i_stream
-        byte = i.payload
+        # Each byte is taken into a register a cycle before it is parsed, with its comparisons
+        # against the protocol's constants, so no comparison of a byte lies between the UART
+        # and the parser's enables (a byte a cycle still passes; the UART sends far fewer).
+        got, byte, line_error = Signal(), Signal(8), Signal()
+        is_sync, is_request, bad_code = Signal(), Signal(), Signal()
+        length_low_ok, length_high_ok = Signal(), Signal()
+        m.d.sync += [got.eq(i.valid), byte.eq(i.payload), line_error.eq(self.line_error),
+                     is_sync.eq(i.payload == SYNC), is_request.eq(i.payload == REQUEST),
+                     bad_code.eq(i.payload >> self._input_bits != 0),
+                     length_low_ok.eq(i.payload == self._in_features & 0xFF),
+                     length_high_ok.eq(i.payload == self._in_features >> 8)]
         bank = Signal()
-        length_low = Signal(8)
+        length_matches = Signal()  # the length's low byte was the image's
         total = Signal(8)  # running checksum
         count = Signal(range(self._in_features))
         lane = Signal(range(self._lanes))
@@ -122,11 +132,11 @@ class FrameReceiver(wiring.Component):
         finish = Signal()  # push ``status`` and leave the request
 
         m.d.comb += i.ready.eq(1)
-        with m.If(i.valid):
+        with m.If(got):
             m.d.sync += quiet.eq(-self._timeout)
         with m.Else():
             m.d.sync += quiet.eq(quiet + quiet[-1])
-        timed_out = ~i.valid & ~quiet[-1]
+        timed_out = ~got & ~quiet[-1]
 
         m.d.comb += [next_word.eq(word), next_word[lane].eq(byte[:self._input_bits])]
         m.d.comb += [write.addr.eq(Mux(bank, self.words, 0) + count // self._lanes),
@@ -140,7 +150,7 @@ class FrameReceiver(wiring.Component):
 
         def abort_on_line() -> None:
             # inside a request, after the byte rules, so these win over them
-            with m.If(self.line_error):
+            with m.If(line_error):
                 reject(Status.LINE_ERROR)
             with m.Elif(timed_out):
                 m.d.comb += [status.eq(Status.TIMEOUT), finish.eq(1)]
@@ -148,38 +158,38 @@ class FrameReceiver(wiring.Component):
 
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(i.valid & (byte == SYNC)):
+                with m.If(got & is_sync):
                     m.next = "HEADER"
-                with m.Elif(i.valid):
+                with m.Elif(got):
                     reject(Status.BAD_HEADER)
-                with m.Elif(self.line_error):
+                with m.Elif(line_error):
                     reject(Status.LINE_ERROR)
             with m.State("HEADER"):
-                with m.If(i.valid & (byte == REQUEST)):
+                with m.If(got & is_request):
                     m.d.sync += [total.eq(0), count.eq(0), lane.eq(0)]
                     with m.If(full.bit_select(bank, 1) | ~statuses.w_rdy):
                         reject(Status.BUSY)
                     with m.Else():
                         m.next = "LENGTH_LOW"
-                with m.Elif(i.valid):
+                with m.Elif(got):
                     reject(Status.BAD_HEADER)
                 abort_on_line()
             with m.State("LENGTH_LOW"):
-                with m.If(i.valid):
-                    m.d.sync += [length_low.eq(byte), total.eq(total + byte)]
+                with m.If(got):
+                    m.d.sync += [length_matches.eq(length_low_ok), total.eq(total + byte)]
                     m.next = "LENGTH_HIGH"
                 abort_on_line()
             with m.State("LENGTH_HIGH"):
-                with m.If(i.valid & (Cat(length_low, byte) == self._in_features)):
+                with m.If(got & length_matches & length_high_ok):
                     m.d.sync += total.eq(total + byte)
                     m.next = "PAYLOAD"
-                with m.Elif(i.valid):
+                with m.Elif(got):
                     reject(Status.BAD_LENGTH)
                 abort_on_line()
             with m.State("PAYLOAD"):
-                with m.If(i.valid & (byte >> self._input_bits != 0)):
+                with m.If(got & bad_code):
                     reject(Status.BAD_VALUE)
-                with m.Elif(i.valid):
+                with m.Elif(got):
                     m.d.comb += write.en.eq(lane == self._lanes - 1)
                     m.d.sync += [total.eq(total + byte), word.eq(next_word),
                                  lane.eq(Mux(lane == self._lanes - 1, 0, lane + 1)),
@@ -188,11 +198,11 @@ class FrameReceiver(wiring.Component):
                         m.next = "CHECKSUM"
                 abort_on_line()
             with m.State("CHECKSUM"):
-                with m.If(i.valid & (byte == total)):
+                with m.If(got & (byte == total)):
                     m.d.comb += [status.eq(Status.OK), finish.eq(1)]
                     m.d.sync += [full.bit_select(bank, 1).eq(1), bank.eq(~bank)]
                     m.next = "IDLE"
-                with m.Elif(i.valid):
+                with m.Elif(got):
                     reject(Status.BAD_CHECKSUM)
                 abort_on_line()
             with m.State("DRAIN"):  # ignore the rest of a rejected request
@@ -286,16 +296,17 @@ class ResponseSender(wiring.Component):
         phase = Signal(range(3))  # 0: pick the word, 1: pick the byte, 2: offer it
         m.d.comb += [o.valid.eq(phase == 2), o.payload.eq(byte)]
         # whether the byte ends the response, and takes an OK's result, is registered with its
-        # word: neither the status nor the UART reaches the result's ready, whose fan-out is the
-        # whole result register. The result is released as the last byte (the checksum, which
-        # reads no result) is picked.
-        ends, takes = Signal(), Signal()
+        # word: neither the status nor the UART reaches the result's ready, which is a register
+        # of its own (the accelerator's last stages load on it). The result is released as the
+        # last byte (the checksum, which reads no result) is picked.
+        ends, release = Signal(), Signal()
+        m.d.sync += release.eq(0)
         with m.If((phase == 0) & status.valid & (~ok | result.valid)):
             m.d.sync += [word.eq(padded[index[2:]]), phase.eq(1), ends.eq(last),
-                         takes.eq(last & ok)]
+                         release.eq(last & ok)]
+        m.d.comb += result.ready.eq(release)
         with m.If(phase == 1):
             m.d.sync += [byte.eq(Mux(ends, total, word.word_select(index[:2], 8))), phase.eq(2)]
-            m.d.comb += result.ready.eq(takes)
         with m.If(o.valid & o.ready):
             m.d.sync += phase.eq(0)
             with m.If(ends):

@@ -81,7 +81,7 @@ BOARDS = {
         name="icebreaker", platform=ICEBreakerPlatform, fabric="ice40", flow="icestorm",
         constraints="pcf", activity_led=("led_g", 0), fault_led=("led_r", 0),
         target_cycles=128, image_target_cycles=8192, capacity={"lc": 5280, "bram": 30, "dsp": 8},
-        mlp_clock_mhz=36.0),
+        mlp_clock_mhz=50.25),
     "ulx3s-85f": Board(
         name="ulx3s-85f", platform=ULX3S_85F_Platform, fabric="ecp5", flow="trellis",
         constraints="lpf", activity_led=("led", 0), fault_led=("led", 1),

@@ -8,10 +8,11 @@ as it is not taken; a byte arriving before the previous one was taken, or a miss
 pulses ``error`` (the byte is dropped).
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
 
 __all__ = ["MIN_DIVISOR", "UARTReceiver", "UARTTransmitter", "baud_divisor"]
 
@@ -173,20 +174,27 @@ class UARTTransmitter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        timer = Signal(range(self._divisor))
-        bits_left = Signal(range(11))
+        # The bit timer counts down to -1, so its sign bit ends a bit time without a comparison,
+        # and `idle` is a register: the line's enable is one LUT from registers (at 50 MHz a
+        # comparison of the timer, or of a bit count with 0, on the way to it was the UP5K's
+        # longest path: the UART sits by its pins, far from the rest).
+        timer = Signal(signed(bits_for(self._divisor - 2) + 1), reset_less=True)
+        bits_left = Signal(range(10))  # bits still to follow the one on the line
+        idle = Signal(init=1)
         # start bit, 8 data bits LSB first, stop bit; the idle line shifts in as ones
         shift = Signal(unsigned(10), init=Const(0x3FF, 10).value)
         i = self.i_stream
 
-        m.d.comb += [self.tx.eq(shift[0]), i.ready.eq(bits_left == 0)]
-        with m.If(i.valid & i.ready):
-            m.d.sync += [shift.eq(Cat(Const(0, 1), i.payload, Const(1, 1))), bits_left.eq(10),
-                         timer.eq(self._divisor - 1)]
-        with m.Elif(bits_left != 0):
-            with m.If(timer == 0):
+        m.d.comb += [self.tx.eq(shift[0]), i.ready.eq(idle)]
+        with m.If(i.valid & idle):
+            m.d.sync += [shift.eq(Cat(Const(0, 1), i.payload, Const(1, 1))), bits_left.eq(9),
+                         idle.eq(0), timer.eq(self._divisor - 2)]
+        with m.Elif(~idle):
+            with m.If(timer[-1]):
                 m.d.sync += [shift.eq(Cat(shift[1:], Const(1, 1))), bits_left.eq(bits_left - 1),
-                             timer.eq(self._divisor - 1)]
+                             timer.eq(self._divisor - 2)]
+                with m.If(bits_left == 0):
+                    m.d.sync += idle.eq(1)
             with m.Else():
                 m.d.sync += timer.eq(timer - 1)
         return m

@@ -2,17 +2,18 @@
 
 ::
 
-    i_stream [-> SkidBuffer] -> unit 0 -> unit 1 -> ... -> unit L -> Argmax [-> SkidBuffer]
+    i_stream [-> SkidBuffer] -> unit 0 -> unit 1 -> ... -> unit L [-> SkidBuffer] -> Argmax
              -> o_stream
 
 Each layer's kind (:mod:`.layers`) lowers it and builds its unit (a matrix-vector unit, a
 sliding-window unit feeding one, a pool); each arrow is an ``amaranth.lib.stream`` valid/ready
 connection. The output beat width of one layer is the input beat width of the next, so no width
-converter is needed. A pipelined network (``HardwareOptions.pipeline``) starts and ends in a
+converter is needed. A pipelined network (``HardwareOptions.pipeline``) starts with a
 :class:`~..cores.skid_buffer.SkidBuffer`, so its producer's ``valid`` stops there instead of
-reaching the first input buffer's write logic, and its consumer's ``ready`` instead of the argmax
-and the last layer's enables (between layers, the input buffers' ``ready`` is a register
-already).
+reaching the first input buffer's write logic, and has another between its last layer and the
+argmax, so the argmax's ``ready`` (its consumer's, through one LUT) stops there instead of
+reaching the last layer's enables; that one holds a beat of scores, narrower than a result of
+all of them with the class (between layers, the input buffers' ``ready`` is a register).
 """
 
 from __future__ import annotations
@@ -123,12 +124,12 @@ class Network(wiring.Component):
             wiring.connect(m, wiring.flipped(self.i_stream), units[0].i_stream)
         for producer, consumer in zip(units[:-1], units[1:]):
             wiring.connect(m, producer.o_stream, consumer.i_stream)
-        wiring.connect(m, units[-1].o_stream, argmax.i_stream)
         if self._options.pipelined:
-            # the consumer's ready would otherwise reach every register of the last layer
-            m.submodules.result = result = SkidBuffer(argmax.o_stream.payload.shape())
-            wiring.connect(m, argmax.o_stream, result.i_stream)
-            wiring.connect(m, result.o_stream, wiring.flipped(self.o_stream))
+            # the argmax's ready would otherwise reach every register of the last layer
+            m.submodules.scores = scores = SkidBuffer(units[-1].o_stream.payload.shape())
+            wiring.connect(m, units[-1].o_stream, scores.i_stream)
+            wiring.connect(m, scores.o_stream, argmax.i_stream)
         else:
-            wiring.connect(m, argmax.o_stream, wiring.flipped(self.o_stream))
+            wiring.connect(m, units[-1].o_stream, argmax.i_stream)
+        wiring.connect(m, argmax.o_stream, wiring.flipped(self.o_stream))
         return m

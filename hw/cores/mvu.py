@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -127,6 +127,38 @@ class _Packing:
                     sources.setdefault((piece.column, piece.lane + k), set()).add(
                         piece.beat_lane + k)
         return sources
+
+
+class _Banks:
+    """The input buffer's two banks: which hold a whole vector (``full``), which one the writer
+    fills and which one the issue stage reads.
+
+    The writer raises ``fill`` as it writes a vector's last beat, the issue stage ``drain`` as
+    it issues a bank's last step; each then moves to the other bank. The input's ready
+    (``accepting``: the writer's bank is not full) and ``issuing`` (the reader's bank is full)
+    are registers, loaded with the next state, so neither the stream's handshake nor the issue
+    stage's enables start with a multiplexer over ``full`` (on iCE40 that LUT, and the route
+    from it, lay on the longest paths of the digits MLP).
+    """
+
+    def __init__(self):
+        self.full = Signal(2)
+        self.write_bank, self.read_bank = Signal(), Signal()
+        self.fill, self.drain = Signal(), Signal()
+        self.accepting, self.issuing = Signal(init=1), Signal()
+
+    def add_registers(self, m: Module) -> None:
+        """Add the banks' registers, loaded with their next state, to ``m``."""
+        write_next, read_next = self.write_bank ^ self.fill, self.read_bank ^ self.drain
+        full_next = Signal(2)
+        filled = Mux(self.fill, Mux(self.write_bank, 0b10, 0b01), 0)
+        # a bank being filled is never the one drained: the writer waits for an empty bank
+        drained = Mux(self.drain, Mux(self.read_bank, 0b10, 0b01), 0)
+        m.d.comb += full_next.eq((self.full | filled) & ~drained)
+        m.d.sync += [self.full.eq(full_next), self.write_bank.eq(write_next),
+                     self.read_bank.eq(read_next),
+                     self.accepting.eq(~full_next.bit_select(write_next, 1)),
+                     self.issuing.eq(full_next.bit_select(read_next, 1))]
 
 
 def _stages(simd: int, options: HardwareOptions) -> tuple[int, int]:
@@ -294,21 +326,20 @@ class MatrixVectorUnit(wiring.Component):
 
         # Input buffer: C column memories, each holding the rows of both banks.
         packing = self._packing
-        full = Signal(2)
+        banks = _Banks()
         word_layout = data.ArrayLayout(layer.input_shape, simd)
         buffers = []
         for c in range(packing.columns):
             m.submodules[f"buffer{c}"] = buffer = Memory(
                 shape=word_layout, depth=2 * packing.rows, init=[])
             buffers.append(buffer)
-        self._buffer_writer(m, buffers, full)
+        self._buffer_writer(m, buffers, banks)
 
         # Issue stage: walk (nf, sf) over the full bank; read the input word, weights and
         # output constants by address on the same cycle, so their data arrive together.
         o = self.o_stream
         advance = Signal()
         m.d.comb += advance.eq(~o.valid | o.ready)
-        read_bank = Signal()
         sf = Signal(index_shape(sf_count))
         nf = Signal(index_shape(nf_count))
         step = Signal(index_shape(nf_count * sf_count))
@@ -332,14 +363,13 @@ class MatrixVectorUnit(wiring.Component):
         # Stage 1 registers (aligned with the memory read data).
         tag = Signal(self._tag_layout())
         word_column = Signal.like(column)
-        issuing = Signal()
-        m.d.comb += issuing.eq(full.bit_select(read_bank, 1))
+        banks.add_registers(m)
         with m.If(advance):
-            m.d.sync += tag.busy.eq(issuing)
-            with m.If(issuing):
+            m.d.sync += tag.busy.eq(banks.issuing)
+            with m.If(banks.issuing):
                 m.d.sync += [word_column.eq(column), tag.nf.eq(nf),
                              tag.first.eq(sf == 0), tag.last.eq(sf == sf_count - 1)]
-                self._step_counters(m, sf, nf, step, read_bank, full, column, row)
+                self._step_counters(m, sf, nf, step, banks, column, row)
         x_word = Signal(word_layout)
         with m.Switch(word_column):
             for c, port in enumerate(buffer_ports):
@@ -377,17 +407,17 @@ class MatrixVectorUnit(wiring.Component):
             m.d.sync += o.valid.eq(0)
         return m
 
-    def _step_counters(self, m, sf, nf, step, read_bank, full, column, row):
+    def _step_counters(self, m, sf, nf, step, banks, column, row):
         sf_count, nf_count = self.synapse_folds, self.neuron_folds
         rows, columns = self._packing.rows, self._packing.columns
         with m.If(sf == sf_count - 1):
             m.d.sync += [sf.eq(0), column.eq(0)]
             with m.If(nf == nf_count - 1):
-                m.d.sync += [nf.eq(0), step.eq(0), read_bank.eq(~read_bank),
-                             full.bit_select(read_bank, 1).eq(0),
-                             row.eq(Mux(read_bank, 0, rows))]
+                m.d.comb += banks.drain.eq(1)
+                m.d.sync += [nf.eq(0), step.eq(0), row.eq(Mux(banks.read_bank, 0, rows))]
             with m.Else():
-                m.d.sync += [nf.eq(nf + 1), step.eq(step + 1), row.eq(Mux(read_bank, rows, 0))]
+                m.d.sync += [nf.eq(nf + 1), step.eq(step + 1),
+                             row.eq(Mux(banks.read_bank, rows, 0))]
         with m.Else():
             m.d.sync += [sf.eq(sf + 1), step.eq(step + 1)]
             with m.If(column == columns - 1):
@@ -395,7 +425,7 @@ class MatrixVectorUnit(wiring.Component):
             with m.Else():
                 m.d.sync += column.eq(column + 1)
 
-    def _buffer_writer(self, m, buffers, full):
+    def _buffer_writer(self, m, buffers, banks):
         """Write each accepted beat into the buffer bank that is filling, one beat a cycle.
 
         A beat starting at ``position`` of row ``row`` (an address: bank base + row) writes, per
@@ -406,12 +436,12 @@ class MatrixVectorUnit(wiring.Component):
         packing, in_lanes = self._packing, self._in_lanes
         beats = self._layer.fan_in // in_lanes
         i = self.i_stream
-        write_bank = Signal()
+        write_bank = banks.write_bank
         write_beat = Signal(index_shape(beats))
         position = Signal(index_shape(packing.row_lanes))
         row = Signal(range(2 * packing.rows))
         write = Signal()
-        m.d.comb += [i.ready.eq(~full.bit_select(write_bank, 1)), write.eq(i.valid & i.ready)]
+        m.d.comb += [i.ready.eq(banks.accepting), write.eq(i.valid & i.ready)]
 
         ports = [buffer.write_port(granularity=packing.granularity) for buffer in buffers]
         masks = [Signal(len(port.en), name=f"mask{c}") for c, port in enumerate(ports)]
@@ -439,19 +469,22 @@ class MatrixVectorUnit(wiring.Component):
                                 m.d.comb += port.data[piece.lane + k].eq(
                                     i.payload[piece.beat_lane + k])
                     m.d.comb += [mask.eq(value) for mask, value in zip(masks, lanes)]
-                    with m.If(write):  # overridden below by a vector's last beat
-                        following = p + in_lanes
-                        m.d.sync += position.eq(following % packing.row_lanes)
-                        if following >= packing.row_lanes:
-                            m.d.sync += row.eq(row + 1)
 
+        # The next beat starts `in_lanes` further on, past the row's end in the next row (a row
+        # holds at least a beat, so it wraps at most once): an addition, not a table of the
+        # positions, whose decoder would lie between the stream's handshake and `position`.
+        # (a beat as wide as a row always wraps: no comparison with 0, which lint flags)
+        wraps = (position >= packing.row_lanes - in_lanes if packing.row_lanes > in_lanes
+                 else Const(1, 1))
         with m.If(write):
             with m.If(write_beat == beats - 1):
-                m.d.sync += [write_beat.eq(0), write_bank.eq(~write_bank), position.eq(0),
-                             row.eq(Mux(write_bank, 0, packing.rows)),
-                             full.bit_select(write_bank, 1).eq(1)]
+                m.d.comb += banks.fill.eq(1)
+                m.d.sync += [write_beat.eq(0), position.eq(0),
+                             row.eq(Mux(write_bank, 0, packing.rows))]
             with m.Else():
-                m.d.sync += write_beat.eq(write_beat + 1)
+                m.d.sync += [write_beat.eq(write_beat + 1), row.eq(row + wraps),
+                             position.eq(Mux(wraps, position + (in_lanes - packing.row_lanes),
+                                             position + in_lanes))]
 
     def _dot_unit(self, m, p, x_word, w_bits, advance):
         layer, options = self._layer, self._options

@@ -183,8 +183,10 @@ class ICE40(Fabric):
     nextpnr = ("nextpnr-ice40", "--up5k", "--package", "sg48")
     bram_shapes = ((16, 256), (8, 512), (4, 1024), (2, 2048))  # SB_RAM40_4K
     # a LUT4 and its routing take some 3 ns on the UP5K, and Yosys maps a group's sum to a
-    # LUT network deeper than its adder levels: groups of 4 lanes reach 50 MHz
-    pipeline = 2
+    # LUT network deeper than its adder levels: a register every 2 levels held the digits MLP's
+    # fc0 (4-bit inputs, add/subtract groups of 4 lanes) to 46-48 MHz; every level it reaches
+    # 48-51 MHz (nextpnr seeds 1-4) in 170 fewer logic cells (its sums stay on carry chains)
+    pipeline = 1
 
 
 @register

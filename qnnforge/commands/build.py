@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default: build/BOARD)")
     parser.add_argument("--clock-mhz", type=positive_number, default=None,
-                        help="clock to run at, made by a PLL (default: the board's: 36 MHz on "
+                        help="clock to run at, made by a PLL (default: the board's: 50.25 MHz on "
                              "icebreaker for an MLP, else the board oscillator)")
     parser.add_argument("--baud", type=positive_integer, default=DEFAULT_BAUD,
                         help="UART baud rate (default: %(default)s)")
@@ -60,7 +60,7 @@ def register(subparsers) -> None:
                        help="popcount of XNOR layers, a binary first layer too (default: "
                             "%(default)s)")
     group.add_argument("--pipeline", type=non_negative_integer, default=None, metavar="LEVELS",
-                       help=PIPELINE_HELP + " (default: the board fabric's, 2 on iCE40, 4 on "
+                       help=PIPELINE_HELP + " (default: the board fabric's, 1 on iCE40, 4 on "
                                             "ECP5)")
     group.add_argument("--block-rom-words", type=positive_integer, default=None,
                        metavar="WORDS",

@@ -44,6 +44,34 @@ def test_loopback_carries_every_byte_value(divisor):
     assert _loopback(divisor, data) == data
 
 
+@pytest.mark.parametrize("divisor", [4, 9])
+def test_transmitter_holds_each_bit_a_divisor_and_is_ready_after_the_stop_bit(divisor):
+    tx = UARTTransmitter(divisor)
+    line, ready = [], []
+
+    async def bench(ctx):
+        ctx.set(tx.i_stream.payload, 0xA6)
+        ctx.set(tx.i_stream.valid, 1)
+        await ctx.tick()  # the idle transmitter takes the byte at this edge
+        ctx.set(tx.i_stream.payload, 0x0F)  # the next byte waits until the line is free
+        async for _, _, bit, taking in ctx.tick().sample(tx.tx, tx.i_stream.ready):
+            line.append(bit)
+            ready.append(taking)
+            if len(line) == 11 * divisor:
+                break
+
+    sim = Simulator(tx)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    frame = [0] + [(0xA6 >> k) & 1 for k in range(8)] + [1]
+    # sampled after each edge: the frame's 10 bits, `divisor` cycles each, then ready again in
+    # the cycle after the stop bit, where the next byte is taken and its start bit begins
+    assert line[:10 * divisor] == [bit for bit in frame for _ in range(divisor)]
+    assert ready.index(1) == 10 * divisor and line[10 * divisor] == 1
+    assert line[10 * divisor + 1:] == [0] * (divisor - 1)
+
+
 def _drive(ctx, line, divisor, bits):
     async def run():
         for bit in bits:

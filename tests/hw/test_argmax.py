@@ -30,3 +30,23 @@ def test_argmax_matches_numpy_with_ties(classes, lanes, pipelined):
 def test_argmax_rejects_lanes_not_dividing_classes():
     with pytest.raises(ValueError, match=r"^Argmax lanes must divide classes \(10\), not 3$"):
         Argmax(signed(5), 10, 3)
+
+
+@pytest.mark.parametrize("stall, backpressure", [(0.0, 0.0), (0.5, 0.5)],
+                         ids=["full-rate", "stalled"])
+def test_pipelined_argmax_keeps_the_first_maximum_across_beats(stall, backpressure):
+    # 3 beats of 2 lanes: the running maximum is `prev` (the last beat's winner) or `rest` (the
+    # best before it); a later beat equal to either must not take its place
+    scores = np.array([
+        [5, 0, 3, 3, 5, 5],  # best in beat 0, held in `rest` when beat 2 ties it: class 0
+        [1, 0, 7, 0, 7, 7],  # best in beat 1 (`prev`), tied by beat 2: class 2
+        [0, 1, 0, 1, 0, 1],  # every beat ties lane 1 of beat 0: class 1
+        [-8, -8, -8, -8, -8, 7],  # the last lane of the last beat: class 5
+        [2, 6, 6, 1, 5, 6],  # beat 1 ties beat 0's winner (`prev`): class 1
+        [4, 4, 1, 0, 4, 4],  # beat 2 ties `rest` after a lower beat 1: class 0
+    ])
+    beats = [list(map(int, row[i:i + 2])) for row in scores for i in range(0, 6, 2)]
+    results = run_stream(Argmax(signed(5), 6, 2, pipelined=True), beats, len(scores),
+                         stall=stall, backpressure=backpressure, seed=11)
+    assert [int(r.cls) for r in results] == [0, 2, 1, 5, 1, 0]
+    np.testing.assert_array_equal([[int(s) for s in r.scores] for r in results], scores)

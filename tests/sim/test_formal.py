@@ -274,10 +274,12 @@ def test_argmax_stream_contract(score_shape, classes, lanes, steps):
     assert proof.steps == steps
 
 
-# the registered tree: 4 lanes take 2 levels, 3 lanes 2 (one passes a level unpaired)
+# the registered tree: 4 lanes take 2 levels, 3 lanes 2 (one passes a level unpaired); 3 beats
+# a vector (s2-3x1) reach the running maximum's `rest`, which 2 beats never compare with
 @pytest.mark.parametrize("score_shape, classes, lanes, steps", [
     (signed(3), 4, 2, 9), (signed(2), 4, 4, 8), (unsigned(2), 3, 3, 8), (signed(3), 2, 1, 8),
-], ids=["s3-4x2", "s2-4x4", "u2-3x3", "s3-2x1"])
+    (signed(2), 3, 1, 9),
+], ids=["s3-4x2", "s2-4x4", "u2-3x3", "s3-2x1", "s2-3x1"])
 def test_pipelined_argmax_stream_contract(score_shape, classes, lanes, steps):
     core = Argmax(score_shape, classes, lanes, pipelined=True)
     name = f"Argmax({score_shape}, {classes}, {lanes}, pipelined)"

@@ -75,7 +75,7 @@ def test_generate_asks_for_block_ram_from_a_depth(tmp_path, capsys):
     assert main([*args, "--block-rom-words", "100", "--out", str(tmp_path / "hw")]) == 0
     assert (tmp_path / "hw" / "qnnforge_top.v").read_text().count('rom_style = "block"') == 1
     summary = json.loads((tmp_path / "hw" / "design.json").read_text())
-    assert summary["memories"] == {"block_rom_words": 100}
+    assert summary["memories"] == {"block_rom_words": 100, "whole_word_writes": False}
     with pytest.raises(SystemExit):
         main([*args, "--block-rom-words", "0", "--out", str(tmp_path / "bad")])
     assert capsys.readouterr().err.splitlines()[-1] == \

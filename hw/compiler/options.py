@@ -35,11 +35,16 @@ class HardwareOptions:
         A weight memory of at least this many words is asked to go to block RAM
         (``rom_style = "block"``); shallower ones, and all of them when None, are left to
         synthesis, which builds small ROMs from LUTs.
+    whole_word_writes : bool
+        A matrix-vector unit whose input beats are narrower than its SIMD word collects each
+        word in a register and writes its input buffer a whole word at a time, instead of
+        every beat under a lane mask: for RAMs that cannot mask single lanes (xc7 LUT RAM,
+        whose cells then hold one lane each).
 
     Raises
     ------
     TypeError
-        If ``dsp`` is not a bool.
+        If ``dsp`` or ``whole_word_writes`` is not a bool.
     ValueError
         If ``popcount`` is unknown, ``lut_inputs`` is not an integer of at least 3,
         ``pipeline`` is not a non-negative integer or ``block_rom_words`` is neither None nor
@@ -51,10 +56,13 @@ class HardwareOptions:
     lut_inputs: int = 6
     pipeline: int = 0
     block_rom_words: int | None = None
+    whole_word_writes: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.dsp, bool):
             raise TypeError(f"dsp must be a bool, not {self.dsp!r}")
+        if not isinstance(self.whole_word_writes, bool):
+            raise TypeError(f"whole_word_writes must be a bool, not {self.whole_word_writes!r}")
         check_popcount(self.popcount, self.lut_inputs)
         if (not isinstance(self.pipeline, int) or isinstance(self.pipeline, bool)
                 or self.pipeline < 0):
@@ -84,7 +92,8 @@ class HardwareOptions:
         return cls(dsp=dsp, popcount=popcount, lut_inputs=chosen.lut_inputs,
                    pipeline=chosen.pipeline if pipeline is None else pipeline,
                    block_rom_words=(chosen.block_rom_words if block_rom_words is None
-                                    else block_rom_words))
+                                    else block_rom_words),
+                   whole_word_writes=not chosen.lane_write_masks)
 
     def weight_memory_attrs(self, depth: int) -> dict | None:
         """Return the synthesis attributes of a weight memory of ``depth`` words."""
@@ -102,4 +111,5 @@ class HardwareOptions:
         return {"dsp": self.dsp, "popcount": {"architecture": self.popcount,
                                                "lut_inputs": self.lut_inputs},
                 "pipeline": {"levels": self.pipeline},
-                "memories": {"block_rom_words": self.block_rom_words}}
+                "memories": {"block_rom_words": self.block_rom_words,
+                             "whole_word_writes": self.whole_word_writes}}

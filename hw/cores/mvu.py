@@ -443,6 +443,30 @@ class MatrixVectorUnit(wiring.Component):
         write = Signal()
         m.d.comb += [i.ready.eq(banks.accepting), write.eq(i.valid & i.ready)]
 
+        if self.collects_words:
+            self._word_writer(m, buffers[0], row, position, write, write_beat == beats - 1)
+        else:
+            self._lane_writer(m, buffers, row, position, write)
+
+        # The next beat starts `in_lanes` further on, past the row's end in the next row (a row
+        # holds at least a beat, so it wraps at most once): an addition, not a table of the
+        # positions, whose decoder would lie between the stream's handshake and `position`.
+        # (a beat as wide as a row always wraps: no comparison with 0, which lint flags)
+        wraps = (position >= packing.row_lanes - in_lanes if packing.row_lanes > in_lanes
+                 else Const(1, 1))
+        with m.If(write):
+            with m.If(write_beat == beats - 1):
+                m.d.comb += banks.fill.eq(1)
+                m.d.sync += [write_beat.eq(0), position.eq(0),
+                             row.eq(Mux(write_bank, 0, packing.rows))]
+            with m.Else():
+                m.d.sync += [write_beat.eq(write_beat + 1), row.eq(row + wraps),
+                             position.eq(Mux(wraps, position + (in_lanes - packing.row_lanes),
+                                             position + in_lanes))]
+
+    def _lane_writer(self, m, buffers, row, position, write):
+        """Write each beat's lanes into the columns under a lane mask (see ``_buffer_writer``)."""
+        packing, i = self._packing, self.i_stream
         ports = [buffer.write_port(granularity=packing.granularity) for buffer in buffers]
         masks = [Signal(len(port.en), name=f"mask{c}") for c, port in enumerate(ports)]
         wrapped = [Signal(name=f"wrapped{c}") for c in range(packing.columns)]
@@ -470,21 +494,38 @@ class MatrixVectorUnit(wiring.Component):
                                     i.payload[piece.beat_lane + k])
                     m.d.comb += [mask.eq(value) for mask, value in zip(masks, lanes)]
 
-        # The next beat starts `in_lanes` further on, past the row's end in the next row (a row
-        # holds at least a beat, so it wraps at most once): an addition, not a table of the
-        # positions, whose decoder would lie between the stream's handshake and `position`.
-        # (a beat as wide as a row always wraps: no comparison with 0, which lint flags)
-        wraps = (position >= packing.row_lanes - in_lanes if packing.row_lanes > in_lanes
-                 else Const(1, 1))
+    @property
+    def collects_words(self) -> bool:
+        """Whether the input buffer is written a whole word at a time from a collecting register
+        (:attr:`~..compiler.options.HardwareOptions.whole_word_writes`): where beats are
+        narrower than SIMD and fill each word exactly (one column, no padding)."""
+        packing = self._packing
+        return (self._options.whole_word_writes and packing.columns == 1
+                and self._in_lanes < self._simd and self._layer.fan_in % self._simd == 0)
+
+    def _word_writer(self, m, buffer, row, position, write, last_beat):
+        """Collect a row's beats in a register and write the row whole with its last beat.
+
+        A row is one SIMD word here; a beat's lanes go to their place in ``word``, the row so
+        far with this beat in it, which is kept on every beat and written on the beat that
+        ends the row (the bank's write address is the row, as for lane-masked writes).
+        """
+        packing, i = self._packing, self.i_stream
+        port = buffer.write_port()
+        pending = Signal.like(port.data, name="pending", reset_less=True)
+        word = Signal.like(port.data, name="word")
+        ends_row = Signal()
+        m.d.comb += [word.eq(pending), port.addr.eq(row), port.data.eq(word),
+                     ends_row.eq(position == packing.row_lanes - self._in_lanes),
+                     port.en.eq(write & (ends_row | last_beat))]
+        with m.Switch(position):
+            for p, pieces in packing.pieces.items():
+                with m.Case(p):
+                    for piece in pieces:
+                        for k in range(piece.count):
+                            m.d.comb += word[piece.lane + k].eq(i.payload[piece.beat_lane + k])
         with m.If(write):
-            with m.If(write_beat == beats - 1):
-                m.d.comb += banks.fill.eq(1)
-                m.d.sync += [write_beat.eq(0), position.eq(0),
-                             row.eq(Mux(write_bank, 0, packing.rows))]
-            with m.Else():
-                m.d.sync += [write_beat.eq(write_beat + 1), row.eq(row + wraps),
-                             position.eq(Mux(wraps, position + (in_lanes - packing.row_lanes),
-                                             position + in_lanes))]
+            m.d.sync += pending.eq(word)
 
     def _dot_unit(self, m, p, x_word, w_bits, advance):
         layer, options = self._layer, self._options

@@ -50,6 +50,10 @@ class Fabric:
     pipeline : int
         Adder levels between the datapath's registers that a board of the fabric builds with
         by default (:attr:`~qnnforge.hw.compiler.options.HardwareOptions.pipeline`; 0: none).
+    lane_write_masks : bool
+        Whether the RAMs an input buffer goes to write single lanes under a mask at no cost
+        (iCE40 and ECP5 block RAM); if not, buffers are written whole words at a time
+        (:attr:`~qnnforge.hw.compiler.options.HardwareOptions.whole_word_writes`).
     luts_per_memory_cell : dict
         LUTs each distributed-RAM or shift-register cell takes (cell-name pattern to LUTs), for
         :meth:`memory_luts`: the ``lutram`` count is of cells, which take one to eight LUTs.
@@ -73,6 +77,7 @@ class Fabric:
     pipeline: ClassVar[int] = 0
     block_rom_words: ClassVar[int | None] = None
     luts_per_memory_cell: ClassVar[dict[str, int]] = {}
+    lane_write_masks: ClassVar[bool] = True
 
     def synth_script(self, top: str, *, dsp: bool, flatten: bool = True) -> str:
         """Return the Yosys commands that synthesize ``top`` (without reading or reporting)."""
@@ -207,6 +212,8 @@ class XC7(Fabric):
     # and no BRAM for a 256 x 256 binary layer, 930 LUT and 4 RAMB36 asked for block RAM); from
     # 128 words (two LUT6 per bit) a block RAM is the cheaper place, below it a LUT is
     block_rom_words = 128
+    # a RAM32M holds six bits a word under one write enable, but one bit under a bit's own
+    lane_write_masks = False
     # UG474: a RAM32M/RAM64M or RAM128X1D takes four LUTs, a dual-port 32/64 x 1 two
     luts_per_memory_cell = {r"RAM(32|64)X1S\w*|SRL16E|SRLC32E": 1,
                             r"RAM(32|64)X1D\w*|RAM128X1S\w*": 2,

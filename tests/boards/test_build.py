@@ -219,7 +219,8 @@ def test_board_build_records_its_options_and_interface(tmp_path):
     assert default.report["options"] == {"dsp": True, "popcount": {"architecture": "adder_tree",
                                                                    "lut_inputs": 6},
                                          "pipeline": {"levels": 0},
-                                         "memories": {"block_rom_words": 128}}
+                                         "memories": {"block_rom_words": 128,
+                                                      "whole_word_writes": True}}
     options = HardwareOptions(dsp=False, popcount="compressor", lut_inputs=4)
     chosen = build_board(artifact, board, tmp_path / "b", run=False, estimate=False,
                          options=options)

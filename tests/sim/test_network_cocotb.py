@@ -185,3 +185,28 @@ def test_binary_mlp_with_a_binary_first_layer_on_popcount_lanes(tmp_path, popcou
     assert result.mismatches == 0 and result.stalled_mismatches == 0
     assert result.cycles_per_inference == design.summary["cycles_per_inference"]
     assert result.latency_cycles == design.summary["latency_cycles"]
+
+
+@pytest.mark.parametrize("pipeline", [0, 1])
+def test_whole_word_buffer_writes_with_stalls(pipeline, tmp_path):
+    # beats narrower than SIMD (1 into 8, 3 into 6, 2 into 4): each layer collects a word and
+    # writes its input buffer once a word, as for xc7's LUT RAM
+    rng = np.random.default_rng(11)
+    artifact = random_network(rng, [16, 12, 8, 6])
+    folding = {0: LayerFolding(pe=3, simd=8), 1: LayerFolding(pe=2, simd=6),
+               2: LayerFolding(pe=2, simd=4)}
+    options = HardwareOptions(pipeline=pipeline, whole_word_writes=True)
+    design = generate(artifact, tmp_path / "hw", overrides=folding, options=options)
+    lane_masked = generate(artifact, tmp_path / "masked", overrides=folding,
+                           options=HardwareOptions(pipeline=pipeline))
+    verilog = design.verilog.read_text()
+    assert verilog.count("reg [") > 0 and "pending" in verilog
+    assert "pending" not in lane_masked.verilog.read_text()
+    codes = artifact.input.encoding.to_code(random_inputs(artifact.input.encoding, rng, 200, 16))
+    result = verify_network(artifact, design, codes, tmp_path / "sim", stall=0.5,
+                            backpressure=0.5, seed=5)
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    assert result.cycles_per_inference == pytest.approx(design.summary["cycles_per_inference"],
+                                                        rel=0.05)
+    assert result.latency_cycles == design.summary["latency_cycles"]
+    assert design.summary["latency_cycles"] == lane_masked.summary["latency_cycles"]

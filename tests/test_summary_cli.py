@@ -95,6 +95,9 @@ def test_summary_compares_with_the_report_beside_it(model, tmp_path, capsys):
                    "adder_tree popcount and pipeline 0, not off, adder_tree and 0"),
     (["--pipeline", "2"], "the ice40 estimate is calibrated for designs with DSP inference on, "
                           "the adder_tree popcount and pipeline 0, not on, adder_tree and 2"),
+    (["--block-rom-words", "64"], "the ice40 estimate is calibrated for designs whose memories "
+                                  "synthesis places, not with weight memories asked for block "
+                                  "RAM from 64 words"),
     (["--fold", "0:3x1"], "layer 0: PE must divide the fan-out 2, not 3"),
     (["--report", "nowhere.json"], "--report nowhere.json: no such file"),
 ])

@@ -232,7 +232,7 @@ class FabricModel:
 
     def check_options(self, options: HardwareOptions) -> None:
         """Raise :class:`CalibrationError` unless ``options`` build what the model was fitted
-        to (DSP inference, popcount and pipeline registers)."""
+        to (DSP inference, popcount, pipeline registers, memories placed by synthesis)."""
         fitted = (self.dsp, self.popcount, self.pipeline)
         if (options.dsp, options.popcount, options.pipeline) != fitted:
             raise CalibrationError(
@@ -240,6 +240,13 @@ class FabricModel:
                 f"{'on' if self.dsp else 'off'}, the {self.popcount} popcount and pipeline "
                 f"{self.pipeline}, not {'on' if options.dsp else 'off'}, {options.popcount} "
                 f"and {options.pipeline}")
+        placed = ([f"weight memories asked for block RAM from {options.block_rom_words} words"]
+                  if options.block_rom_words is not None else [])
+        placed += ["whole-word input-buffer writes"] if options.whole_word_writes else []
+        if placed:
+            raise CalibrationError(
+                f"the {self.fabric} estimate is calibrated for designs whose memories synthesis "
+                f"places, not with {' and '.join(placed)}")
 
     def in_bram(self, memory: MemoryBlock) -> bool:
         """Return whether ``memory`` is estimated to go to block RAM."""

@@ -2,6 +2,7 @@
 arithmetic under known coefficients, the fit recovering known coefficients, its errors, and its
 measured error on the demos (bench/results/estimate.json)."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -187,6 +188,12 @@ def test_errors_name_the_problem(tmp_path):
                                                r"and pipeline 0, not on, adder_tree and 1$"):
         estimate_resources(artifact, FOLDING, "ice40", HardwareOptions(pipeline=1),
                            calibration=calibration)
+    with pytest.raises(CalibrationError, match=r"^the xc7 estimate is calibrated for designs "
+                                               r"whose memories synthesis places, not with "
+                                               r"weight memories asked for block RAM from 128 "
+                                               r"words and whole-word input-buffer writes$"):
+        estimate_resources(artifact, FOLDING, "xc7", HardwareOptions.for_fabric("xc7"),
+                           calibration=Calibration({"xc7": dataclasses.replace(_model(), fabric="xc7")}))
     with pytest.raises(ValueError, match=r"^fabric must be one of"):
         estimate_resources(artifact, FOLDING, "stratix", calibration=calibration)
     (tmp_path / "c.json").write_text(json.dumps({"schema": "other"}))

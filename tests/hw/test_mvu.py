@@ -127,6 +127,24 @@ def test_mvu_input_buffer_packs_any_lanes_into_any_simd(fan_in, simd, in_lanes, 
         np.testing.assert_array_equal(actual, expected, err_msg=f"PE {pe}, stall {stall}")
 
 
+# foldings whose beats fill each SIMD word exactly: one column, beats narrower than SIMD, no
+# padding (the others are written under lane masks whatever the option says)
+COLLECTED = {(16, 8, 2), (20, 10, 5), (12, 12, 1), (7, 7, 1)}
+
+
+@pytest.mark.parametrize("fan_in, simd, in_lanes", sorted(set(BUFFER_FOLDINGS) | COLLECTED))
+def test_mvu_whole_word_writes_collect_exactly_the_filling_foldings(fan_in, simd, in_lanes):
+    rng = np.random.default_rng(fan_in * 1000 + simd * 10 + in_lanes + 1)
+    layer = random_layer(rng, fan_in, 4, uint(3), scores=True)
+    inputs = random_inputs(uint(3), rng, 6, fan_in)
+    unit = MatrixVectorUnit(lower_layer(layer), pe=2, simd=simd, in_lanes=in_lanes,
+                            options=HardwareOptions(whole_word_writes=True))
+    assert unit.collects_words == ((fan_in, simd, in_lanes) in COLLECTED)
+    actual = _simulate_layer(layer, 2, simd, in_lanes, inputs, stall=0.3, backpressure=0.3,
+                             seed=fan_in, whole_word_writes=True)
+    np.testing.assert_array_equal(actual, reference.layer_forward(layer, inputs))
+
+
 def _output_cycles(unit, beats, out_beats):
     """Feed ``beats`` at full rate into ``unit``, always ready; return each output beat's cycle
     (counted from the first input beat's) and the cycle of every accepted input beat."""

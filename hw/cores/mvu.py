@@ -443,17 +443,16 @@ class MatrixVectorUnit(wiring.Component):
         write = Signal()
         m.d.comb += [i.ready.eq(banks.accepting), write.eq(i.valid & i.ready)]
 
-        if self.collects_words:
-            self._word_writer(m, buffers[0], row, position, write, write_beat == beats - 1)
-        else:
-            self._lane_writer(m, buffers, row, position, write)
-
         # The next beat starts `in_lanes` further on, past the row's end in the next row (a row
         # holds at least a beat, so it wraps at most once): an addition, not a table of the
         # positions, whose decoder would lie between the stream's handshake and `position`.
         # (a beat as wide as a row always wraps: no comparison with 0, which lint flags)
         wraps = (position >= packing.row_lanes - in_lanes if packing.row_lanes > in_lanes
                  else Const(1, 1))
+        if self.collects_words:
+            self._word_writer(m, buffers[0], row, wraps, write)
+        else:
+            self._lane_writer(m, buffers, row, position, write)
         with m.If(write):
             with m.If(write_beat == beats - 1):
                 m.d.comb += banks.fill.eq(1)
@@ -503,29 +502,22 @@ class MatrixVectorUnit(wiring.Component):
         return (self._options.whole_word_writes and packing.columns == 1
                 and self._in_lanes < self._simd and self._layer.fan_in % self._simd == 0)
 
-    def _word_writer(self, m, buffer, row, position, write, last_beat):
-        """Collect a row's beats in a register and write the row whole with its last beat.
+    def _word_writer(self, m, buffer, row, ends_row, write):
+        """Collect a row's beats in a shift register and write the row whole with its last beat.
 
-        A row is one SIMD word here; a beat's lanes go to their place in ``word``, the row so
-        far with this beat in it, which is kept on every beat and written on the beat that
-        ends the row (the bank's write address is the row, as for lane-masked writes).
+        A row is one SIMD word here, filled by ``SIMD / in_lanes`` beats in order: each beat
+        shifts into the top of ``earlier`` (the row's beats but its last), so the row's last
+        beat finds the others below it and ``Cat(earlier, payload)`` is the word. No lane is
+        decoded or multiplexed: the register's enable is the stream's handshake.
         """
-        packing, i = self._packing, self.i_stream
+        i = self.i_stream
         port = buffer.write_port()
-        pending = Signal.like(port.data, name="pending", reset_less=True)
-        word = Signal.like(port.data, name="word")
-        ends_row = Signal()
-        m.d.comb += [word.eq(pending), port.addr.eq(row), port.data.eq(word),
-                     ends_row.eq(position == packing.row_lanes - self._in_lanes),
-                     port.en.eq(write & (ends_row | last_beat))]
-        with m.Switch(position):
-            for p, pieces in packing.pieces.items():
-                with m.Case(p):
-                    for piece in pieces:
-                        for k in range(piece.count):
-                            m.d.comb += word[piece.lane + k].eq(i.payload[piece.beat_lane + k])
+        beat_bits = len(i.payload.as_value())
+        earlier = Signal(len(port.data.as_value()) - beat_bits, name="earlier", reset_less=True)
+        word = Cat(earlier, i.payload.as_value())
+        m.d.comb += [port.addr.eq(row), port.data.eq(word), port.en.eq(write & ends_row)]
         with m.If(write):
-            m.d.sync += pending.eq(word)
+            m.d.sync += earlier.eq(word[beat_bits:])
 
     def _dot_unit(self, m, p, x_word, w_bits, advance):
         layer, options = self._layer, self._options

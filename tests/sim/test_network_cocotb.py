@@ -150,6 +150,17 @@ def test_pipelined_trained_network_is_bit_exact_with_the_predicted_latency(train
     assert result.latency_cycles == design.summary["latency_cycles"]
 
 
+def _verify_with_stalls(artifact, design, codes, out, seed: int):
+    """Verify ``design`` on ``codes`` with stalls and backpressure half the time: bit-exact, at
+    the predicted interval (within 5 %, the stalls' share) and the predicted latency."""
+    result = verify_network(artifact, design, codes, out, stall=0.5, backpressure=0.5,
+                            seed=seed)
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    assert result.cycles_per_inference == pytest.approx(design.summary["cycles_per_inference"],
+                                                        rel=0.05)
+    assert result.latency_cycles == design.summary["latency_cycles"]
+
+
 @pytest.mark.parametrize("pipeline", [1, 3])
 def test_pipelined_uneven_folding_with_stalls(pipeline, tmp_path):
     rng = np.random.default_rng(7)
@@ -159,12 +170,7 @@ def test_pipelined_uneven_folding_with_stalls(pipeline, tmp_path):
     design = generate(artifact, tmp_path / "hw", overrides=folding,
                       options=HardwareOptions(pipeline=pipeline))
     codes = artifact.input.encoding.to_code(random_inputs(artifact.input.encoding, rng, 200, 18))
-    result = verify_network(artifact, design, codes, tmp_path / "sim", stall=0.5,
-                            backpressure=0.5, seed=3)
-    assert result.mismatches == 0 and result.stalled_mismatches == 0
-    assert result.cycles_per_inference == pytest.approx(design.summary["cycles_per_inference"],
-                                                        rel=0.05)
-    assert result.latency_cycles == design.summary["latency_cycles"]
+    _verify_with_stalls(artifact, design, codes, tmp_path / "sim", seed=3)
 
 
 @pytest.mark.parametrize("popcount", ["adder_tree", "compressor"])
@@ -202,10 +208,5 @@ def test_whole_word_buffer_writes_with_stalls(pipeline, tmp_path):
     assert "earlier" in design.verilog.read_text()  # the collecting register
     assert "earlier" not in lane_masked.verilog.read_text()
     codes = artifact.input.encoding.to_code(random_inputs(artifact.input.encoding, rng, 200, 16))
-    result = verify_network(artifact, design, codes, tmp_path / "sim", stall=0.5,
-                            backpressure=0.5, seed=5)
-    assert result.mismatches == 0 and result.stalled_mismatches == 0
-    assert result.cycles_per_inference == pytest.approx(design.summary["cycles_per_inference"],
-                                                        rel=0.05)
-    assert result.latency_cycles == design.summary["latency_cycles"]
+    _verify_with_stalls(artifact, design, codes, tmp_path / "sim", seed=5)
     assert design.summary["latency_cycles"] == lane_masked.summary["latency_cycles"]

@@ -148,8 +148,4 @@ def synthesize_distinct(verilog: str | os.PathLike, top: str, fabric: str, dsp: 
         path = Path(scratch) / f"{top}.v"
         path.write_text(merged.text)
         cells = total_cells(top, module_cells(path, top, fabric, dsp=dsp, timeout=timeout))
-    counts = target.count(cells)
-    resources = Resources(fabric=fabric, lut=counts["lut"], ff=counts["ff"],
-                          carry=counts["carry"], bram=counts["bram"], dsp=counts["dsp"],
-                          lutram=counts.get("lutram", 0), cells=dict(sorted(cells.items())))
-    return resources, merged
+    return Resources.from_cells(target, cells), merged

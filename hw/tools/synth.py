@@ -47,12 +47,13 @@ class Resources:
     def to_json(self) -> dict:
         return asdict(self)
 
-
-def _classify(fabric: Fabric, cells: dict[str, int]) -> Resources:
-    counts = fabric.count(cells)
-    return Resources(fabric=fabric.name, lut=counts["lut"], ff=counts["ff"],
-                     carry=counts["carry"], bram=counts["bram"], dsp=counts["dsp"],
-                     lutram=counts.get("lutram", 0), cells=dict(sorted(cells.items())))
+    @classmethod
+    def from_cells(cls, fabric: Fabric, cells: dict[str, int]) -> Resources:
+        """Return the counts of ``cells`` (cell type to number) classified by ``fabric``."""
+        counts = fabric.count(cells)
+        return cls(fabric=fabric.name, lut=counts["lut"], ff=counts["ff"],
+                   carry=counts["carry"], bram=counts["bram"], dsp=counts["dsp"],
+                   lutram=counts.get("lutram", 0), cells=dict(sorted(cells.items())))
 
 
 def counting_scheme(fabric: str) -> str:
@@ -132,4 +133,4 @@ def synthesize(verilog: str | os.PathLike, top: str, fabric: str, dsp: bool = Tr
     cells = stats.get("design", {}).get("num_cells_by_type")
     if cells is None:  # older layout: per module only
         cells = stats["modules"][f"\\{top}"]["num_cells_by_type"]
-    return _classify(target, cells)
+    return Resources.from_cells(target, cells)

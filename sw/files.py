@@ -223,6 +223,23 @@ def output_lock(output: str | os.PathLike) -> Iterator[Path]:
     """
     path = lock_path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd = None
+    try:
+        # an interrupt while the lock file is created and locked is delivered once `fd` holds
+        # it, so the `finally` removes a lock file this run made
+        with _signals_held():
+            fd = _acquire(path, output)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        if fd is not None:
+            path.unlink(missing_ok=True)  # still holding the lock, so no one else owns this file
+            os.close(fd)
+
+
+def _acquire(path: Path, output) -> int:
+    """Create (or open) and lock the lock file ``path``; return its descriptor."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -237,15 +254,8 @@ def output_lock(output: str | os.PathLike) -> Iterator[Path]:
         except FileNotFoundError:
             current = None
         if current is not None and current.st_ino == os.fstat(fd).st_ino:
-            break
+            return fd
         os.close(fd)  # the holder we waited on removed this lock file: lock the new one
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        yield path
-    finally:
-        path.unlink(missing_ok=True)  # still holding the lock, so no one else owns this file
-        os.close(fd)
 
 
 def _terminate(signum, frame) -> None:

@@ -15,7 +15,10 @@
   a killed run (SIGKILL) holds no lock and is taken over.
 * **SIGTERM cleans up like Ctrl-C.** :func:`sigterm_as_exit` turns SIGTERM into
   :class:`Terminated` (a ``BaseException``, like ``KeyboardInterrupt``), so the same ``finally``
-  and ``except BaseException`` blocks remove temporary files and release locks.
+  and ``except BaseException`` blocks remove temporary files and release locks. Inside it, an
+  interrupt that CPython drops (a ``KeyboardInterrupt`` or ``Terminated`` raised while a
+  finalizer or a weakref callback runs, which it only reports as "Exception ignored") is sent
+  again, so a run never goes on after one.
 
 An artifact directory is written the same way by :meth:`~qnnforge.sw.artifact.Artifact.save`
 (a staged sibling directory renamed over it).
@@ -28,7 +31,9 @@ import io
 import os
 import secrets
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -262,16 +267,46 @@ def _terminate(signum, frame) -> None:
     raise Terminated(f"received signal {signum}")
 
 
+_RESEND_AFTER_S = 0.01
+"""How long after a dropped interrupt it is sent again: long enough for the finalizer that
+dropped it, and the hook, to have returned."""
+
+
+def _resend_dropped_interrupts(previous: Callable) -> Callable:
+    """Return a ``sys.unraisablehook`` that sends a dropped ``KeyboardInterrupt`` (SIGINT) or
+    :class:`Terminated` (SIGTERM) again from a helper thread, and leaves every other
+    unraisable exception to ``previous``."""
+    def hook(unraisable) -> None:
+        kind = unraisable.exc_type
+        signum = (signal.SIGINT if kind is not None and issubclass(kind, KeyboardInterrupt)
+                  else signal.SIGTERM if kind is not None and issubclass(kind, Terminated)
+                  else None)
+        if signum is None:
+            previous(unraisable)
+            return
+
+        def resend() -> None:
+            time.sleep(_RESEND_AFTER_S)
+            os.kill(os.getpid(), signum)
+
+        threading.Thread(target=resend, name="qnnforge-resend-interrupt", daemon=True).start()
+    return hook
+
+
 @contextmanager
 def sigterm_as_exit() -> Iterator[None]:
     """Raise :class:`Terminated` on SIGTERM inside the block, so that cleanup runs as for
-    Ctrl-C; the previous handler is restored on exit. Outside the main thread, where Python
-    cannot install a handler, the block runs unchanged."""
+    Ctrl-C, and send again any interrupt that a finalizer drops; the previous handler and
+    ``sys.unraisablehook`` are restored on exit. Outside the main thread, where Python cannot
+    install a handler, the block runs unchanged."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGTERM, _terminate)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _resend_dropped_interrupts(previous_hook)
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGTERM, previous)

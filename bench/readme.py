@@ -261,7 +261,8 @@ def cnv_section(report: dict) -> str:
 def sfc_section(report: dict) -> str:
     """Return SFC's LUTs against cycles per image, beside FINN SFC-max's point."""
     table = ["| cycles/image | LUT (of them as memory) | FF | BRAM | LUT per (MAC/cycle) | "
-             "generate | synthesis | Verilator mismatches |", "|---|---|---|---|---|---|---|---|"]
+             "constant weights: LUT (per MAC/cycle) | generate | synthesis | "
+             "Verilator mismatches |", "|---|---|---|---|---|---|---|---|---|"]
     for entry in report["points"]:
         verilator = entry.get("verilator_mismatches")
         if entry["synth_status"] == "ok":
@@ -271,12 +272,16 @@ def sfc_section(report: dict) -> str:
         else:
             counts = "– | – | – | –"
             synthesis = f"{entry['synth_status']} after {entry['synth_s']:.0f} s"
-        table.append(f"| {entry['cycles_per_image']} | {counts} | {entry['generate_s']:.0f} s | "
-                     f"{synthesis} | {'–' if verilator is None else verilator} |")
+        constant = entry.get("constant_weights") or {}
+        fixed = ("–" if constant.get("lut") is None else
+                 f"{constant['lut']:,} ({constant['lut_per_mac_cycle']:.2f})")
+        table.append(f"| {entry['cycles_per_image']} | {counts} | {fixed} | "
+                     f"{entry['generate_s']:.0f} s | {synthesis} | "
+                     f"{'–' if verilator is None else verilator} |")
     finn = report["finn_sfc_max"]
     ratio = finn["lut"] * finn["cycles_per_image"] / report["macs_per_image"]
     table.append(f"| FINN SFC-max, {finn['cycles_per_image']} | {finn['lut']:,} | | | "
-                 f"{ratio:.2f} | | | |")
+                 f"{ratio:.2f} | | | | |")
     return "\n".join(table) + "\n"
 
 

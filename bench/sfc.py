@@ -10,10 +10,17 @@ for LUT6, then synthesized with Yosys ``synth_xilinx`` (xc7) per distinct module
 (:func:`~qnnforge.hw.tools.modules.synthesize_distinct`: identical dot units and thresholds
 mapped once). Where asked, the design is verified bit-exactly in Verilator on random images.
 
+The designs have runtime-writable weights (``HardwareOptions.writable_weights``: a weight
+stream into every weight memory, as FINN's ``runtime_writeable_weights``), which on xc7 puts a
+shallow weight memory into LUT RAM at half the LUTs of the ROM Yosys builds for constant
+weights; the same folding with constant weights is synthesized too, in the same run, and kept
+beside each point.
+
 Each point: ``cycles_per_image`` (the design's interval), ``lut``, ``ff``, ``bram``,
 ``lut_per_mac_cycle`` (LUT per MAC/cycle: ``lut * cycles / MACs``), ``generate_s``,
-``synth_s``, ``synth_status`` (``ok``, or ``timeout``/``failed`` with no counts), and
-``verilator_mismatches`` where a Verilator run was done. FINN's SFC-max point (16.2 cycles per
+``synth_s``, ``synth_status`` (``ok``, or ``timeout``/``failed`` with no counts),
+``constant_weights`` (``lut``, ``lut_per_mac_cycle``, ``synth_s``, ``synth_status`` of the
+constant-weight design) and ``verilator_mismatches`` where a Verilator run was done. FINN's SFC-max point (16.2 cycles per
 image, 91,131 LUT) is drawn beside ours.
 
 Run: ``python bench/sfc.py [--cycles 1024 256 ...] [--verify 1024 ...] [--synth-timeout S]``;
@@ -74,10 +81,11 @@ def lut_per_mac_cycle(lut: int, cycles_per_image: float) -> float:
 
 
 def point(cycles: int, generate_s: float, synth_s: float, resources: dict | None,
-          status: str, mismatches: int | None = None) -> dict:
+          status: str, mismatches: int | None = None, constant: dict | None = None) -> dict:
     """Return one point of ``sfc.json``; ``resources`` (``lut``, ``ff``, ``bram``, and
     ``lut_logic``/``lut_memory`` of which ``lut`` is the sum) is None when synthesis did not
-    finish, and ``mismatches`` None when Verilator was not run."""
+    finish, ``mismatches`` None when Verilator was not run, and ``constant`` (from
+    :func:`constant_point`) None when the constant-weight design was not measured."""
     entry = {"cycles_per_image": cycles,
              **{key: None if resources is None else resources[key]
                 for key in ("lut", "lut_logic", "lut_memory", "ff", "bram")},
@@ -85,9 +93,19 @@ def point(cycles: int, generate_s: float, synth_s: float, resources: dict | None
              else lut_per_mac_cycle(resources["lut"], cycles),
              "generate_s": round(generate_s, 1), "synth_s": round(synth_s, 1),
              "synth_status": status}
+    if constant is not None:
+        entry["constant_weights"] = constant
     if mismatches is not None:
         entry["verilator_mismatches"] = mismatches
     return entry
+
+
+def constant_point(cycles: int, synth_s: float, lut: int | None, status: str) -> dict:
+    """Return a point's ``constant_weights`` entry: the same folding with the weights as ROMs
+    (``lut`` None when its synthesis did not finish)."""
+    return {"lut": lut,
+            "lut_per_mac_cycle": None if lut is None else lut_per_mac_cycle(lut, cycles),
+            "synth_s": round(synth_s, 1), "synth_status": status}
 
 
 def report(points: list[dict]) -> dict:
@@ -99,7 +117,8 @@ def report(points: list[dict]) -> dict:
                          f"module once (hw/tools/modules.py); lut counts LUTs as logic (carry "
                          f"cells' included) and as distributed RAM (lut_memory), as Vivado's "
                          f"Slice LUTs do",
-            "hardware": "compressor popcount for LUT6, default folding per cycle target"}
+            "hardware": "compressor popcount for LUT6, default folding per cycle target, "
+                        "runtime-writable weights (constant_weights: the same with ROMs)"}
 
 
 def kept_points(path: Path, cycles: list[int]) -> list[dict]:
@@ -124,20 +143,20 @@ def _verify(artifact: Artifact, design, samples: int, seed: int) -> int:
     return result.mismatches + result.stalled_mismatches
 
 
-def _generate(artifact: Artifact, cycles: int):
-    """Return SFC's design folded for ``cycles`` per image and the seconds it took."""
-    options = HardwareOptions.for_fabric(FABRIC, popcount="compressor")
+def _generate(artifact: Artifact, cycles: int, writable: bool = True):
+    """Return SFC's design folded for ``cycles`` per image, with writable or constant weights,
+    and the seconds it took."""
+    options = HardwareOptions.for_fabric(FABRIC, popcount="compressor",
+                                         writable_weights=writable)
     start = time.monotonic()
-    design = generate(artifact, BUILD / f"c{cycles}", target_cycles=cycles, options=options)
+    folder = BUILD / (f"c{cycles}" if writable else f"c{cycles}-constant")
+    design = generate(artifact, folder, target_cycles=cycles, options=options)
     return design, time.monotonic() - start
 
 
-def measure(artifact: Artifact, cycles: int, synth_timeout: float) -> tuple[dict, object]:
-    """Generate and synthesize SFC folded for ``cycles`` per image; return its point and the
-    design."""
-    design, generate_s = _generate(artifact, cycles)
-    interval = design.summary["cycles_per_inference"]
-    print(f"sfc {cycles}: generated in {generate_s:.0f} s, {interval} cycles/image", flush=True)
+def _synthesize(design, synth_timeout: float) -> tuple[dict | None, str, float]:
+    """Synthesize ``design`` per distinct module; return its counts (None unless it finished),
+    status and seconds."""
     start = time.monotonic()
     try:
         resources, merged = synthesize_distinct(design.verilog, design.top, FABRIC,
@@ -150,11 +169,26 @@ def measure(artifact: Artifact, cycles: int, synth_timeout: float) -> tuple[dict
         status = "ok"
         counts = {**resources.to_json(), "lut": resources.lut + memory,
                   "lut_logic": resources.lut, "lut_memory": memory}
-        print(f"sfc {cycles}: {merged.distinct} of {merged.modules} modules distinct", flush=True)
-    synth_s = time.monotonic() - start
+        print(f"sfc: {merged.distinct} of {merged.modules} modules distinct", flush=True)
+    return counts, status, time.monotonic() - start
+
+
+def measure(artifact: Artifact, cycles: int, synth_timeout: float) -> tuple[dict, object]:
+    """Generate and synthesize SFC folded for ``cycles`` per image, with writable weights and
+    with constant ones; return its point and the (writable) design."""
+    design, generate_s = _generate(artifact, cycles)
+    interval = design.summary["cycles_per_inference"]
+    print(f"sfc {cycles}: generated in {generate_s:.0f} s, {interval} cycles/image", flush=True)
+    counts, status, synth_s = _synthesize(design, synth_timeout)
     print(f"sfc {cycles}: synthesis {status} in {synth_s:.0f} s"
           + (f", {counts['lut']} LUT" if counts else ""), flush=True)
-    return point(interval, generate_s, synth_s, counts, status), design
+    constant_design, _ = _generate(artifact, cycles, writable=False)
+    constant, constant_status, constant_s = _synthesize(constant_design, synth_timeout)
+    print(f"sfc {cycles}: constant weights, synthesis {constant_status} in {constant_s:.0f} s"
+          + (f", {constant['lut']} LUT" if constant else ""), flush=True)
+    return point(interval, generate_s, synth_s, counts, status,
+                 constant=constant_point(interval, constant_s,
+                                         constant and constant["lut"], constant_status)), design
 
 
 def write_plot(document: dict, path: Path) -> None:
@@ -167,7 +201,11 @@ def write_plot(document: dict, path: Path) -> None:
     done = [entry for entry in document["points"] if entry["lut"] is not None]
     figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=120)
     axes.plot([entry["cycles_per_image"] for entry in done], [entry["lut"] for entry in done],
-              marker="o", label="qnnforge (Yosys synth_xilinx, xc7)")
+              marker="o", label="qnnforge, writable weights (Yosys synth_xilinx, xc7)")
+    fixed = [entry for entry in done if (entry.get("constant_weights") or {}).get("lut")]
+    axes.plot([entry["cycles_per_image"] for entry in fixed],
+              [entry["constant_weights"]["lut"] for entry in fixed], marker="s",
+              linestyle="--", label="qnnforge, constant weights (ROMs)")
     finn = document["finn_sfc_max"]
     axes.plot([finn["cycles_per_image"]], [finn["lut"]], marker="*", markersize=12,
               linestyle="none", label="FINN SFC-max")

@@ -193,6 +193,11 @@ def add_hardware_options(parser: argparse.ArgumentParser, *, top: bool = False) 
                        help="ask for block RAM for every weight memory of at least WORDS words "
                             "(128 suits Xilinx 7-series, whose deep ROMs Yosys builds from "
                             "LUTs; default: leave it to synthesis)")
+    group.add_argument("--writable-weights", action="store_true",
+                       help="give every weight memory a write port, loaded through the top's "
+                            "w_stream between inferences (FINN's runtime-writable weights); "
+                            "shallow ones become LUT RAM on Xilinx 7-series, half the LUTs of "
+                            "a ROM")
 
 
 def hardware_options(args: argparse.Namespace):
@@ -207,7 +212,8 @@ def hardware_options(args: argparse.Namespace):
 
     with usage_errors():
         return HardwareOptions(dsp=args.dsp, popcount=args.popcount, lut_inputs=args.lut_inputs,
-                               pipeline=args.pipeline, block_rom_words=args.block_rom_words)
+                               pipeline=args.pipeline, block_rom_words=args.block_rom_words,
+                               writable_weights=args.writable_weights)
 
 
 def fold_overrides(specs: list[str]) -> dict:

@@ -29,6 +29,8 @@ async def _reset(dut) -> None:
     dut.rst.value = 1
     dut.i_stream__valid.value = 0
     dut.o_stream__ready.value = 0
+    if hasattr(dut, "w_stream__valid"):  # writable weights: the built-in ones are used
+        dut.w_stream__valid.value = 0
     await ClockCycles(dut.clk, 3)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
@@ -69,6 +71,9 @@ async def _run_network(dut, stall: float, backpressure: float, seed: int) -> dic
     for watcher in (monitor, *layer_monitors.values()):
         cocotb.start_soon(watcher.run())
 
+    if config.get("weight_beats"):  # new weights first, taken between inferences
+        weights = StreamDriver(StreamPort(dut, "w_stream"), counter, stall, random.Random(seed + 2))
+        await weights.send([int(beat, 16) for beat in config["weight_beats"]])
     stream = interface.input
     await driver.send(pack_rows(codes, stream.lanes, stream.element.bits))
     budget = 20 * config["latency_cycles"] + samples * config["cycles_per_inference"] * (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,11 +81,15 @@ def _interface_of(artifact: Artifact, summary: dict) -> DesignInterface:
 
 def verify_network(artifact: Artifact, design: Design, codes: np.ndarray,
                    work_dir: str | os.PathLike, *, stall: float = 0.3,
-                   backpressure: float = 0.3, seed: int = 1) -> VerifyResult:
+                   backpressure: float = 0.3, seed: int = 1,
+                   weight_beats: Sequence[int] = ()) -> VerifyResult:
     """Simulate ``design`` on quantized inputs ``codes`` and compare with the reference.
 
     The testbench learns the streams' lanes, element formats and the result word's layout from
-    the ``"interface"`` section of the design summary.
+    the ``"interface"`` section of the design summary. With ``weight_beats`` (a design with
+    writable weights: :meth:`~qnnforge.hw.compiler.network.Network.weight_beats` of
+    ``artifact``), each run first loads them through ``w_stream``, under the same stalls, so
+    ``artifact`` is the network the load makes of the one built.
 
     Raises
     ------
@@ -110,7 +115,8 @@ def verify_network(artifact: Artifact, design: Design, codes: np.ndarray,
     config = {"vectors": str(vectors_path), "interface": interface.to_json(),
               "latency_cycles": summary["latency_cycles"],
               "cycles_per_inference": summary["cycles_per_inference"], "stall": stall,
-              "backpressure": backpressure, "seed": seed, "results": results}
+              "backpressure": backpressure, "seed": seed, "results": results,
+              "weight_beats": [f"{beat:x}" for beat in weight_beats]}
     built = build_design(design.verilog, design.top)
     try:
         built.run("qnnforge.sim.network_tb", config, name="network")

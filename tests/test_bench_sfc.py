@@ -44,7 +44,8 @@ def test_ratio_is_luts_per_mac_a_cycle(sfc):
 
 def test_document_layout(sfc):
     done = sfc.point(256, 10.04, 70.26, {"lut": 3343, "lut_logic": 3087, "lut_memory": 256,
-                                         "ff": 900, "bram": 2}, "ok", 0)
+                                         "ff": 900, "bram": 2}, "ok", 0,
+                     constant=sfc.constant_point(256, 80.04, 4000, "ok"))
     timed_out = sfc.point(16, 200.0, 1800.0, None, "timeout")
     document = json.loads(json.dumps(sfc.report([timed_out, done])))
     assert document["macs_per_image"] == 334336
@@ -52,7 +53,10 @@ def test_document_layout(sfc):
     assert document["points"][0] == {
         "cycles_per_image": 256, "lut": 3343, "lut_logic": 3087, "lut_memory": 256, "ff": 900,
         "bram": 2, "lut_per_mac_cycle": 2.56,
-        "generate_s": 10.0, "synth_s": 70.3, "synth_status": "ok", "verilator_mismatches": 0}
+        "generate_s": 10.0, "synth_s": 70.3, "synth_status": "ok",
+        "constant_weights": {"lut": 4000, "lut_per_mac_cycle": 3.06, "synth_s": 80.0,
+                             "synth_status": "ok"},
+        "verilator_mismatches": 0}
     assert document["points"][1] == {
         "cycles_per_image": 16, "lut": None, "lut_logic": None, "lut_memory": None, "ff": None,
         "bram": None,
@@ -77,12 +81,12 @@ def test_readme_section_renders_points_and_finn(sfc):
     document = sfc.report([sfc.point(1024, 6.2, 300.4, {"lut": 9000, "lut_logic": 8800,
                                                                    "lut_memory": 200, "ff": 3000,
                                                                    "bram": 11},
-                                     "ok", 0),
+                                     "ok", 0, constant=sfc.constant_point(1024, 1.0, 9500, "ok")),
                            sfc.point(16, 250.0, 1500.0, None, "timeout")])
     section = readme.sfc_section(document)
-    assert "| 1024 | 9,000 (200) | 3,000 | 11 | 27.57 | 6 s | 300 s | 0 |" in section
-    assert "| 16 | – | – | – | – | 250 s | timeout after 1500 s | – |" in section
-    assert "| FINN SFC-max, 16.2 | 91,131 | | | 4.42 | | | |" in section
+    assert "| 1024 | 9,000 (200) | 3,000 | 11 | 27.57 | 9,500 (29.10) | 6 s | 300 s | 0 |" in section
+    assert "| 16 | – | – | – | – | – | 250 s | timeout after 1500 s | – |" in section
+    assert "| FINN SFC-max, 16.2 | 91,131 | | | 4.42 | | | | |" in section
 
 
 def test_a_run_keeps_the_points_it_does_not_measure(sfc, tmp_path):

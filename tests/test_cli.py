@@ -75,12 +75,28 @@ def test_generate_asks_for_block_ram_from_a_depth(tmp_path, capsys):
     assert main([*args, "--block-rom-words", "100", "--out", str(tmp_path / "hw")]) == 0
     assert (tmp_path / "hw" / "qnnforge_top.v").read_text().count('rom_style = "block"') == 1
     summary = json.loads((tmp_path / "hw" / "design.json").read_text())
-    assert summary["memories"] == {"block_rom_words": 100, "whole_word_writes": False}
+    assert summary["memories"] == {"block_rom_words": 100, "whole_word_writes": False,
+                                   "writable_weights": False}
     with pytest.raises(SystemExit):
         main([*args, "--block-rom-words", "0", "--out", str(tmp_path / "bad")])
     assert capsys.readouterr().err.splitlines()[-1] == \
         "qnnforge generate: error: argument --block-rom-words: must be a positive integer, not 0"
     assert not (tmp_path / "bad").exists()
+
+
+def test_generate_with_writable_weights_gives_the_top_a_weight_stream(tmp_path):
+    from tests.hw.layers import random_network
+    import numpy as np
+
+    random_network(np.random.default_rng(0), [16, 8, 4]).save(tmp_path / "model")
+    args = ["generate", str(tmp_path / "model"), "--fold", "0:2x8", "--fold", "1:1x4"]
+    assert main([*args, "--writable-weights", "--out", str(tmp_path / "hw")]) == 0
+    verilog = (tmp_path / "hw" / "qnnforge_top.v").read_text()
+    assert "input [7:0] w_stream__payload;" in verilog  # the widest layer's SIMD, 8
+    summary = json.loads((tmp_path / "hw" / "design.json").read_text())
+    assert summary["memories"]["writable_weights"] is True
+    assert main([*args, "--out", str(tmp_path / "fixed")]) == 0
+    assert "w_stream" not in (tmp_path / "fixed" / "qnnforge_top.v").read_text()
 
 
 def test_generate_pipelined_predicts_the_longer_latency(tmp_path, capsys):

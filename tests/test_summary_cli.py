@@ -98,6 +98,8 @@ def test_summary_compares_with_the_report_beside_it(model, tmp_path, capsys):
     (["--block-rom-words", "64"], "the ice40 estimate is calibrated for designs whose memories "
                                   "synthesis places, not with weight memories asked for block "
                                   "RAM from 64 words"),
+    (["--writable-weights"], "the ice40 estimate is calibrated for designs whose memories "
+                             "synthesis places, not with writable weights"),
     (["--fold", "0:3x1"], "layer 0: PE must divide the fan-out 2, not 3"),
     (["--report", "nowhere.json"], "--report nowhere.json: no such file"),
 ])

@@ -14,11 +14,15 @@ reaching the first input buffer's write logic, and has another between its last 
 argmax, so the argmax's ``ready`` (its consumer's, through one LUT) stops there instead of
 reaching the last layer's enables; that one holds a beat of scores, narrower than a result of
 all of them with the class (between layers, the input buffers' ``ready`` is a register).
+
+With ``HardwareOptions.writable_weights`` the network has one more input, ``w_stream``: the
+beats of :meth:`Network.weight_beats`, routed to each weighted layer in turn (as many beats as
+its unit takes, then the next layer's), so one load rewrites every weight memory.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,6 +56,10 @@ class Network(wiring.Component):
         Quantized input codes, ``in_features / input_lanes`` beats per inference.
     o_stream : Out(stream.Signature(result_layout))
         One result per inference: ``cls`` and all class ``scores``.
+    w_stream : In(stream.Signature(unsigned(bits)))
+        Only with ``options.writable_weights``: new weights, the beats of
+        :meth:`weight_beats`; ``bits`` is the widest weighted layer's ``SIMD * weight bits``
+        and a narrower layer takes the low bits of its beats.
 
     Raises
     ------
@@ -73,12 +81,22 @@ class Network(wiring.Component):
         self._lowered = tuple(kind.lower(layer)
                               for kind, layer in zip(self._kinds, artifact.layers))
         self._score_shape = signed(artifact.score_bits)
-        super().__init__({
+        self._units = []
+        lanes = folding.input_lanes
+        for kind, lowered, fold in zip(self._kinds, self._lowered, folding.layers):
+            self._units.append(kind.build(lowered, fold, lanes, options))
+            lanes = kind.out_lanes(fold)
+        members = {
             "i_stream": In(stream.Signature(data.ArrayLayout(
                 element_shape(artifact.input.encoding), folding.input_lanes))),
             "o_stream": Out(stream.Signature(result_layout(self._score_shape,
                                                            artifact.num_classes))),
-        })
+        }
+        weighted = self._weighted()
+        if weighted:
+            bits = max(len(unit.w_stream.payload) for _, unit in weighted)
+            members["w_stream"] = In(stream.Signature(unsigned(bits)))
+        super().__init__(members)
 
     @property
     def artifact(self) -> Artifact:
@@ -97,6 +115,44 @@ class Network(wiring.Component):
     def options(self) -> HardwareOptions:
         return self._options
 
+    def _weighted(self) -> list[tuple[int, wiring.Component]]:
+        """``(layer index, unit)`` of every unit with a weight stream, in layer order."""
+        return [(index, unit) for index, unit in enumerate(self._units)
+                if "w_stream" in unit.signature.members]
+
+    def weight_beats(self, artifact: Artifact) -> list[int]:
+        """Return the ``w_stream`` beats that load the weights of ``artifact`` into this
+        network: every weighted layer's beats, in layer order. ``artifact`` must differ from
+        the built one in its weights only; thresholds and every other constant stay built in.
+
+        Raises
+        ------
+        ValueError
+            If the network was built without writable weights, or ``artifact`` differs from
+            the built one in anything but its weights (its layers, their shapes, encodings
+            or output constants, its input rule).
+        """
+        if "w_stream" not in self.signature.members:
+            raise ValueError("the network was built without writable weights "
+                             "(HardwareOptions.writable_weights)")
+        own = self._artifact
+        if artifact.input != own.input:
+            raise ValueError("the loaded artifact's input rule differs from the built one")
+        ops = [layer.op for layer in artifact.layers]
+        if ops != [layer.op for layer in own.layers]:
+            raise ValueError(f"the loaded artifact's layers are {ops}, not "
+                             f"{[layer.op for layer in own.layers]}")
+        beats = []
+        for index, unit in self._weighted():
+            lowered = self._kinds[index].lower(artifact.layers[index])
+            beats += unit.weight_beats(lowered)
+        weighted = {index for index, _ in self._weighted()}
+        for index, layer in enumerate(artifact.layers):  # weightless layers: all must match
+            if index not in weighted and layer != own.layers[index]:
+                raise ValueError(f"the loaded artifact's layer {layer.name!r} differs from the "
+                                 f"built one")
+        return beats
+
     def layer_summaries(self) -> list[dict]:
         """Return each layer's design.json entry, as its kind writes it."""
         lanes = stream_lanes(self._artifact.layers, self._folding)
@@ -105,14 +161,10 @@ class Network(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lanes = self._folding.input_lanes
-        units = []
-        for kind, lowered, fold, layer in zip(self._kinds, self._lowered, self._folding.layers,
-                                              self._artifact.layers):
-            unit = kind.build(lowered, fold, lanes, self._options)
+        units = self._units
+        for unit, layer in zip(units, self._artifact.layers):
             m.submodules[layer.name] = unit
-            units.append(unit)
-            lanes = kind.out_lanes(fold)
+        lanes = self._kinds[-1].out_lanes(self._folding.layers[-1])
         m.submodules.argmax = argmax = Argmax(self._score_shape, self._artifact.num_classes,
                                               lanes, pipelined=self._options.pipelined)
         if self._options.pipelined:
@@ -132,4 +184,30 @@ class Network(wiring.Component):
         else:
             wiring.connect(m, units[-1].o_stream, argmax.i_stream)
         wiring.connect(m, argmax.o_stream, wiring.flipped(self.o_stream))
+        if "w_stream" in self.signature.members:
+            self._weight_router(m)
         return m
+
+    def _weight_router(self, m: Module) -> None:
+        """Route ``w_stream`` to the weighted units in layer order, each for as many beats as
+        its load has (counted here, so a unit needs no output to say its load ended)."""
+        w = self.w_stream
+        weighted = [unit for _, unit in self._weighted()]
+        loads = [unit.load_beats for unit in weighted]
+        target = Signal(range(len(weighted)), name="weight_target")
+        beat = Signal(range(max(loads)), name="weight_beat")
+        last = Signal(name="weight_last")
+        for k, unit in enumerate(weighted):
+            port = unit.w_stream
+            m.d.comb += [port.payload.eq(w.payload[:len(port.payload)]),
+                         port.valid.eq(w.valid & (target == k))]
+        with m.Switch(target):
+            for k, unit in enumerate(weighted):
+                with m.Case(k):
+                    m.d.comb += [w.ready.eq(unit.w_stream.ready), last.eq(beat == loads[k] - 1)]
+        with m.If(w.valid & w.ready):
+            m.d.sync += beat.eq(beat + 1)
+            with m.If(last):
+                m.d.sync += [beat.eq(0), target.eq(target + 1)]
+                with m.If(target == len(weighted) - 1):
+                    m.d.sync += target.eq(0)

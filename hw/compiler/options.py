@@ -40,11 +40,17 @@ class HardwareOptions:
         word in a register and writes its input buffer a whole word at a time, instead of
         every beat under a lane mask: for RAMs that cannot mask single lanes (xc7 LUT RAM,
         whose cells then hold one lane each).
+    writable_weights : bool
+        Every weight memory gets a write port, fed from the network's ``w_stream`` (FINN's
+        runtime-writable weights): new weights load without a new bitstream, between vectors.
+        The memories still start with the artifact's weights. On xc7 a shallow writable memory
+        is LUT RAM, whose read and write share the address, 0.5 LUT per weight bit (RAM32M),
+        where Yosys builds the same memory as a ROM at one LUT per bit.
 
     Raises
     ------
     TypeError
-        If ``dsp`` or ``whole_word_writes`` is not a bool.
+        If ``dsp``, ``whole_word_writes`` or ``writable_weights`` is not a bool.
     ValueError
         If ``popcount`` is unknown, ``lut_inputs`` is not an integer of at least 3,
         ``pipeline`` is not a non-negative integer or ``block_rom_words`` is neither None nor
@@ -57,12 +63,12 @@ class HardwareOptions:
     pipeline: int = 0
     block_rom_words: int | None = None
     whole_word_writes: bool = False
+    writable_weights: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dsp, bool):
-            raise TypeError(f"dsp must be a bool, not {self.dsp!r}")
-        if not isinstance(self.whole_word_writes, bool):
-            raise TypeError(f"whole_word_writes must be a bool, not {self.whole_word_writes!r}")
+        for name in ("dsp", "whole_word_writes", "writable_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, not {getattr(self, name)!r}")
         check_popcount(self.popcount, self.lut_inputs)
         if (not isinstance(self.pipeline, int) or isinstance(self.pipeline, bool)
                 or self.pipeline < 0):
@@ -75,8 +81,8 @@ class HardwareOptions:
 
     @classmethod
     def for_fabric(cls, fabric: str, *, dsp: bool = True, popcount: str = "adder_tree",
-                   pipeline: int | None = None,
-                   block_rom_words: int | None = None) -> HardwareOptions:
+                   pipeline: int | None = None, block_rom_words: int | None = None,
+                   writable_weights: bool = False) -> HardwareOptions:
         """Return the options for ``fabric``: its LUT size sizes the compressor popcount, and
         its adder levels per register (:attr:`~qnnforge.hw.tools.fabrics.Fabric.pipeline`)
         pipeline the datapath unless ``pipeline`` is given, and its
@@ -93,7 +99,8 @@ class HardwareOptions:
                    pipeline=chosen.pipeline if pipeline is None else pipeline,
                    block_rom_words=(chosen.block_rom_words if block_rom_words is None
                                     else block_rom_words),
-                   whole_word_writes=not chosen.lane_write_masks)
+                   whole_word_writes=not chosen.lane_write_masks,
+                   writable_weights=writable_weights)
 
     def weight_memory_attrs(self, depth: int) -> dict | None:
         """Return the synthesis attributes of a weight memory of ``depth`` words."""
@@ -112,4 +119,5 @@ class HardwareOptions:
                                                "lut_inputs": self.lut_inputs},
                 "pipeline": {"levels": self.pipeline},
                 "memories": {"block_rom_words": self.block_rom_words,
-                             "whole_word_writes": self.whole_word_writes}}
+                             "whole_word_writes": self.whole_word_writes,
+                             "writable_weights": self.writable_weights}}

@@ -50,6 +50,9 @@ class ConvolutionUnit(wiring.Component):
         Input images, pixel by pixel in row-major order, each pixel's channels in order.
     o_stream : Out(stream.Signature(ArrayLayout(output_shape, pe)))
         Output images in the same order, ``pe`` channels a beat.
+    w_stream : In(stream.Signature(unsigned(simd * weight_width)))
+        Only with ``options.writable_weights``: the matrix-vector unit's weight load
+        (:meth:`weight_beats`), taken between pixels.
     """
 
     def __init__(self, layer: LoweredConv2d, *, pe: int, simd: int, lanes: int,
@@ -61,10 +64,13 @@ class ConvolutionUnit(wiring.Component):
         self._matrix = MatrixVectorUnit(layer.matrix, pe=pe, simd=simd, in_lanes=lanes,
                                         options=options)
         self._layer = layer
-        super().__init__({
+        members = {
             "i_stream": In(stream.Signature(data.ArrayLayout(layer.input_shape, lanes))),
             "o_stream": Out(stream.Signature(data.ArrayLayout(layer.output_shape, pe))),
-        })
+        }
+        if "w_stream" in self._matrix.signature.members:
+            members["w_stream"] = self._matrix.signature.members["w_stream"]
+        super().__init__(members)
 
     @property
     def window(self) -> SlidingWindow:
@@ -73,6 +79,25 @@ class ConvolutionUnit(wiring.Component):
     @property
     def matrix(self) -> MatrixVectorUnit:
         return self._matrix
+
+    @property
+    def load_beats(self) -> int:
+        """Beats of a weight load (:meth:`weight_beats`)."""
+        return self._matrix.load_beats
+
+    def weight_beats(self, layer: LoweredConv2d) -> list[int]:
+        """Return the ``w_stream`` beats that load the weights of ``layer``
+        (:meth:`~.mvu.MatrixVectorUnit.weight_beats` of its matrix).
+
+        Raises
+        ------
+        ValueError
+            If ``layer`` differs from this unit's layer in anything but its weights.
+        """
+        if layer.geometry != self._layer.geometry:
+            raise ValueError(f"layer {self._layer.matrix.name!r}: the loaded layer's window "
+                             f"geometry differs from the built one")
+        return self._matrix.weight_beats(layer.matrix)
 
     def elaborate(self, platform):
         m = Module()
@@ -83,4 +108,6 @@ class ConvolutionUnit(wiring.Component):
         wiring.connect(m, self._matrix.o_stream, wiring.flipped(self.o_stream))
         wiring.connect(m, wiring.flipped(self.i_stream), self._window.i_stream)
         wiring.connect(m, self._window.o_stream, self._matrix.i_stream)
+        if "w_stream" in self.signature.members:
+            wiring.connect(m, wiring.flipped(self.w_stream), self._matrix.w_stream)
         return m

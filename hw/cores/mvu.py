@@ -146,9 +146,13 @@ class _Banks:
         self.write_bank, self.read_bank = Signal(), Signal()
         self.fill, self.drain = Signal(), Signal()
         self.accepting, self.issuing = Signal(init=1), Signal()
+        self.held = Signal()
 
     def add_registers(self, m: Module) -> None:
-        """Add the banks' registers, loaded with their next state, to ``m``."""
+        """Add the banks' registers, loaded with their next state, to ``m``.
+
+        While ``held`` (a weight load), no bank starts issuing; one already issuing finishes.
+        """
         write_next, read_next = self.write_bank ^ self.fill, self.read_bank ^ self.drain
         full_next = Signal(2)
         filled = Mux(self.fill, Mux(self.write_bank, 0b10, 0b01), 0)
@@ -158,7 +162,8 @@ class _Banks:
         m.d.sync += [self.full.eq(full_next), self.write_bank.eq(write_next),
                      self.read_bank.eq(read_next),
                      self.accepting.eq(~full_next.bit_select(write_next, 1)),
-                     self.issuing.eq(full_next.bit_select(read_next, 1))]
+                     self.issuing.eq(full_next.bit_select(read_next, 1)
+                                     & ((self.issuing & ~self.drain) | ~self.held))]
 
 
 def _stages(simd: int, options: HardwareOptions) -> tuple[int, int]:
@@ -208,6 +213,11 @@ class MatrixVectorUnit(wiring.Component):
         Input vectors, ``fan_in / in_lanes`` beats each, element 0 in the first beat's lane 0.
     o_stream : Out(stream.Signature(ArrayLayout(output_shape, pe)))
         Output vectors, ``fan_out / pe`` beats each, in channel order.
+    w_stream : In(stream.Signature(unsigned(simd * weight_width)))
+        Only with ``options.writable_weights``: new weights, :meth:`weight_beats` of them, one
+        PE's SIMD codes of one step a beat. A load is taken between vectors: it waits for the
+        vector being issued, and no vector is issued until its last beat, so every vector
+        sees the old weights or the new ones, never a mix.
 
     Raises
     ------
@@ -239,10 +249,13 @@ class MatrixVectorUnit(wiring.Component):
         if not isinstance(options, HardwareOptions):
             raise TypeError(f"options must be a HardwareOptions, not {options!r}")
         self._options = options
-        super().__init__({
+        members = {
             "i_stream": In(stream.Signature(data.ArrayLayout(layer.input_shape, in_lanes))),
             "o_stream": Out(stream.Signature(data.ArrayLayout(layer.output_shape, pe))),
-        })
+        }
+        if options.writable_weights:
+            members["w_stream"] = In(stream.Signature(unsigned(simd * self.weight_width)))
+        super().__init__(members)
 
     @property
     def layer(self) -> LoweredDense:
@@ -296,11 +309,49 @@ class MatrixVectorUnit(wiring.Component):
         output channel ``nf * PE + p`` and input ``sf * SIMD + s``; padding inputs get the
         neutral code.
         """
+        return self._words(self._layer.weight_codes)
+
+    @property
+    def load_beats(self) -> int:
+        """Beats of a weight load (:meth:`weight_beats`): ``PE`` per step, ``NF * SF`` steps."""
+        return self._pe * self.neuron_folds * self.synapse_folds
+
+    def weight_beats(self, layer: LoweredDense) -> list[int]:
+        """Return the ``w_stream`` beats that load the weights of ``layer`` (lowered like this
+        unit's layer, and differing from it in its weight codes only): for each step, one beat
+        per PE, PE 0 first, each that PE's ``SIMD`` codes of the step's word.
+
+        Raises
+        ------
+        ValueError
+            If ``layer`` differs from this unit's layer in anything but its weights: its name,
+            shapes, dot kind or output constants (thresholds, requantization, score offsets),
+            which the hardware holds as constants.
+        """
+        own = self._layer
+        shapes = ("name", "fan_in", "fan_out", "input_shape", "weight_shape", "acc_shape")
+        for field in shapes:
+            if getattr(layer, field) != getattr(own, field):
+                raise ValueError(f"layer {own.name!r}: the loaded layer's {field} is "
+                                 f"{getattr(layer, field)!r}, not {getattr(own, field)!r}")
+        if type(layer.dot) is not type(own.dot) or type(layer.output) is not type(own.output):
+            raise ValueError(f"layer {own.name!r}: the loaded layer's dot product or output "
+                             f"stage is of another kind")
+        other = MatrixVectorUnit(layer, pe=self._pe, simd=self._simd, in_lanes=self._in_lanes)
+        if other.output_words() != self.output_words():
+            raise ValueError(f"layer {own.name!r}: the loaded layer's output constants differ "
+                             f"from the built ones; only weights can be loaded")
+        bits = self._simd * self.weight_width
+        mask = (1 << bits) - 1
+        return [(word >> (p * bits)) & mask
+                for word in self._words(layer.weight_codes) for p in range(self._pe)]
+
+    def _words(self, weight_codes: np.ndarray) -> list[int]:
         layer, pe, simd = self._layer, self._pe, self._simd
         width = self.weight_width
         padded_in = self.synapse_folds * simd
         codes = np.full((layer.fan_out, padded_in), layer.dot.neutral_code, dtype=np.int64)
-        codes[:, :layer.fan_in] = layer.weight_codes
+        codes[:, :layer.fan_in] = weight_codes
         # (NF, PE, SF, SIMD) -> (NF, SF, PE, SIMD) -> one word per (nf, sf)
         blocks = codes.reshape(self.neuron_folds, pe, self.synapse_folds, simd)
         blocks = blocks.transpose(0, 2, 1, 3).reshape(-1, pe * simd)
@@ -355,7 +406,9 @@ class MatrixVectorUnit(wiring.Component):
         weight_port = weights.read_port()
         constant_port = constants.read_port()
         buffer_ports = [buffer.read_port() for buffer in buffers]
-        m.d.comb += [weight_port.addr.eq(step), weight_port.en.eq(advance),
+        weight_address = (self._weight_writer(m, weights, banks, step)
+                          if self._options.writable_weights else step)
+        m.d.comb += [weight_port.addr.eq(weight_address), weight_port.en.eq(advance),
                      constant_port.en.eq(advance)]
         for port in buffer_ports:
             m.d.comb += [port.addr.eq(row), port.en.eq(advance)]
@@ -518,6 +571,36 @@ class MatrixVectorUnit(wiring.Component):
         m.d.comb += [port.addr.eq(row), port.data.eq(word), port.en.eq(write & ends_row)]
         with m.If(write):
             m.d.sync += earlier.eq(word[beat_bits:])
+
+    def _weight_writer(self, m, weights, banks, step) -> Value:
+        """Write ``w_stream``'s beats into the weight memory between vectors; return the address
+        its read port and write port share.
+
+        A beat is taken while no bank is issuing; a waiting beat (``valid``) or a load begun
+        (``loading``) holds the banks back from starting the next vector. Beat ``p`` of a step
+        writes PE ``p``'s lanes of the step's word, under the write enable of that PE (a
+        one-hot pointer). The memory is read only while a bank is issuing, so the write and
+        the read share one address: the step being issued, or else the step being loaded. On
+        xc7 LUT RAM that is one port of RAM32M, which then holds 8 bits a cell, not 6.
+        """
+        w, pe = self.w_stream, self._pe
+        steps = self.neuron_folds * self.synapse_folds
+        port = weights.write_port(granularity=self._simd * self.weight_width)
+        pointer = Signal(pe, init=1)
+        load_step = Signal.like(step, name="load_step")
+        loading, accept, last = Signal(), Signal(), Signal()
+        address = Signal.like(step, name="weight_address")
+        m.d.comb += [w.ready.eq(~banks.issuing), accept.eq(w.valid & w.ready),
+                     last.eq(pointer[-1] & (load_step == steps - 1)),
+                     banks.held.eq(w.valid | loading),
+                     address.eq(Mux(banks.issuing, step, load_step)),
+                     port.addr.eq(address), port.data.eq(Cat(*[w.payload] * pe)),
+                     port.en.eq(Mux(accept, pointer, 0))]
+        with m.If(accept):
+            m.d.sync += [pointer.eq(pointer.rotate_left(1)), loading.eq(~last)]
+            with m.If(pointer[-1]):
+                m.d.sync += load_step.eq(Mux(last, 0, load_step + 1))
+        return address
 
     def _dot_unit(self, m, p, x_word, w_bits, advance):
         layer, options = self._layer, self._options

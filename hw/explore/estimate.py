@@ -243,6 +243,7 @@ class FabricModel:
         placed = ([f"weight memories asked for block RAM from {options.block_rom_words} words"]
                   if options.block_rom_words is not None else [])
         placed += ["whole-word input-buffer writes"] if options.whole_word_writes else []
+        placed += ["writable weights"] if options.writable_weights else []
         if placed:
             raise CalibrationError(
                 f"the {self.fabric} estimate is calibrated for designs whose memories synthesis "

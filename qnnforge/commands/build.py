@@ -67,6 +67,11 @@ def register(subparsers) -> None:
                        help="ask for block RAM for every weight memory of at least WORDS words "
                             "(default: the board fabric's, 128 on Xilinx 7-series, otherwise "
                             "left to synthesis)")
+    group.add_argument("--writable-weights", action="store_true",
+                       help="give every weight memory a write port, loaded through the top's "
+                            "w_stream between inferences (FINN's runtime-writable weights); "
+                            "shallow ones become LUT RAM on Xilinx 7-series, half the LUTs of "
+                            "a ROM")
     parser.set_defaults(func=run)
 
 
@@ -122,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         board_clock(board, clock_hz, args.baud)
     options = HardwareOptions.for_fabric(board.fabric, dsp=args.dsp, popcount=args.popcount,
                                          pipeline=args.pipeline,
-                                         block_rom_words=args.block_rom_words)
+                                         block_rom_words=args.block_rom_words,
+                                         writable_weights=args.writable_weights)
     out = args.out or Path("build") / board.name
     with output_lock(out):
         artifact = load_artifact(args.artifact)

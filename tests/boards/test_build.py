@@ -220,7 +220,8 @@ def test_board_build_records_its_options_and_interface(tmp_path):
                                                                    "lut_inputs": 6},
                                          "pipeline": {"levels": 0},
                                          "memories": {"block_rom_words": 128,
-                                                      "whole_word_writes": True}}
+                                                      "whole_word_writes": True,
+                                                      "writable_weights": False}}
     options = HardwareOptions(dsp=False, popcount="compressor", lut_inputs=4)
     chosen = build_board(artifact, board, tmp_path / "b", run=False, estimate=False,
                          options=options)

@@ -84,7 +84,8 @@ def test_deep_weight_memories_are_asked_for_block_ram(tmp_path):
     design = generate(artifact, tmp_path / "xc7", options=options, overrides=folding)
     verilog = design.verilog.read_text()
     assert verilog.count('rom_style = "block"') == 1
-    assert design.summary["memories"] == {"block_rom_words": 128, "whole_word_writes": True}
+    assert design.summary["memories"] == {"block_rom_words": 128, "whole_word_writes": True,
+                                          "writable_weights": False}
     ice40 = generate(artifact, tmp_path / "ice40", options=HardwareOptions.for_fabric("ice40"),
                      overrides=folding)
     assert "rom_style" not in ice40.verilog.read_text()  # left to synthesis

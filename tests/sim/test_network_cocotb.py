@@ -16,6 +16,7 @@ from qnnforge.hw.compiler.generate import generate
 from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.sim.runner import SimulationFailed
 from qnnforge.sim.verify import verify_network
+from qnnforge.sw import reference
 from qnnforge.sw.artifact import ThresholdActivation
 from qnnforge.sw.data import load_digits_split
 
@@ -210,3 +211,31 @@ def test_whole_word_buffer_writes_with_stalls(pipeline, tmp_path):
     codes = artifact.input.encoding.to_code(random_inputs(artifact.input.encoding, rng, 200, 16))
     _verify_with_stalls(artifact, design, codes, tmp_path / "sim", seed=5)
     assert design.summary["latency_cycles"] == lane_masked.summary["latency_cycles"]
+
+
+@pytest.mark.parametrize("network", ["dense", "cnn"])
+def test_weights_loaded_through_the_weight_stream_classify_like_their_reference(network,
+                                                                                 tmp_path):
+    # built with one set of weights, then loaded with another through w_stream (under stalls
+    # in the stalled run) before the inputs: bit-exact against the reweighted artifact
+    from qnnforge.hw.compiler.folding import Folding
+    from qnnforge.hw.compiler.network import Network
+
+    from ..hw.test_writable_weights import _reweighted_artifact
+
+    rng = np.random.default_rng(23)
+    built = (random_network(rng, [16, 12, 8, 6]) if network == "dense"
+             else random_cnn(rng, "fixed"))
+    loaded = _reweighted_artifact(built, rng)
+    options = HardwareOptions(writable_weights=True)
+    design = generate(built, tmp_path / "hw", target_cycles=64, options=options)
+    folding = Folding.from_json(design.summary["folding"])
+    beats = Network(built, folding, options=options).weight_beats(loaded)
+    encoding = built.input.encoding
+    codes = encoding.to_code(random_inputs(encoding, rng, 60, built.in_features))
+    result = verify_network(loaded, design, codes, tmp_path / "sim", stall=0.3,
+                            backpressure=0.3, seed=9, weight_beats=beats)
+    assert result.mismatches == 0 and result.stalled_mismatches == 0
+    # the built weights would not have passed: the load did take
+    assert not np.array_equal(reference.run(loaded, encoding.from_code(codes)).classes,
+                              reference.run(built, encoding.from_code(codes)).classes)

@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, nargs="+", default=list(FOLDINGS),
                         help="cycle targets to measure (default: %(default)s)")
-    parser.add_argument("--verify", type=int, nargs="*", default=[1024, 256],
+    parser.add_argument("--verify", type=int, nargs="*", default=[1024, 256, 16],
                         help="cycle targets also verified in Verilator (default: %(default)s)")
     parser.add_argument("--synth-timeout", type=float, default=1800,
                         help="seconds Yosys may take per folding (default: %(default)s)")

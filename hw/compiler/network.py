@@ -108,6 +108,11 @@ class Network(wiring.Component):
         return self._lowered
 
     @property
+    def units(self) -> tuple[wiring.Component, ...]:
+        """Each layer's unit, as its kind built it."""
+        return tuple(self._units)
+
+    @property
     def folding(self) -> Folding:
         return self._folding
 

@@ -226,7 +226,7 @@ def test_a_network_loaded_with_new_weights_classifies_like_their_reference(kind)
     folding = default_folding(old.layers, 200)
     network = Network(old, folding, options=WRITABLE)
     w_beats = network.weight_beats(new)
-    assert len(w_beats) == sum(unit.load_beats for unit in network._units
+    assert len(w_beats) == sum(unit.load_beats for unit in network.units
                                if "w_stream" in unit.signature.members)
     inputs = random_inputs(old.input.encoding, rng, 3, old.in_features)
     first, second = _classify_load_classify(network, inputs, w_beats, seed=len(kind))

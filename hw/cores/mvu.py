@@ -141,17 +141,21 @@ class _Banks:
     from it, lay on the longest paths of the digits MLP).
     """
 
-    def __init__(self):
+    def __init__(self, holdable: bool = False):
         self.full = Signal(2)
         self.write_bank, self.read_bank = Signal(), Signal()
         self.fill, self.drain = Signal(), Signal()
         self.accepting, self.issuing = Signal(init=1), Signal()
+        self.holdable = holdable
         self.held = Signal()
 
     def add_registers(self, m: Module) -> None:
         """Add the banks' registers, loaded with their next state, to ``m``.
 
-        While ``held`` (a weight load), no bank starts issuing; one already issuing finishes.
+        When ``holdable`` (writable weights), no bank starts issuing while ``held`` (a weight
+        load); one already issuing finishes. Otherwise ``held`` is not wired in at all, so the
+        netlist is the one without writable weights (a constant term still moved placement:
+        an iCE40 build lost 5 MHz).
         """
         write_next, read_next = self.write_bank ^ self.fill, self.read_bank ^ self.drain
         full_next = Signal(2)
@@ -159,11 +163,13 @@ class _Banks:
         # a bank being filled is never the one drained: the writer waits for an empty bank
         drained = Mux(self.drain, Mux(self.read_bank, 0b10, 0b01), 0)
         m.d.comb += full_next.eq((self.full | filled) & ~drained)
+        issuing_next = full_next.bit_select(read_next, 1)
+        if self.holdable:
+            issuing_next &= (self.issuing & ~self.drain) | ~self.held
         m.d.sync += [self.full.eq(full_next), self.write_bank.eq(write_next),
                      self.read_bank.eq(read_next),
                      self.accepting.eq(~full_next.bit_select(write_next, 1)),
-                     self.issuing.eq(full_next.bit_select(read_next, 1)
-                                     & ((self.issuing & ~self.drain) | ~self.held))]
+                     self.issuing.eq(issuing_next)]
 
 
 def _stages(simd: int, options: HardwareOptions) -> tuple[int, int]:
@@ -377,7 +383,7 @@ class MatrixVectorUnit(wiring.Component):
 
         # Input buffer: C column memories, each holding the rows of both banks.
         packing = self._packing
-        banks = _Banks()
+        banks = _Banks(holdable=self._options.writable_weights)
         word_layout = data.ArrayLayout(layer.input_shape, simd)
         buffers = []
         for c in range(packing.columns):

@@ -4,7 +4,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from qnnforge.hw.compiler.layers import lower_layer
 from qnnforge.hw.compiler.network import Network
@@ -15,6 +14,7 @@ from qnnforge.sw import reference
 from qnnforge.sw.encoding import BIPOLAR, uint
 
 from .layers import random_cnn, random_inputs, random_layer, random_network, random_weights
+from .simulate import collect_beats, push_beats, simulate
 
 WRITABLE = HardwareOptions(writable_weights=True)
 
@@ -34,54 +34,25 @@ def _run(unit, layer, inputs, w_beats, *, load_after=0, stall=0.0, backpressure=
     codes = layer.input_encoding.to_code(inputs)
     vectors = [[[int(c) for c in row[i:i + in_lanes]] for i in range(0, len(row), in_lanes)]
                for row in codes]
-    out_beats = len(inputs) * unit.neuron_folds
-    taken = [0]
-    loaded = []
-    received = []
+    taken, loaded, received = [0], [], []
 
     async def inputs_driver(ctx):
         for vector in vectors:
-            for beat in vector:
-                while stall and rng.random() < stall:
-                    ctx.set(unit.i_stream.valid, 0)
-                    await ctx.tick()
-                ctx.set(unit.i_stream.payload, beat)
-                ctx.set(unit.i_stream.valid, 1)
-                await ctx.tick().until(unit.i_stream.ready)
+            await push_beats(ctx, unit.i_stream, vector, rng, stall)
             taken[0] += 1
-        ctx.set(unit.i_stream.valid, 0)
 
     async def weights_driver(ctx):
         while taken[0] < load_after:
             await ctx.tick()
-        for k, beat in enumerate(w_beats):
-            while k and stall and rng.random() < stall:  # stalls inside the load, not before
-                ctx.set(unit.w_stream.valid, 0)
-                await ctx.tick()
-            ctx.set(unit.w_stream.payload, beat)
-            ctx.set(unit.w_stream.valid, 1)
-            await ctx.tick().until(unit.w_stream.ready)
-        ctx.set(unit.w_stream.valid, 0)
+        # stalls inside the load only: its first beat comes as soon as it is due
+        await push_beats(ctx, unit.w_stream, w_beats, rng, stall, first_unstalled=True)
         loaded.append(taken[0])
 
     async def monitor(ctx):
-        cycles = 0
-        while len(received) < out_beats:
-            ready = not (backpressure and rng.random() < backpressure)
-            ctx.set(unit.o_stream.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(unit.o_stream.valid,
-                                                           unit.o_stream.payload)
-            if ready and valid:
-                received.append([int(v) for v in payload])
-            cycles += 1
-            assert cycles < 200_000, f"only {len(received)} of {out_beats} beats"
+        await collect_beats(ctx, unit.o_stream, received, len(inputs) * unit.neuron_folds,
+                            rng, backpressure, read=lambda payload: [int(v) for v in payload])
 
-    sim = Simulator(unit)
-    sim.add_clock(1e-8)
-    sim.add_testbench(inputs_driver)
-    sim.add_testbench(weights_driver)
-    sim.add_testbench(monitor)
-    sim.run()
+    simulate(unit, inputs_driver, weights_driver, monitor)
     values = np.array(received).reshape(len(inputs), layer.out_features)
     encoding = layer.output_encoding
     return (values if encoding is None else encoding.from_code(values)), loaded[0]
@@ -178,40 +149,19 @@ def _classify_load_classify(network, inputs, w_beats, seed):
              for row in inputs for i in range(0, inputs.shape[1], lanes)]
     received = []
 
-    async def push(ctx, port, payloads):
-        for payload in payloads:
-            while rng.random() < 0.3:
-                ctx.set(port.valid, 0)
-                await ctx.tick()
-            ctx.set(port.payload, payload)
-            ctx.set(port.valid, 1)
-            await ctx.tick().until(port.ready)
-        ctx.set(port.valid, 0)
-
     async def driver(ctx):
-        await push(ctx, network.i_stream, beats)
+        await push_beats(ctx, network.i_stream, beats, rng, 0.3)
         while len(received) < len(inputs):
             await ctx.tick()
-        await push(ctx, network.w_stream, w_beats)
-        await push(ctx, network.i_stream, beats)
+        await push_beats(ctx, network.w_stream, w_beats, rng, 0.3)
+        await push_beats(ctx, network.i_stream, beats, rng, 0.3)
 
     async def monitor(ctx):
-        cycles = 0
-        while len(received) < 2 * len(inputs):
-            ready = rng.random() >= 0.3
-            ctx.set(network.o_stream.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(network.o_stream.valid,
-                                                           network.o_stream.payload)
-            if ready and valid:
-                received.append((int(payload.cls), [int(s) for s in payload.scores]))
-            cycles += 1
-            assert cycles < 500_000, f"only {len(received)} results"
+        await collect_beats(ctx, network.o_stream, received, 2 * len(inputs), rng, 0.3,
+                            read=lambda payload: (int(payload.cls),
+                                                  [int(s) for s in payload.scores]))
 
-    sim = Simulator(network)
-    sim.add_clock(1e-8)
-    sim.add_testbench(driver)
-    sim.add_testbench(monitor)
-    sim.run()
+    simulate(network, driver, monitor)
     return received[:len(inputs)], received[len(inputs):]
 
 

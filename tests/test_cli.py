@@ -95,8 +95,12 @@ def test_generate_with_writable_weights_gives_the_top_a_weight_stream(tmp_path):
     assert "input [7:0] w_stream__payload;" in verilog  # the widest layer's SIMD, 8
     summary = json.loads((tmp_path / "hw" / "design.json").read_text())
     assert summary["memories"]["writable_weights"] is True
+    # fc0: PE 2, SIMD 8 of 16 inputs, 4 x 2 steps of 2 beats; fc1: PE 1, SIMD 4 of 8, 4 x 2 steps
+    assert summary["weight_stream"] == {"beat_bits": 8, "layers": [
+        {"name": "fc0", "beats": 16, "beat_bits": 8}, {"name": "fc1", "beats": 8, "beat_bits": 4}]}
     assert main([*args, "--out", str(tmp_path / "fixed")]) == 0
     assert "w_stream" not in (tmp_path / "fixed" / "qnnforge_top.v").read_text()
+    assert "weight_stream" not in json.loads((tmp_path / "fixed" / "design.json").read_text())
 
 
 def test_generate_pipelined_predicts_the_longer_latency(tmp_path, capsys):

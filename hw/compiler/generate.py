@@ -45,11 +45,14 @@ class Design:
 def design_summary(network: Network, top: str) -> dict:
     """Return the JSON-able summary of ``network``: folding, sizes and the cycle model.
 
-    Each layer's entry comes from its kind; the timing from :func:`~.plan.cycle_model`.
+    Each layer's entry comes from its kind; the timing from :func:`~.plan.cycle_model`; with
+    writable weights, ``weight_stream`` describes the top's ``w_stream``
+    (:meth:`~.network.Network.weight_stream`).
     """
     artifact, folding = network.artifact, network.folding
     layers = network.layer_summaries()
     timing = cycle_model(artifact.layers, folding, network.options)
+    weight_stream = network.weight_stream()
     return {
         "top": top,
         "folding": folding.to_json(),
@@ -65,6 +68,7 @@ def design_summary(network: Network, top: str) -> dict:
         "latency_exact": timing.latency_exact,
         "weight_bits": sum(entry["weight_memory"]["bits"] for entry in layers
                            if "weight_memory" in entry),
+        **({} if weight_stream is None else {"weight_stream": weight_stream}),
     }
 
 

@@ -125,6 +125,17 @@ class Network(wiring.Component):
         return [(index, unit) for index, unit in enumerate(self._units)
                 if "w_stream" in unit.signature.members]
 
+    def weight_stream(self) -> dict | None:
+        """Return the weight stream's ``design.json`` entry, or None without writable weights:
+        its beat width and, in load order, each weighted layer's beats and the low bits of a
+        beat that it takes."""
+        if "w_stream" not in self.signature.members:
+            return None
+        return {"beat_bits": len(self.w_stream.payload),
+                "layers": [{"name": self._artifact.layers[index].name,
+                            "beats": unit.load_beats, "beat_bits": len(unit.w_stream.payload)}
+                           for index, unit in self._weighted()]}
+
     def weight_beats(self, artifact: Artifact) -> list[int]:
         """Return the ``w_stream`` beats that load the weights of ``artifact`` into this
         network: every weighted layer's beats, in layer order. ``artifact`` must differ from

@@ -78,10 +78,31 @@ def _stage(path: Path, write: Callable[[IO[bytes]], None], temporaries: list[Pat
             temporaries.pop()
     with os.fdopen(fd, "wb") as f:
         os.fchmod(f.fileno(), 0o644)  # whatever the umask, like a file written in place
-        write(f)
+        try:
+            write(f)
+        except Exception as error:
+            interrupt = _interrupt_behind(error)
+            if interrupt is None:
+                raise
+            raise interrupt from error
         f.flush()
         os.fsync(f.fileno())
     return temporary
+
+
+def _interrupt_behind(error: BaseException) -> BaseException | None:
+    """Return the ``KeyboardInterrupt`` or :class:`Terminated` that ``error`` was raised while
+    handling, if any: an interrupt inside a writer's cleanup can surface as another error
+    (zipfile, interrupted while closing an entry, raises "Can't close the ZIP file while there
+    is an open writing handle"), which must still end the run as an interrupt."""
+    seen = set()
+    cause = error.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, (KeyboardInterrupt, Terminated)):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__context__
+    return None
 
 
 def _replace(path: Path, write: Callable[[IO[bytes]], None]) -> None:

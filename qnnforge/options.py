@@ -13,7 +13,8 @@ from .errors import usage_errors
 
 __all__ = ["add_training_options", "train_config", "add_hardware_options", "hardware_options",
            "design_folding", "fold_overrides", "probability", "positive_integer",
-           "non_negative_integer", "positive_number", "PIPELINE_HELP", "add_scheduler_option",
+           "non_negative_integer", "positive_number", "PIPELINE_HELP", "WRITABLE_WEIGHTS_HELP",
+           "add_scheduler_option",
            "scheduler_address"]
 
 
@@ -35,6 +36,10 @@ PIPELINE_HELP = ("adder levels between the datapath's registers: each matrix-vec
                  "registers its dot product every LEVELS levels and its accumulator's result, "
                  "and the argmax compares in a registered tree (more latency, same "
                  "throughput); 0: no pipeline registers")
+WRITABLE_WEIGHTS_HELP = ("give every weight memory a write port, loaded through the top's "
+                         "w_stream between inferences (FINN's runtime-writable weights); "
+                         "shallow ones become LUT RAM on Xilinx 7-series, half the LUTs of a "
+                         "ROM")
 
 _widths = _positive_list("hidden widths")
 _channels = _positive_list("channels")
@@ -194,10 +199,7 @@ def add_hardware_options(parser: argparse.ArgumentParser, *, top: bool = False) 
                             "(128 suits Xilinx 7-series, whose deep ROMs Yosys builds from "
                             "LUTs; default: leave it to synthesis)")
     group.add_argument("--writable-weights", action="store_true",
-                       help="give every weight memory a write port, loaded through the top's "
-                            "w_stream between inferences (FINN's runtime-writable weights); "
-                            "shallow ones become LUT RAM on Xilinx 7-series, half the LUTs of "
-                            "a ROM")
+                       help=WRITABLE_WEIGHTS_HELP)
 
 
 def hardware_options(args: argparse.Namespace):

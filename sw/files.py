@@ -90,6 +90,17 @@ def _stage(path: Path, write: Callable[[IO[bytes]], None], temporaries: list[Pat
     return temporary
 
 
+def _signal_of(kind: type[BaseException] | None) -> int | None:
+    """Return the signal an interrupt exception of ``kind`` stands for (SIGINT for
+    ``KeyboardInterrupt``, SIGTERM for :class:`Terminated`), or None for any other."""
+    if kind is not None:
+        for interrupt, signum in ((KeyboardInterrupt, signal.SIGINT),
+                                  (Terminated, signal.SIGTERM)):
+            if issubclass(kind, interrupt):
+                return signum
+    return None
+
+
 def _interrupt_behind(error: BaseException) -> BaseException | None:
     """Return the ``KeyboardInterrupt`` or :class:`Terminated` that ``error`` was raised while
     handling, if any: an interrupt inside a writer's cleanup can surface as another error
@@ -98,7 +109,7 @@ def _interrupt_behind(error: BaseException) -> BaseException | None:
     seen = set()
     cause = error.__context__
     while cause is not None and id(cause) not in seen:
-        if isinstance(cause, (KeyboardInterrupt, Terminated)):
+        if _signal_of(type(cause)) is not None:
             return cause
         seen.add(id(cause))
         cause = cause.__context__
@@ -298,10 +309,7 @@ def _resend_dropped_interrupts(previous: Callable) -> Callable:
     :class:`Terminated` (SIGTERM) again from a helper thread, and leaves every other
     unraisable exception to ``previous``."""
     def hook(unraisable) -> None:
-        kind = unraisable.exc_type
-        signum = (signal.SIGINT if kind is not None and issubclass(kind, KeyboardInterrupt)
-                  else signal.SIGTERM if kind is not None and issubclass(kind, Terminated)
-                  else None)
+        signum = _signal_of(unraisable.exc_type)
         if signum is None:
             previous(unraisable)
             return

@@ -92,9 +92,12 @@ class Network(wiring.Component):
             "o_stream": Out(stream.Signature(result_layout(self._score_shape,
                                                            artifact.num_classes))),
         }
-        weighted = self._weighted()
-        if weighted:
-            bits = max(len(unit.w_stream.payload) for _, unit in weighted)
+        # (layer index, unit) of every unit with a weight stream, in layer order; none
+        # without writable weights
+        self._weighted = tuple((index, unit) for index, unit in enumerate(self._units)
+                               if "w_stream" in unit.signature.members)
+        if self._weighted:
+            bits = max(len(unit.w_stream.payload) for _, unit in self._weighted)
             members["w_stream"] = In(stream.Signature(unsigned(bits)))
         super().__init__(members)
 
@@ -120,21 +123,16 @@ class Network(wiring.Component):
     def options(self) -> HardwareOptions:
         return self._options
 
-    def _weighted(self) -> list[tuple[int, wiring.Component]]:
-        """``(layer index, unit)`` of every unit with a weight stream, in layer order."""
-        return [(index, unit) for index, unit in enumerate(self._units)
-                if "w_stream" in unit.signature.members]
-
     def weight_stream(self) -> dict | None:
         """Return the weight stream's ``design.json`` entry, or None without writable weights:
         its beat width and, in load order, each weighted layer's beats and the low bits of a
         beat that it takes."""
-        if "w_stream" not in self.signature.members:
+        if not self._weighted:
             return None
         return {"beat_bits": len(self.w_stream.payload),
                 "layers": [{"name": self._artifact.layers[index].name,
                             "beats": unit.load_beats, "beat_bits": len(unit.w_stream.payload)}
-                           for index, unit in self._weighted()]}
+                           for index, unit in self._weighted]}
 
     def weight_beats(self, artifact: Artifact) -> list[int]:
         """Return the ``w_stream`` beats that load the weights of ``artifact`` into this
@@ -148,7 +146,7 @@ class Network(wiring.Component):
             the built one in anything but its weights (its layers, their shapes, encodings
             or output constants, its input rule).
         """
-        if "w_stream" not in self.signature.members:
+        if not self._weighted:
             raise ValueError("the network was built without writable weights "
                              "(HardwareOptions.writable_weights)")
         own = self._artifact
@@ -159,10 +157,9 @@ class Network(wiring.Component):
             raise ValueError(f"the loaded artifact's layers are {ops}, not "
                              f"{[layer.op for layer in own.layers]}")
         beats = []
-        for index, unit in self._weighted():
-            lowered = self._kinds[index].lower(artifact.layers[index])
-            beats += unit.weight_beats(lowered)
-        weighted = {index for index, _ in self._weighted()}
+        for index, unit in self._weighted:
+            beats += unit.weight_beats(self._kinds[index].lower(artifact.layers[index]))
+        weighted = {index for index, _ in self._weighted}
         for index, layer in enumerate(artifact.layers):  # weightless layers: all must match
             if index not in weighted and layer != own.layers[index]:
                 raise ValueError(f"the loaded artifact's layer {layer.name!r} differs from the "
@@ -200,7 +197,7 @@ class Network(wiring.Component):
         else:
             wiring.connect(m, units[-1].o_stream, argmax.i_stream)
         wiring.connect(m, argmax.o_stream, wiring.flipped(self.o_stream))
-        if "w_stream" in self.signature.members:
+        if self._weighted:
             self._weight_router(m)
         return m
 
@@ -208,7 +205,7 @@ class Network(wiring.Component):
         """Route ``w_stream`` to the weighted units in layer order, each for as many beats as
         its load has (counted here, so a unit needs no output to say its load ended)."""
         w = self.w_stream
-        weighted = [unit for _, unit in self._weighted()]
+        weighted = [unit for _, unit in self._weighted]
         loads = [unit.load_beats for unit in weighted]
         target = Signal(range(len(weighted)), name="weight_target")
         beat = Signal(range(max(loads)), name="weight_beat")

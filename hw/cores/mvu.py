@@ -331,8 +331,8 @@ class MatrixVectorUnit(wiring.Component):
         ------
         ValueError
             If ``layer`` differs from this unit's layer in anything but its weights: its name,
-            shapes, dot kind or output constants (thresholds, requantization, score offsets),
-            which the hardware holds as constants.
+            shapes, dot kind (a TTQ or codebook table included) or output constants
+            (thresholds, requantization, score offsets), which the hardware holds as constants.
         """
         own = self._layer
         shapes = ("name", "fan_in", "fan_out", "input_shape", "weight_shape", "acc_shape")
@@ -340,9 +340,10 @@ class MatrixVectorUnit(wiring.Component):
             if getattr(layer, field) != getattr(own, field):
                 raise ValueError(f"layer {own.name!r}: the loaded layer's {field} is "
                                  f"{getattr(layer, field)!r}, not {getattr(own, field)!r}")
-        if type(layer.dot) is not type(own.dot) or type(layer.output) is not type(own.output):
-            raise ValueError(f"layer {own.name!r}: the loaded layer's dot product or output "
-                             f"stage is of another kind")
+        # a table kind (TTQ, codebook) is equal only with the same table, which is built in
+        if layer.dot != own.dot or type(layer.output) is not type(own.output):
+            raise ValueError(f"layer {own.name!r}: the loaded layer's dot product (or its "
+                             f"weight table) or output stage differs from the built one")
         other = MatrixVectorUnit(layer, pe=self._pe, simd=self._simd, in_lanes=self._in_lanes)
         if other.output_words() != self.output_words():
             raise ValueError(f"layer {own.name!r}: the loaded layer's output constants differ "

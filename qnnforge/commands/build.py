@@ -11,8 +11,8 @@ import numpy as np
 
 from ..console import console, key_value_table, step
 from ..errors import UsageError, usage_errors
-from ..options import (PIPELINE_HELP, fold_overrides, non_negative_integer, positive_integer,
-                       positive_number)
+from ..options import (PIPELINE_HELP, WRITABLE_WEIGHTS_HELP, fold_overrides,
+                       non_negative_integer, positive_integer, positive_number)
 
 
 def register(subparsers) -> None:
@@ -68,10 +68,7 @@ def register(subparsers) -> None:
                             "(default: the board fabric's, 128 on Xilinx 7-series, otherwise "
                             "left to synthesis)")
     group.add_argument("--writable-weights", action="store_true",
-                       help="give every weight memory a write port, loaded through the top's "
-                            "w_stream between inferences (FINN's runtime-writable weights); "
-                            "shallow ones become LUT RAM on Xilinx 7-series, half the LUTs of "
-                            "a ROM")
+                       help=WRITABLE_WEIGHTS_HELP)
     parser.set_defaults(func=run)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from qnnforge.sw.artifact import (Artifact, Conv2dLayer, DenseLayer, InputQuantizer,
@@ -152,3 +154,17 @@ def random_cnn(rng, precision: str = "binary", in_shape=(6, 6, 2), channels=(4, 
                               name="fc0"))
     quantizer = InputQuantizer(x, 0, x.max, 1, 0)
     return Artifact(f"random-{precision}-cnn", quantizer, tuple(layers))
+
+
+def reweighted_layer(layer, rng):
+    """Return ``layer`` with new random weights of its encoding and everything else kept."""
+    shape = layer.weights.shape
+    weights = random_weights(rng, layer.weight_encoding, shape[0], int(np.prod(shape[1:])))
+    return dataclasses.replace(layer, weights=weights.reshape(shape))
+
+
+def reweighted(artifact: Artifact, rng) -> Artifact:
+    """Return ``artifact`` with new random weights in every layer that has weights."""
+    return dataclasses.replace(artifact, layers=tuple(
+        reweighted_layer(layer, rng) if hasattr(layer, "weights") else layer
+        for layer in artifact.layers))

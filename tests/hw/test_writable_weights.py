@@ -11,18 +11,13 @@ from qnnforge.hw.compiler.options import HardwareOptions
 from qnnforge.hw.compiler.plan import default_folding
 from qnnforge.hw.cores.mvu import MatrixVectorUnit
 from qnnforge.sw import reference
-from qnnforge.sw.encoding import BIPOLAR, uint
+from qnnforge.sw.encoding import BIPOLAR, codebook, uint
 
-from .layers import random_cnn, random_inputs, random_layer, random_network, random_weights
+from .layers import (mixed_layer, random_cnn, random_inputs, random_layer, random_network,
+                     reweighted, reweighted_layer)
 from .simulate import collect_beats, push_beats, simulate
 
 WRITABLE = HardwareOptions(writable_weights=True)
-
-
-def _reweighted(layer, rng):
-    """``layer`` with new random weights and everything else kept."""
-    weights = random_weights(rng, layer.weight_encoding, layer.out_features, layer.in_features)
-    return dataclasses.replace(layer, weights=weights)
 
 
 def _run(unit, layer, inputs, w_beats, *, load_after=0, stall=0.0, backpressure=0.0, seed=0):
@@ -68,7 +63,7 @@ def test_a_load_before_the_first_vector_computes_every_vector_with_the_new_weigh
         fan_in, fan_out, pe, simd, in_lanes, encoding):
     rng = np.random.default_rng(fan_in * fan_out)
     old = random_layer(rng, fan_in, fan_out, encoding, scores=False)
-    new = _reweighted(old, rng)
+    new = reweighted_layer(old, rng)
     unit = MatrixVectorUnit(lower_layer(old), pe=pe, simd=simd, in_lanes=in_lanes,
                             options=WRITABLE)
     inputs = random_inputs(encoding, rng, 4, fan_in)
@@ -83,7 +78,7 @@ def test_a_load_before_the_first_vector_computes_every_vector_with_the_new_weigh
 def test_a_load_amid_vectors_gives_each_vector_the_old_or_the_new_weights_whole(seed):
     rng = np.random.default_rng(seed)
     old = random_layer(rng, 24, 6, BIPOLAR, scores=True)
-    new = _reweighted(old, rng)
+    new = reweighted_layer(old, rng)
     unit = MatrixVectorUnit(lower_layer(old), pe=2, simd=8, in_lanes=4, options=WRITABLE)
     inputs = random_inputs(BIPOLAR, rng, 8, 24)
     actual, loaded = _run(unit, old, inputs, unit.weight_beats(lower_layer(new)),
@@ -127,19 +122,6 @@ def test_writable_weights_must_be_a_bool():
 
 # --- the whole network ---------------------------------------------------------------------------
 
-def _reweighted_artifact(artifact, rng):
-    """``artifact`` with new random weights in every layer that has weights."""
-    layers = []
-    for layer in artifact.layers:
-        if hasattr(layer, "weights"):
-            shape = layer.weights.shape
-            weights = random_weights(rng, layer.weight_encoding, shape[0],
-                                     int(np.prod(shape[1:]))).reshape(shape)
-            layer = dataclasses.replace(layer, weights=weights)
-        layers.append(layer)
-    return dataclasses.replace(artifact, layers=tuple(layers))
-
-
 def _classify_load_classify(network, inputs, w_beats, seed):
     """Classify ``inputs``, load ``w_beats`` once every result is out, classify them again;
     return the two lists of ``(class, scores)``, under random stalls and backpressure."""
@@ -172,7 +154,7 @@ def test_a_network_loaded_with_new_weights_classifies_like_their_reference(kind)
         old = random_network(rng, [12, 8, 6, 3], input_bits=3)
     else:
         old = random_cnn(rng, kind.split("-")[0])
-    new = _reweighted_artifact(old, rng)
+    new = reweighted(old, rng)
     folding = default_folding(old.layers, 200)
     network = Network(old, folding, options=WRITABLE)
     w_beats = network.weight_beats(new)
@@ -204,3 +186,19 @@ def test_network_weight_beats_name_what_cannot_be_loaded():
         network.weight_beats(other)
     with pytest.raises(ValueError, match=r"^layer 'fc0': the loaded layer's fan_out is 5, not 6$"):
         network.weight_beats(random_network(rng, [8, 5, 3]))
+
+
+def test_a_layer_with_another_weight_table_is_refused():
+    # a codebook layer's table is built into its dot units: loading indices meant for another
+    # table would compute with the wrong values
+    rng = np.random.default_rng(6)
+    built = mixed_layer(rng, 8, 4, uint(2), codebook(2, (-3, -1, 1, 3)), "scores")
+    unit = MatrixVectorUnit(lower_layer(built), pe=2, simd=4, in_lanes=4, options=WRITABLE)
+    assert len(unit.weight_beats(lower_layer(reweighted_layer(built, rng)))) == unit.load_beats
+    other = dataclasses.replace(built, weight_encoding=codebook(2, (-3, -2, 2, 3)),
+                                weights=np.where(np.abs(built.weights) == 1,
+                                                 2 * built.weights, built.weights))
+    with pytest.raises(ValueError, match=r"^layer 'layer': the loaded layer's dot product \(or "
+                                         r"its weight table\) or output stage differs from the "
+                                         r"built one$"):
+        unit.weight_beats(lower_layer(other))

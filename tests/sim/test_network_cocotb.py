@@ -20,7 +20,7 @@ from qnnforge.sw import reference
 from qnnforge.sw.artifact import ThresholdActivation
 from qnnforge.sw.data import load_digits_split
 
-from ..hw.layers import random_cnn, random_inputs, random_network
+from ..hw.layers import random_cnn, random_inputs, random_network, reweighted
 
 
 @pytest.fixture(scope="module")
@@ -221,12 +221,10 @@ def test_weights_loaded_through_the_weight_stream_classify_like_their_reference(
     from qnnforge.hw.compiler.folding import Folding
     from qnnforge.hw.compiler.network import Network
 
-    from ..hw.test_writable_weights import _reweighted_artifact
-
     rng = np.random.default_rng(23)
     built = (random_network(rng, [16, 12, 8, 6]) if network == "dense"
              else random_cnn(rng, "fixed"))
-    loaded = _reweighted_artifact(built, rng)
+    loaded = reweighted(built, rng)
     options = HardwareOptions(writable_weights=True)
     design = generate(built, tmp_path / "hw", target_cycles=64, options=options)
     folding = Folding.from_json(design.summary["folding"])
